@@ -1,0 +1,2 @@
+//! ringmq bench.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! ringmq broker.
+#![forbid(unsafe_code)]

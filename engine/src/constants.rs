@@ -1,0 +1,32 @@
+//! Every size, limit and timeout of the engine, with compile-time checks of how they relate.
+
+use crate::io::buffer::ALIGNMENT;
+
+/// Most shards a store may have; keeps encoded physical offsets below `i64::MAX`.
+pub const SHARDS_MAX: u16 = 1024;
+
+/// Default commitlog segment size (`mappedFileSizeCommitLog`).
+pub const COMMITLOG_SEGMENT_BYTES_DEFAULT: u64 = 1 << 30;
+/// Smallest accepted segment size; tests use small segments to exercise rolling.
+pub const COMMITLOG_SEGMENT_BYTES_MIN: u64 = 64 * 1024;
+
+/// Default consume-queue file size (`mappedFileSizeConsumeQueue`): 300,000 entries.
+pub const CONSUME_QUEUE_FILE_BYTES_DEFAULT: u64 = 300_000 * CONSUME_QUEUE_ENTRY_BYTES;
+/// One consume-queue entry: commitlog offset i64, size i32, tag hash i64.
+pub const CONSUME_QUEUE_ENTRY_BYTES: u64 = 20;
+
+/// Bytes of one group-commit batch, and so of one staging buffer from the pool.
+pub const COMMIT_BATCH_BYTES_MAX: usize = 1 << 20;
+/// Batches appended while a chain is in flight, waiting for the next chain.
+pub const COMMIT_BATCHES_PENDING_MAX: usize = 16;
+
+/// BLANK record written at the end of a segment: total size i32 + magic i32.
+pub const END_OF_SEGMENT_BLANK_BYTES_MIN: u64 = 8;
+
+/// Largest single record (4 MiB body default plus headers); bounded by the batch buffer.
+pub const RECORD_BYTES_MAX: usize = COMMIT_BATCH_BYTES_MAX - ALIGNMENT;
+
+const _: () = assert!(COMMIT_BATCH_BYTES_MAX % ALIGNMENT == 0);
+const _: () = assert!(COMMITLOG_SEGMENT_BYTES_MIN % (ALIGNMENT as u64) == 0);
+const _: () = assert!(CONSUME_QUEUE_FILE_BYTES_DEFAULT % CONSUME_QUEUE_ENTRY_BYTES == 0);
+const _: () = assert!(RECORD_BYTES_MAX + ALIGNMENT <= COMMIT_BATCH_BYTES_MAX);

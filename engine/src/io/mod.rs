@@ -1,0 +1,239 @@
+//! The storage seam: the only door between the engine and the operating system's files.
+//!
+//! The seam is operation-level, not `File`-level, so io_uring's strengths survive it: a caller
+//! submits a *chain* of operations (for example write → write → fdatasync) that the backend
+//! executes in order, and later collects completions. An owned [`IoBuffer`] goes in with a write
+//! or read and comes back in its [`Completion`], so no buffer is ever shared with the kernel and
+//! the caller at once.
+//!
+//! Chain contract (every backend honours it, the simulator checks it):
+//! - operations of one chain run in order; the next starts only after the previous succeeded;
+//! - a failed or *short* write/read ends the chain: every later operation completes with
+//!   [`IoErrorKind::Canceled`];
+//! - completions of one chain are delivered in chain order.
+//!
+//! Control-plane operations (open, allocate, rename, directory sync, lock) are rare and
+//! synchronous; they run on the calling shard thread.
+//!
+//! Backends: [`uring`] (io_uring through the `io-uring` crate), [`fallback`] (pwrite/pread/
+//! fdatasync on a helper thread, used when io_uring cannot be set up) and [`sim`]
+//! (deterministic, in memory, with torn writes, lost unflushed data at a crash, fsync errors
+//! and latency).
+
+pub mod buffer;
+pub mod fallback;
+pub mod select;
+pub mod sim;
+pub mod uring;
+
+use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use buffer::IoBuffer;
+
+/// Backend-local handle of an open file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileHandle(pub u32);
+
+/// How a file is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// O_DIRECT: offsets, lengths and buffer addresses must be aligned to [`buffer::ALIGNMENT`].
+    Direct,
+    /// Page-cache I/O, for small metadata files and consume-queue/index files.
+    Buffered,
+}
+
+/// Whether opening may create the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Create {
+    No,
+    Yes,
+}
+
+/// One data-plane operation.
+#[derive(Debug)]
+pub enum Op {
+    /// Write `buffer[range]` at `offset`.
+    Write {
+        file: FileHandle,
+        offset: u64,
+        buffer: IoBuffer,
+        range: std::ops::Range<usize>,
+    },
+    /// Read into `buffer[range]` from `offset`.
+    Read {
+        file: FileHandle,
+        offset: u64,
+        buffer: IoBuffer,
+        range: std::ops::Range<usize>,
+    },
+    /// fdatasync(2): data plus the metadata needed to read it back.
+    Fdatasync { file: FileHandle },
+}
+
+/// An operation with the caller's token, returned in its completion.
+#[derive(Debug)]
+pub struct ChainLink {
+    pub op: Op,
+    pub token: u64,
+}
+
+/// Why an operation failed, in terms a caller can branch on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IoErrorKind {
+    /// An earlier link of the chain failed or was short.
+    Canceled,
+    /// The device or filesystem reported an error (EIO and friends).
+    Device,
+    /// ENOSPC / EDQUOT.
+    NoSpace,
+    /// Anything else.
+    Other,
+}
+
+/// A failed operation: the kind plus the raw errno where one exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoError {
+    pub kind: IoErrorKind,
+    pub errno: i32,
+}
+
+impl IoError {
+    pub fn from_errno(errno: i32) -> Self {
+        let kind = match errno {
+            libc::ECANCELED => IoErrorKind::Canceled,
+            libc::EIO => IoErrorKind::Device,
+            libc::ENOSPC | libc::EDQUOT => IoErrorKind::NoSpace,
+            _ => IoErrorKind::Other,
+        };
+        Self { kind, errno }
+    }
+
+    pub fn canceled() -> Self {
+        Self {
+            kind: IoErrorKind::Canceled,
+            errno: libc::ECANCELED,
+        }
+    }
+}
+
+impl fmt::Display for IoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?}: {}",
+            self.kind,
+            io::Error::from_raw_os_error(self.errno)
+        )
+    }
+}
+
+impl std::error::Error for IoError {}
+
+/// The result of one operation: bytes transferred (0 for fdatasync) and the buffer back.
+#[derive(Debug)]
+pub struct Completion {
+    pub token: u64,
+    pub result: Result<usize, IoError>,
+    pub buffer: Option<IoBuffer>,
+}
+
+/// Why a chain could not be submitted; the links come back untouched.
+#[derive(Debug)]
+pub struct SubmitError {
+    pub reason: SubmitErrorReason,
+    pub links: Vec<ChainLink>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubmitErrorReason {
+    /// The in-flight limit is reached; reap completions first.
+    Busy,
+    /// The backend is shut down or broken.
+    Closed,
+}
+
+/// Which backend runs, for logs and `--io-backend`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    Uring,
+    Fallback,
+    Sim,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Uring => "io_uring",
+            Self::Fallback => "fallback",
+            Self::Sim => "sim",
+        })
+    }
+}
+
+/// The storage seam. One instance per shard; `!Send` users keep it on their core.
+pub trait Storage {
+    fn kind(&self) -> BackendKind;
+
+    // Control plane: synchronous, rare.
+    fn open(&mut self, path: &Path, create: Create, mode: OpenMode) -> io::Result<FileHandle>;
+    fn close(&mut self, file: FileHandle) -> io::Result<()>;
+    /// Reserve `length` bytes from 0 (fallocate mode 0, so i_size becomes `length`).
+    fn allocate(&mut self, file: FileHandle, length: u64) -> io::Result<()>;
+    fn file_size(&mut self, file: FileHandle) -> io::Result<u64>;
+    fn truncate(&mut self, file: FileHandle, length: u64) -> io::Result<()>;
+    /// Synchronous positioned read for recovery and cold metadata; returns bytes read.
+    fn read_blocking(
+        &mut self,
+        file: FileHandle,
+        offset: u64,
+        target: &mut [u8],
+    ) -> io::Result<usize>;
+    /// Synchronous positioned write for buffered metadata files (never for O_DIRECT files).
+    fn write_blocking(&mut self, file: FileHandle, offset: u64, source: &[u8]) -> io::Result<()>;
+    /// Synchronous fdatasync, for metadata files at checkpoint time.
+    fn sync_blocking(&mut self, file: FileHandle) -> io::Result<()>;
+    fn remove_file(&mut self, path: &Path) -> io::Result<()>;
+    fn rename(&mut self, source: &Path, target: &Path) -> io::Result<()>;
+    fn create_directory_all(&mut self, path: &Path) -> io::Result<()>;
+    /// fsync a directory so a created, renamed or removed entry survives a crash.
+    fn sync_directory(&mut self, path: &Path) -> io::Result<()>;
+    /// Names (not paths) of the entries of a directory; empty if it does not exist.
+    fn list_directory(&mut self, path: &Path) -> io::Result<Vec<String>>;
+    fn exists(&mut self, path: &Path) -> bool;
+    /// Whole small file, for JSON config tables and the checkpoint.
+    fn read_whole(&mut self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Write a small file atomically: temporary file, fdatasync, rename, directory fsync.
+    fn write_whole_atomic(&mut self, path: &Path, contents: &[u8]) -> io::Result<()>;
+    /// Filesystem usage of the directory's device as (used bytes, total bytes).
+    fn disk_usage(&mut self, path: &Path) -> io::Result<(u64, u64)>;
+
+    // Data plane.
+    /// Take an aligned buffer from the pool; `None` when the pool is exhausted.
+    fn buffer(&mut self) -> Option<IoBuffer>;
+    /// Return a buffer to the pool.
+    fn recycle(&mut self, buffer: IoBuffer);
+    /// Submit a chain (see the module docs). Never blocks; `Busy` when the in-flight cap is hit.
+    fn submit(&mut self, links: Vec<ChainLink>) -> Result<(), SubmitError>;
+    /// Move finished completions into `completions`, waiting up to `timeout` for at least one
+    /// when nothing is ready and something is in flight (`None` = do not wait).
+    fn poll(
+        &mut self,
+        completions: &mut Vec<Completion>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()>;
+    /// Operations submitted and not yet returned by `poll`.
+    fn in_flight(&self) -> usize;
+    /// A descriptor that becomes readable when completions are waiting, for an event loop.
+    fn notify_fd(&self) -> Option<RawFd>;
+}
+
+/// A path inside the store, for error messages.
+pub fn describe(path: &Path) -> PathBuf {
+    path.to_path_buf()
+}

@@ -1,0 +1,1 @@
+//! Placeholder while the backend is written (see io/mod.rs for the contract).

@@ -1,0 +1,2 @@
+//! ringmq namesrv.
+#![forbid(unsafe_code)]

@@ -1,0 +1,13 @@
+//! The RocketMQ remoting protocol, as bytes in and typed values out. No I/O.
+//!
+//! - [`command`]: a remoting command (header fields plus body).
+//! - [`record`]: the stored message record shipped unchanged by pulls and replication.
+//! - [`properties`]: the `key\x01value\x02` message property string.
+//! - [`java`]: Java `String.hashCode`, used for tag hashes and the index.
+
+#![forbid(unsafe_code)]
+
+pub mod command;
+pub mod java;
+pub mod properties;
+pub mod record;
