@@ -40,7 +40,8 @@ impl PhysicalOffset {
         self.0 & LOCAL_MASK
     }
 
-    pub fn add(self, bytes: u64) -> Self {
+    #[must_use]
+    pub fn plus(self, bytes: u64) -> Self {
         let result = Self(self.0 + bytes);
         assert_eq!(
             result.shard(),
@@ -110,6 +111,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "crossed a shard boundary")]
     fn offset_arithmetic_refuses_to_spill_into_the_next_shard() {
-        let _ = PhysicalOffset::new(ShardId(0), LOCAL_MASK).add(1);
+        let _ = PhysicalOffset::new(ShardId(0), LOCAL_MASK).plus(1);
     }
 }

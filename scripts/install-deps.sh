@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond the Rust toolchain. Idempotent; quiet when done.
+set -euo pipefail
+need=()
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${need[@]}"
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq "${need[@]}"
+  fi
+fi
