@@ -1,6 +1,8 @@
 //! The RocketMQ remoting protocol, as bytes in and typed values out. No I/O.
 //!
 //! - [`command`]: a remoting command (header fields plus body).
+//! - [`frame`]: length-prefixed frames carrying a command; encode and incremental decode.
+//! - [`serialize`]: the JSON and ROCKETMQ binary header encodings.
 //! - [`record`]: the stored message record shipped unchanged by pulls and replication.
 //! - [`properties`]: the `key\x01value\x02` message property string.
 //! - [`java`]: Java `String.hashCode`, used for tag hashes and the index.
@@ -8,6 +10,8 @@
 #![forbid(unsafe_code)]
 
 pub mod command;
+pub mod frame;
 pub mod java;
 pub mod properties;
 pub mod record;
+pub mod serialize;

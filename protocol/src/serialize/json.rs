@@ -1,0 +1,243 @@
+//! JSON header (serializeType 0), as fastjson writes it and as real clients send it.
+//!
+//! Encoding always produces the exact Java layout, because several clients only take a fast path
+//! for it and rocketmq-client-rust rejects headers without `serializeTypeCurrentRPC`:
+//!
+//! ```text
+//! {"code":105,"extFields":{"topic":"T"},"flag":0,"language":"JAVA","opaque":1,
+//!  ["remark":"..",]"serializeTypeCurrentRPC":"JSON","version":475}
+//! ```
+//! Keys are sorted, output is compact, and every extFields value is a JSON string.
+//!
+//! Decoding is lenient in the ways real clients differ from Java: any key order and whitespace,
+//! a trailing newline (jsoncpp), numbers and booleans as extFields values (ali-ons, C++; coerced
+//! to strings as fastjson does: `0` -> `"0"`, `false` -> `"false"`), a missing
+//! `serializeTypeCurrentRPC`, `remark` null or empty, `extFields` null or absent, unknown keys,
+//! and `\u` escapes including surrogate pairs. Unknown language names decode as `Other`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use super::HeaderDecodeError;
+use crate::command::{Language, RemotingCommand};
+
+/// Append the JSON header of `command` in the Java layout. The body is not written.
+pub fn encode(command: &RemotingCommand, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"code\":");
+    push_integer(out, command.code);
+    out.extend_from_slice(b",\"extFields\":{");
+    for (index, (key, value)) in command.ext_fields.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        push_string(out, key);
+        out.push(b':');
+        push_string(out, value);
+    }
+    out.extend_from_slice(b"},\"flag\":");
+    push_integer(out, command.flag);
+    out.extend_from_slice(b",\"language\":");
+    push_string(out, command.language.name());
+    out.extend_from_slice(b",\"opaque\":");
+    push_integer(out, command.opaque);
+    if let Some(remark) = &command.remark {
+        out.extend_from_slice(b",\"remark\":");
+        push_string(out, remark);
+    }
+    out.extend_from_slice(b",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":");
+    push_integer(out, command.version);
+    out.push(b'}');
+}
+
+/// Decode a JSON header into a command with an empty body.
+pub fn decode(header: &[u8]) -> Result<RemotingCommand, HeaderDecodeError> {
+    let wire: WireHeader =
+        serde_json::from_slice(header).map_err(|error| HeaderDecodeError::Json {
+            reason: error.to_string(),
+        })?;
+    Ok(RemotingCommand {
+        code: wire.code,
+        language: wire.language,
+        version: wire.version,
+        opaque: wire.opaque,
+        flag: wire.flag,
+        remark: wire.remark,
+        ext_fields: wire.ext_fields,
+        ..RemotingCommand::default()
+    })
+}
+
+fn push_integer(out: &mut Vec<u8>, value: i32) {
+    // i32 has at most 11 characters; formatting through a stack buffer avoids a String.
+    let mut digits = [0u8; 11];
+    let mut cursor = digits.len();
+    let mut magnitude = value.unsigned_abs();
+    loop {
+        cursor -= 1;
+        digits[cursor] = b'0' + u8::try_from(magnitude % 10).unwrap_or(0);
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[cursor..]);
+}
+
+/// Append `text` as a JSON string. Control characters are escaped because message properties
+/// carry `\u0001` and `\u0002`; other characters, including non-ASCII, are written raw (UTF-8).
+pub(crate) fn push_string(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..index]);
+        start = index + 1;
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// The header as it appears on the wire; unknown keys (`serializeTypeCurrentRPC`, 5.x additions)
+/// are ignored.
+#[derive(Deserialize)]
+struct WireHeader {
+    #[serde(default, deserialize_with = "lenient_i32")]
+    code: i32,
+    #[serde(default, deserialize_with = "lenient_language")]
+    language: Language,
+    #[serde(default, deserialize_with = "lenient_i32")]
+    version: i32,
+    #[serde(default, deserialize_with = "lenient_i32")]
+    opaque: i32,
+    #[serde(default, deserialize_with = "lenient_i32")]
+    flag: i32,
+    #[serde(default, deserialize_with = "lenient_remark")]
+    remark: Option<String>,
+    #[serde(default, rename = "extFields", deserialize_with = "lenient_ext_fields")]
+    ext_fields: BTreeMap<String, String>,
+}
+
+/// A JSON scalar (or nested value) coerced to the string fastjson would put in a
+/// `Map<String,String>`; `None` for null.
+struct Coerced(Option<String>);
+
+impl<'de> Deserialize<'de> for Coerced {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CoercedVisitor)
+    }
+}
+
+struct CoercedVisitor;
+
+impl<'de> Visitor<'de> for CoercedVisitor {
+    type Value = Coerced;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string, number, boolean or null")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Coerced, E> {
+        Ok(Coerced(Some(value.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Coerced, E> {
+        Ok(Coerced(Some(value)))
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Coerced, E> {
+        Ok(Coerced(Some(value.to_string())))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Coerced, E> {
+        Ok(Coerced(Some(value.to_string())))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Coerced, E> {
+        Ok(Coerced(Some(value.to_string())))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Coerced, E> {
+        Ok(Coerced(Some(value.to_string())))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Coerced, E> {
+        Ok(Coerced(None))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Coerced, E> {
+        Ok(Coerced(None))
+    }
+
+    // fastjson renders a nested object or array as its JSON text; keep that rather than fail.
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Coerced, A::Error> {
+        let value = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(Coerced(Some(value.to_string())))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Coerced, A::Error> {
+        let value = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(Coerced(Some(value.to_string())))
+    }
+}
+
+fn lenient_i32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
+    let Coerced(text) = Coerced::deserialize(deserializer)?;
+    let Some(text) = text else { return Ok(0) };
+    text.trim()
+        .parse::<i32>()
+        .map_err(|_| de::Error::custom(format!("`{text}` is not a 32-bit integer")))
+}
+
+fn lenient_language<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Language, D::Error> {
+    let Coerced(text) = Coerced::deserialize(deserializer)?;
+    let Some(text) = text else {
+        return Ok(Language::Other);
+    };
+    // Some encoders write the numeric code rather than the enum name.
+    Ok(match text.parse::<u8>() {
+        Ok(code) => Language::from_code(code),
+        Err(_) => Language::from_name(&text),
+    })
+}
+
+fn lenient_remark<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Coerced::deserialize(deserializer)?.0)
+}
+
+fn lenient_ext_fields<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let Some(entries) = Option::<BTreeMap<String, Coerced>>::deserialize(deserializer)? else {
+        return Ok(BTreeMap::new());
+    };
+    // A null value means "not set" in Java, so it is dropped rather than kept as "null".
+    Ok(entries
+        .into_iter()
+        .filter_map(|(key, Coerced(value))| value.map(|value| (key, value)))
+        .collect())
+}

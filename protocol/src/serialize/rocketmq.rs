@@ -1,0 +1,157 @@
+//! ROCKETMQ binary header (serializeType 1), as Java's `RocketMQSerializable` writes it.
+//!
+//! ```text
+//! off size  field
+//! 0   2     code       i16
+//! 2   1     language   u8   (LanguageCode)
+//! 3   2     version    i16
+//! 5   4     opaque     i32
+//! 9   4     flag       i32
+//! 13  4     remarkLen  i32  + remark UTF-8 (length 0 => no remark)
+//! ..  4     extLen     i32  + extLen bytes of { keyLen i16, key, valueLen i32, value } repeated
+//! ```
+//! All integers big-endian. `code` and `version` are shorts on this wire, so a command whose code
+//! or version does not fit an i16 (e.g. POP_MESSAGE 200050) cannot be carried here; [`fits`]
+//! says whether it can, and the frame encoder falls back to JSON when it cannot.
+//!
+//! Java reads a zero-length string as null, so an ext entry with an empty value decodes as
+//! absent, exactly as a Java header decoder would see it.
+
+use std::collections::BTreeMap;
+
+use super::HeaderDecodeError;
+use crate::command::{Language, RemotingCommand};
+
+/// Bytes of the fixed part (code through remarkLen, plus extLen).
+pub const FIXED_BYTES: usize = 21;
+
+/// Whether `command`'s code and version fit the binary header's 16-bit fields.
+pub fn fits(command: &RemotingCommand) -> bool {
+    i16::try_from(command.code).is_ok() && i16::try_from(command.version).is_ok()
+}
+
+/// Append the binary header of `command`.
+///
+/// # Panics
+/// If the command does not [`fit`](fits), or a string is longer than its length field allows
+/// (keys over 32 KiB, values over 2 GiB); commands are built by us, so either is a bug.
+pub fn encode(command: &RemotingCommand, out: &mut Vec<u8>) {
+    let code = i16::try_from(command.code).expect("caller checked fits(): code fits i16");
+    let version = i16::try_from(command.version).expect("caller checked fits(): version fits i16");
+    out.extend_from_slice(&code.to_be_bytes());
+    out.push(command.language.code());
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(&command.opaque.to_be_bytes());
+    out.extend_from_slice(&command.flag.to_be_bytes());
+    let remark = command.remark.as_deref().unwrap_or("");
+    push_i32_length(out, remark.len());
+    out.extend_from_slice(remark.as_bytes());
+    let ext_length_at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    for (key, value) in &command.ext_fields {
+        let key_length = i16::try_from(key.len()).expect("ext key shorter than 32 KiB");
+        out.extend_from_slice(&key_length.to_be_bytes());
+        out.extend_from_slice(key.as_bytes());
+        push_i32_length(out, value.len());
+        out.extend_from_slice(value.as_bytes());
+    }
+    let ext_length = out.len() - ext_length_at - 4;
+    let ext_length = i32::try_from(ext_length).expect("ext fields shorter than 2 GiB");
+    out[ext_length_at..ext_length_at + 4].copy_from_slice(&ext_length.to_be_bytes());
+}
+
+fn push_i32_length(out: &mut Vec<u8>, length: usize) {
+    let length = i32::try_from(length).expect("header string shorter than 2 GiB");
+    out.extend_from_slice(&length.to_be_bytes());
+}
+
+/// Decode a binary header into a command with an empty body.
+pub fn decode(header: &[u8]) -> Result<RemotingCommand, HeaderDecodeError> {
+    let mut reader = Reader { bytes: header };
+    let code = i16::from_be_bytes(reader.array("code")?);
+    let [language] = reader.array::<1>("language")?;
+    let version = i16::from_be_bytes(reader.array("version")?);
+    let opaque = i32::from_be_bytes(reader.array("opaque")?);
+    let flag = i32::from_be_bytes(reader.array("flag")?);
+    let remark = reader.string_i32("remark")?;
+    let ext_length = reader.length_i32("extFields")?;
+    let mut ext = Reader {
+        bytes: reader.take("extFields", ext_length)?,
+    };
+    if !reader.bytes.is_empty() {
+        return Err(HeaderDecodeError::TrailingBytes {
+            count: reader.bytes.len(),
+        });
+    }
+    let mut ext_fields = BTreeMap::new();
+    while !ext.bytes.is_empty() {
+        let key_length = i16::from_be_bytes(ext.array("ext key length")?);
+        let key_length =
+            usize::try_from(key_length).map_err(|_| HeaderDecodeError::NegativeLength {
+                field: "ext key",
+                length: i64::from(key_length),
+            })?;
+        let key = utf8(ext.take("ext key", key_length)?, "ext key")?;
+        let value = ext.string_i32("ext value")?;
+        if let Some(value) = value {
+            ext_fields.insert(key.to_owned(), value);
+        }
+    }
+    Ok(RemotingCommand {
+        code: i32::from(code),
+        language: Language::from_code(language),
+        version: i32::from(version),
+        opaque,
+        flag,
+        remark,
+        ext_fields,
+        ..RemotingCommand::default()
+    })
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, field: &'static str, count: usize) -> Result<&'a [u8], HeaderDecodeError> {
+        if count > self.bytes.len() {
+            return Err(HeaderDecodeError::Truncated {
+                field,
+                needed: count,
+                available: self.bytes.len(),
+            });
+        }
+        let (taken, rest) = self.bytes.split_at(count);
+        self.bytes = rest;
+        Ok(taken)
+    }
+
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], HeaderDecodeError> {
+        let mut array = [0; N];
+        array.copy_from_slice(self.take(field, N)?);
+        Ok(array)
+    }
+
+    fn length_i32(&mut self, field: &'static str) -> Result<usize, HeaderDecodeError> {
+        let length = i32::from_be_bytes(self.array(field)?);
+        usize::try_from(length).map_err(|_| HeaderDecodeError::NegativeLength {
+            field,
+            length: i64::from(length),
+        })
+    }
+
+    /// An i32-length-prefixed string; length 0 is Java's null.
+    fn string_i32(&mut self, field: &'static str) -> Result<Option<String>, HeaderDecodeError> {
+        let length = self.length_i32(field)?;
+        if length == 0 {
+            return Ok(None);
+        }
+        let bytes = self.take(field, length)?;
+        Ok(Some(utf8(bytes, field)?.to_owned()))
+    }
+}
+
+fn utf8<'a>(bytes: &'a [u8], field: &'static str) -> Result<&'a str, HeaderDecodeError> {
+    std::str::from_utf8(bytes).map_err(|_| HeaderDecodeError::NotUtf8 { field })
+}
