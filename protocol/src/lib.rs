@@ -2,6 +2,8 @@
 //!
 //! - [`command`]: a remoting command (header fields plus body).
 //! - [`frame`]: length-prefixed frames carrying a command; encode and incremental decode.
+//! - [`request_code`], [`response_code`]: the code constants.
+//! - [`header`]: typed custom headers (extFields) for every code ringmq handles.
 //! - [`serialize`]: the JSON and ROCKETMQ binary header encodings.
 //! - [`record`]: the stored message record shipped unchanged by pulls and replication.
 //! - [`properties`]: the `key\x01value\x02` message property string.
@@ -11,7 +13,10 @@
 
 pub mod command;
 pub mod frame;
+pub mod header;
 pub mod java;
 pub mod properties;
 pub mod record;
+pub mod request_code;
+pub mod response_code;
 pub mod serialize;
