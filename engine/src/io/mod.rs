@@ -21,7 +21,10 @@
 //! and latency).
 
 pub mod buffer;
+mod chain;
 pub mod fallback;
+pub mod lock;
+mod posix;
 pub mod select;
 pub mod sim;
 pub mod uring;
