@@ -31,8 +31,8 @@ use std::time::Duration;
 use super::buffer::BufferPool;
 use super::posix::{self, FileTable};
 use super::{
-    chain, BackendKind, ChainLink, Completion, Create, FileHandle, IoBuffer, IoError, Op,
-    OpenMode, Storage, SubmitError, SubmitErrorReason,
+    chain, BackendKind, ChainLink, Completion, Create, FileHandle, IoBuffer, IoError, Op, OpenMode,
+    Storage, SubmitError, SubmitErrorReason,
 };
 
 /// Default cap on operations in flight (the same as the io_uring backend's default).
@@ -129,13 +129,16 @@ fn execute(fd: RawFd, op: &mut Op) -> Result<usize, IoError> {
                 unsafe { libc::pread(fd, target.as_mut_ptr().cast(), target.len(), offset) }
             }
             // SAFETY: fdatasync takes no pointers; `fd` stays open while the job runs.
-            Op::Fdatasync { .. } => isize::try_from(unsafe { libc::fdatasync(fd) })
-                .expect("an i32 fits in isize"),
+            Op::Fdatasync { .. } => {
+                isize::try_from(unsafe { libc::fdatasync(fd) }).expect("an i32 fits in isize")
+            }
         };
         match usize::try_from(result) {
             Ok(bytes) => return Ok(bytes),
             Err(_) => {
-                let errno = io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+                let errno = io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO);
                 if errno != libc::EINTR {
                     return Err(IoError::from_errno(errno));
                 }
@@ -324,8 +327,12 @@ impl Storage for FallbackStorage {
             });
         };
         let files = &self.files;
-        let invalid =
-            chain::first_invalid(&links, |file| files.is_open(file), LINKS_MAX, LINK_BYTES_MAX);
+        let invalid = chain::first_invalid(
+            &links,
+            |file| files.is_open(file),
+            LINKS_MAX,
+            LINK_BYTES_MAX,
+        );
         if let Some((index, errno)) = invalid {
             self.in_flight += links.len();
             self.rejected.extend(chain::reject(links, index, errno));

@@ -33,8 +33,8 @@ use io_uring::{opcode, squeue, types, EnterFlags, IoUring, Probe};
 use super::buffer::{BufferPool, ALIGNMENT};
 use super::posix::{self, FileTable};
 use super::{
-    chain, BackendKind, ChainLink, Completion, Create, FileHandle, IoBuffer, IoError, Op,
-    OpenMode, Storage, SubmitError, SubmitErrorReason,
+    chain, BackendKind, ChainLink, Completion, Create, FileHandle, IoBuffer, IoError, Op, OpenMode,
+    Storage, SubmitError, SubmitErrorReason,
 };
 
 /// Largest region io_uring registers as one fixed buffer (`io_uring_register(2)`).
@@ -185,7 +185,10 @@ impl Slab {
             .free
             .pop()
             .expect("the in-flight cap equals the slab capacity and was checked");
-        assert!(self.slots[slot].is_none(), "slab slot reused while in flight");
+        assert!(
+            self.slots[slot].is_none(),
+            "slab slot reused while in flight"
+        );
         self.slots[slot] = Some(op);
         u64::try_from(slot).expect("slot indices fit in u64")
     }
@@ -746,8 +749,12 @@ impl Storage for UringStorage {
         let links_max = self.ring.params().sq_entries();
         let links_max = usize::try_from(links_max).unwrap_or(usize::MAX);
         let files = &self.files;
-        let invalid =
-            chain::first_invalid(&links, |file| files.is_open(file), links_max, LINK_BYTES_MAX);
+        let invalid = chain::first_invalid(
+            &links,
+            |file| files.is_open(file),
+            links_max,
+            LINK_BYTES_MAX,
+        );
         if let Some((index, errno)) = invalid {
             self.in_flight += links.len();
             self.ready.extend(chain::reject(links, index, errno));
