@@ -4,6 +4,7 @@
 //! - [`frame`]: length-prefixed frames carrying a command; encode and incremental decode.
 //! - [`request_code`], [`response_code`]: the code constants.
 //! - [`header`]: typed custom headers (extFields) for every code ringmq handles.
+//! - [`body`]: JSON bodies (routes, heartbeats, registration, groups, offsets) with serde.
 //! - [`serialize`]: the JSON and ROCKETMQ binary header encodings.
 //! - [`record`]: the stored message record shipped unchanged by pulls and replication.
 //! - [`properties`]: the `key\x01value\x02` message property string.
@@ -11,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod command;
 pub mod frame;
 pub mod header;
