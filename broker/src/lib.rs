@@ -1,2 +1,4 @@
 //! ringmq broker.
 #![forbid(unsafe_code)]
+
+pub mod config;
