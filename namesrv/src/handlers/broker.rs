@@ -1,0 +1,204 @@
+//! Broker-facing codes: REGISTER_BROKER (103), UNREGISTER_BROKER (104) and
+//! QUERY_DATA_VERSION (322).
+
+use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::response_code;
+
+use super::{
+    optional_bool, required, required_number, success, Arrival, HandlerError, Namesrv, Reply,
+};
+use crate::body::{self, DataVersion, KvTableBody, RegisterBrokerBody};
+use crate::constants::BROKER_CHANNEL_EXPIRED_MS_DEFAULT;
+use crate::kv_table::NAMESPACE_ORDER_TOPIC_CONFIG;
+use crate::route_table::{BrokerAddrKey, Registration};
+
+/// The identity fields every broker-facing header carries.
+struct BrokerIdentity {
+    key: BrokerAddrKey,
+    broker_name: String,
+    broker_id: u64,
+}
+
+fn identity(request: &RemotingCommand) -> Result<BrokerIdentity, HandlerError> {
+    Ok(BrokerIdentity {
+        key: BrokerAddrKey {
+            cluster: required(request, "clusterName")?.to_owned(),
+            addr: required(request, "brokerAddr")?.to_owned(),
+        },
+        broker_name: required(request, "brokerName")?.to_owned(),
+        broker_id: required_number(request, "brokerId", "a non-negative broker id")?,
+    })
+}
+
+/// RocketMQ `UtilAll.crc32`: CRC32 with the sign bit cleared.
+pub(crate) fn body_crc32(body: &[u8]) -> u32 {
+    crc32fast::hash(body) & 0x7FFF_FFFF
+}
+
+pub(super) fn register(
+    namesrv: &mut Namesrv,
+    request: &RemotingCommand,
+    arrival: Arrival,
+) -> Reply {
+    let identity = identity(request)?;
+    if !crc_matches(request)? {
+        namesrv.log.warn(
+            arrival.wall,
+            &format!(
+                "receive registerBroker request, crc32 not match, broker {}",
+                identity.key.addr
+            ),
+        );
+        return Ok(RemotingCommand::response_to(
+            request,
+            response_code::SYSTEM_ERROR,
+            Some("crc32 not match".to_owned()),
+        ));
+    }
+    let timeout_ms = match request.ext("heartbeatTimeoutMillis") {
+        None => BROKER_CHANNEL_EXPIRED_MS_DEFAULT,
+        Some(_) => {
+            required_number::<u64>(request, "heartbeatTimeoutMillis", "milliseconds")?.max(1)
+        }
+    };
+    let registration = registration_of(request, identity.broker_name, identity.broker_id)?;
+    let first = namesrv.routes.data_version(&identity.key).is_none();
+    let outcome = namesrv.routes.register(&registration);
+    if outcome.accepted {
+        namesrv.liveness.heartbeat(
+            identity.key,
+            arrival.now,
+            timeout_ms,
+            Some(arrival.connection),
+        );
+        if first {
+            namesrv.log.info(
+                arrival.wall,
+                &format!(
+                "new broker registered, cluster={} brokerName={} brokerId={} addr={} HAService: {}",
+                registration.cluster,
+                registration.broker_name,
+                registration.broker_id,
+                registration.broker_addr,
+                registration.ha_server_addr
+            ),
+            );
+        }
+    } else {
+        namesrv.liveness.remove(&identity.key);
+    }
+    let mut response = success(request);
+    if let Some(ha_server_addr) = outcome.ha_server_addr {
+        response = response.with_ext("haServerAddr", &ha_server_addr);
+    }
+    if let Some(master_addr) = outcome.master_addr {
+        response = response.with_ext("masterAddr", &master_addr);
+    }
+    if namesrv.config.return_order_topic_config_to_broker {
+        if let Some(entries) = namesrv.kv.namespace(NAMESPACE_ORDER_TOPIC_CONFIG) {
+            let table = KvTableBody {
+                table: entries.clone(),
+            };
+            response = response.with_body(body::to_json(&table));
+        }
+    }
+    Ok(response)
+}
+
+/// `bodyCrc32` absent or 0 skips the check, as in RocketMQ.
+fn crc_matches(request: &RemotingCommand) -> Result<bool, HandlerError> {
+    let expected: u32 = match request.ext("bodyCrc32") {
+        None => 0,
+        Some(_) => required_number(request, "bodyCrc32", "a CRC32 value")?,
+    };
+    Ok(expected == 0 || body_crc32(&request.body) == expected)
+}
+
+fn registration_of(
+    request: &RemotingCommand,
+    broker_name: String,
+    broker_id: u64,
+) -> Result<Registration, HandlerError> {
+    let register_body = decode_register_body(request)?;
+    let wrapper = register_body.topic_config_serialize_wrapper;
+    Ok(Registration {
+        cluster: required(request, "clusterName")?.to_owned(),
+        broker_name,
+        broker_addr: required(request, "brokerAddr")?.to_owned(),
+        broker_id,
+        ha_server_addr: request.ext("haServerAddr").unwrap_or_default().to_owned(),
+        enable_acting_master: optional_bool(request, "enableActingMaster"),
+        zone_name: request.ext("zoneName").map(str::to_owned),
+        data_version: wrapper.data_version,
+        topics: wrapper.topic_config_table,
+        filter_servers: register_body.filter_server_list,
+    })
+}
+
+fn decode_register_body(request: &RemotingCommand) -> Result<RegisterBrokerBody, HandlerError> {
+    if request.body.is_empty() {
+        return Ok(RegisterBrokerBody::default());
+    }
+    if optional_bool(request, "compressed").unwrap_or(false) {
+        return crate::register_body::decode_compressed(&request.body).map_err(|reason| {
+            HandlerError::BadBody {
+                what: "compressed register",
+                reason,
+            }
+        });
+    }
+    serde_json::from_slice(&request.body).map_err(|error| HandlerError::BadBody {
+        what: "register",
+        reason: error.to_string(),
+    })
+}
+
+pub(super) fn unregister(
+    namesrv: &mut Namesrv,
+    request: &RemotingCommand,
+    arrival: Arrival,
+) -> Reply {
+    let identity = identity(request)?;
+    namesrv.liveness.remove(&identity.key);
+    let removed = namesrv
+        .routes
+        .unregister(&identity.key, &identity.broker_name);
+    namesrv.log.info(
+        arrival.wall,
+        &format!(
+            "unregisterBroker, cluster={} brokerName={} brokerId={} addr={} removed={}",
+            identity.key.cluster,
+            identity.broker_name,
+            identity.broker_id,
+            identity.key.addr,
+            removed.is_some()
+        ),
+    );
+    Ok(success(request))
+}
+
+pub(super) fn query_data_version(
+    namesrv: &mut Namesrv,
+    request: &RemotingCommand,
+    arrival: Arrival,
+) -> Reply {
+    let identity = identity(request)?;
+    let offered: DataVersion = if request.body.is_empty() {
+        DataVersion::default()
+    } else {
+        serde_json::from_slice(&request.body).map_err(|error| HandlerError::BadBody {
+            what: "data version",
+            reason: error.to_string(),
+        })?
+    };
+    let ours = namesrv.routes.data_version(&identity.key).cloned();
+    let changed = ours.as_ref() != Some(&offered);
+    if !changed {
+        namesrv.liveness.touch(&identity.key, arrival.now);
+    }
+    let mut response = success(request).with_ext("changed", &changed);
+    if let Some(ours) = ours {
+        response = response.with_body(body::to_json(&ours));
+    }
+    Ok(response)
+}
