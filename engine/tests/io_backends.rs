@@ -68,10 +68,7 @@ fn harness(backend: Backend) -> Harness {
                 in_flight_max: IN_FLIGHT_MAX,
                 ..SimConfig::default()
             };
-            (
-                Box::new(SimStorage::new(SimDisk::new(), config)),
-                None,
-            )
+            (Box::new(SimStorage::new(SimDisk::new(), config)), None)
         }
     };
     let root = directory
@@ -246,7 +243,10 @@ fn a_failing_link_cancels_every_later_link(backend: Backend) {
         completions[0].result.expect_err("misaligned").errno,
         libc::EINVAL
     );
-    assert!(completions[1].buffer.is_some(), "canceled links return buffers");
+    assert!(
+        completions[1].buffer.is_some(),
+        "canceled links return buffers"
+    );
     assert_eq!(harness.storage.file_size(file).expect("size"), 0);
 }
 
@@ -273,9 +273,15 @@ fn an_unknown_file_fails_its_link_and_nothing_in_the_chain_runs(backend: Backend
     ]);
     assert_eq!(
         outcomes(&completions),
-        vec![(1, Err(IoErrorKind::Canceled)), (2, Err(IoErrorKind::Other))]
+        vec![
+            (1, Err(IoErrorKind::Canceled)),
+            (2, Err(IoErrorKind::Other))
+        ]
     );
-    assert_eq!(completions[1].result.expect_err("bad fd").errno, libc::EBADF);
+    assert_eq!(
+        completions[1].result.expect_err("bad fd").errno,
+        libc::EBADF
+    );
     assert_eq!(harness.storage.file_size(file).expect("size"), 0);
     assert_eq!(harness.storage.in_flight(), 0);
 }
@@ -408,7 +414,11 @@ fn round_trip_on(storage: UringStorage) {
 fn uring_registered_pool_within_memlock_uses_fixed_buffers_and_round_trips() {
     let storage = UringStorage::new(&UringConfig::new(4 << 20, 64 << 10)).expect("uring");
     if memlock_limit_bytes().is_none_or(|limit| limit >= 4 << 20) {
-        assert!(storage.buffers_registered(), "{:?}", storage.registration_note());
+        assert!(
+            storage.buffers_registered(),
+            "{:?}",
+            storage.registration_note()
+        );
     }
     round_trip_on(storage);
 }
@@ -458,7 +468,10 @@ fn fallback_notify_fd_becomes_readable_when_a_completion_waits() {
         .submit(vec![fdatasync(file, 1)])
         .expect("submit");
     let mut descriptor = libc::pollfd {
-        fd: harness.storage.notify_fd().expect("fallback has an eventfd"),
+        fd: harness
+            .storage
+            .notify_fd()
+            .expect("fallback has an eventfd"),
         events: libc::POLLIN,
         revents: 0,
     };
@@ -507,9 +520,14 @@ fn sim_buffer(storage: &mut SimStorage, byte: u8) -> IoBuffer {
 fn sim_crash_keeps_every_fdatasynced_write_of_a_directory_synced_file() {
     let disk = SimDisk::new();
     let (mut storage, file, path) = sim_with_file(&disk, SimConfig::default());
-    storage.sync_directory(Path::new("/store")).expect("dir sync");
+    storage
+        .sync_directory(Path::new("/store"))
+        .expect("dir sync");
     let buffer = sim_buffer(&mut storage, 0xC1);
-    sim_run(&mut storage, vec![write(file, 0, buffer, 16384, 1), fdatasync(file, 2)]);
+    sim_run(
+        &mut storage,
+        vec![write(file, 0, buffer, 16384, 1), fdatasync(file, 2)],
+    );
     for seed in 0..CRASH_SEEDS {
         let image = disk.crash(seed).contents(&path).expect("file survives");
         assert_eq!(image, vec![0xC1; 16384], "seed {seed}");
@@ -520,16 +538,24 @@ fn sim_crash_keeps_every_fdatasynced_write_of_a_directory_synced_file() {
 fn sim_crash_may_lose_writes_that_were_never_fdatasynced() {
     let disk = SimDisk::new();
     let (mut storage, file, path) = sim_with_file(&disk, SimConfig::default());
-    storage.sync_directory(Path::new("/store")).expect("dir sync");
+    storage
+        .sync_directory(Path::new("/store"))
+        .expect("dir sync");
     let buffer = sim_buffer(&mut storage, 0xC2);
     sim_run(&mut storage, vec![write(file, 0, buffer, 16384, 1)]);
     assert_eq!(disk.contents(&path).expect("visible"), vec![0xC2; 16384]);
-    assert_eq!(disk.durable_contents(&path).expect("entry"), Vec::<u8>::new());
+    assert_eq!(
+        disk.durable_contents(&path).expect("entry"),
+        Vec::<u8>::new()
+    );
     let lost_somewhere = (0..CRASH_SEEDS).any(|seed| {
         let image = disk.crash(seed).contents(&path).expect("file survives");
         image != vec![0xC2; 16384]
     });
-    assert!(lost_somewhere, "some crash must lose part of an unsynced write");
+    assert!(
+        lost_somewhere,
+        "some crash must lose part of an unsynced write"
+    );
 }
 
 #[test]
@@ -537,9 +563,17 @@ fn sim_a_file_created_without_a_directory_fsync_vanishes_at_crash() {
     let disk = SimDisk::new();
     let (mut storage, file, path) = sim_with_file(&disk, SimConfig::default());
     let buffer = sim_buffer(&mut storage, 0xC3);
-    sim_run(&mut storage, vec![write(file, 0, buffer, 4096, 1), fdatasync(file, 2)]);
-    assert!(disk.crash(1).contents(&path).is_none(), "the name was never durable");
-    storage.sync_directory(Path::new("/store")).expect("dir sync");
+    sim_run(
+        &mut storage,
+        vec![write(file, 0, buffer, 4096, 1), fdatasync(file, 2)],
+    );
+    assert!(
+        disk.crash(1).contents(&path).is_none(),
+        "the name was never durable"
+    );
+    storage
+        .sync_directory(Path::new("/store"))
+        .expect("dir sync");
     assert_eq!(disk.crash(1).contents(&path), Some(vec![0xC3; 4096]));
 }
 
@@ -547,9 +581,14 @@ fn sim_a_file_created_without_a_directory_fsync_vanishes_at_crash() {
 fn sim_a_crash_tears_unsynced_overwrites_only_at_sector_granularity() {
     let disk = SimDisk::new();
     let (mut storage, file, path) = sim_with_file(&disk, SimConfig::default());
-    storage.sync_directory(Path::new("/store")).expect("dir sync");
+    storage
+        .sync_directory(Path::new("/store"))
+        .expect("dir sync");
     let old = sim_buffer(&mut storage, 0xAA);
-    sim_run(&mut storage, vec![write(file, 0, old, 16384, 1), fdatasync(file, 2)]);
+    sim_run(
+        &mut storage,
+        vec![write(file, 0, old, 16384, 1), fdatasync(file, 2)],
+    );
     let new = sim_buffer(&mut storage, 0xBB);
     sim_run(&mut storage, vec![write(file, 0, new, 16384, 3)]);
     let (mut saw_old, mut saw_new) = (false, false);
@@ -572,7 +611,9 @@ fn sim_a_crash_tears_unsynced_overwrites_only_at_sector_granularity() {
 fn sim_the_same_crash_seed_gives_the_same_image_and_other_seeds_differ() {
     let disk = SimDisk::new();
     let (mut storage, file, path) = sim_with_file(&disk, SimConfig::default());
-    storage.sync_directory(Path::new("/store")).expect("dir sync");
+    storage
+        .sync_directory(Path::new("/store"))
+        .expect("dir sync");
     let buffer = sim_buffer(&mut storage, 0xC4);
     sim_run(&mut storage, vec![write(file, 0, buffer, 65536, 1)]);
     let image = |seed| disk.crash(seed).contents(&path).expect("file");
@@ -588,9 +629,14 @@ fn sim_an_injected_fdatasync_eio_fails_the_link_and_drops_the_data_from_disk() {
         ..SimConfig::default()
     };
     let (mut storage, file, path) = sim_with_file(&disk, config);
-    storage.sync_directory(Path::new("/store")).expect("dir sync");
+    storage
+        .sync_directory(Path::new("/store"))
+        .expect("dir sync");
     let buffer = sim_buffer(&mut storage, 0xC5);
-    let completions = sim_run(&mut storage, vec![write(file, 0, buffer, 8192, 1), fdatasync(file, 2)]);
+    let completions = sim_run(
+        &mut storage,
+        vec![write(file, 0, buffer, 8192, 1), fdatasync(file, 2)],
+    );
     assert_eq!(
         outcomes(&completions),
         vec![(1, Ok(8192)), (2, Err(IoErrorKind::Device))]
@@ -616,13 +662,22 @@ fn sim_every_operation_fails_with_eio_after_the_configured_fsync_count() {
     let (mut storage, file, path) = sim_with_file(&disk, config);
     storage.sync_directory(Path::new("/store")).expect("sync 1");
     let buffer = sim_buffer(&mut storage, 0xC6);
-    sim_run(&mut storage, vec![write(file, 0, buffer, 4096, 1), fdatasync(file, 2)]);
+    sim_run(
+        &mut storage,
+        vec![write(file, 0, buffer, 4096, 1), fdatasync(file, 2)],
+    );
     assert!(storage.is_dead());
     let buffer = sim_buffer(&mut storage, 0xC7);
-    let completions = sim_run(&mut storage, vec![write(file, 4096, buffer, 4096, 3), fdatasync(file, 4)]);
+    let completions = sim_run(
+        &mut storage,
+        vec![write(file, 4096, buffer, 4096, 3), fdatasync(file, 4)],
+    );
     assert_eq!(
         outcomes(&completions),
-        vec![(3, Err(IoErrorKind::Device)), (4, Err(IoErrorKind::Canceled))]
+        vec![
+            (3, Err(IoErrorKind::Device)),
+            (4, Err(IoErrorKind::Canceled))
+        ]
     );
     let error = storage
         .open(Path::new("/store/other"), Create::Yes, OpenMode::Direct)
@@ -662,12 +717,18 @@ fn sim_crash_at_every_fsync_boundary_keeps_exactly_the_synced_blocks() {
         };
         let (mut storage, file, path) = sim_with_file(&disk, config);
         append_blocks(&mut storage, file, BLOCKS);
-        let image = disk.crash(boundary).contents(&path).expect("directory was synced");
+        let image = disk
+            .crash(boundary)
+            .contents(&path)
+            .expect("directory was synced");
         let synced_blocks = usize::try_from(boundary - 1).expect("small");
         assert_eq!(image.len(), synced_blocks * 4096, "boundary {boundary}");
         for (index, block) in image.chunks(4096).enumerate() {
             let expected = u8::try_from(index + 1).expect("small");
-            assert!(block.iter().all(|byte| *byte == expected), "boundary {boundary}");
+            assert!(
+                block.iter().all(|byte| *byte == expected),
+                "boundary {boundary}"
+            );
         }
     }
 }
@@ -690,7 +751,10 @@ fn sim_misaligned_direct_io_is_rejected_with_einval() {
     let misaligned_length = write(file, 0, buffer, 1000, 2);
     for link in [misaligned_address, misaligned_length] {
         let completions = sim_run(&mut storage, vec![link]);
-        assert_eq!(completions[0].result.expect_err("misaligned").errno, libc::EINVAL);
+        assert_eq!(
+            completions[0].result.expect_err("misaligned").errno,
+            libc::EINVAL
+        );
     }
     let mut aligned = IoBuffer::unpooled(8192);
     let error = storage
@@ -698,7 +762,9 @@ fn sim_misaligned_direct_io_is_rejected_with_einval() {
         .expect_err("misaligned blocking read");
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
     assert_eq!(
-        storage.read_blocking(file, 0, &mut aligned[..ALIGNMENT]).expect("aligned"),
+        storage
+            .read_blocking(file, 0, &mut aligned[..ALIGNMENT])
+            .expect("aligned"),
         0
     );
 }
@@ -712,10 +778,21 @@ fn sim_a_short_write_reports_the_bytes_written_and_cancels_the_fdatasync() {
     };
     let (mut storage, file, _) = sim_with_file(&disk, config);
     let buffer = sim_buffer(&mut storage, 0xC9);
-    let completions = sim_run(&mut storage, vec![write(file, 0, buffer, 16384, 1), fdatasync(file, 2)]);
-    let written = completions[0].result.expect("a short write is not an error");
-    assert!(written < 16384 && written > 0 && written % ALIGNMENT == 0, "{written}");
-    assert_eq!(completions[1].result.map_err(|e| e.kind), Err(IoErrorKind::Canceled));
+    let completions = sim_run(
+        &mut storage,
+        vec![write(file, 0, buffer, 16384, 1), fdatasync(file, 2)],
+    );
+    let written = completions[0]
+        .result
+        .expect("a short write is not an error");
+    assert!(
+        written < 16384 && written > 0 && written % ALIGNMENT == 0,
+        "{written}"
+    );
+    assert_eq!(
+        completions[1].result.map_err(|e| e.kind),
+        Err(IoErrorKind::Canceled)
+    );
     assert_eq!(disk.fsync_count(), 0);
 }
 
@@ -735,7 +812,9 @@ fn sim_latency_keeps_chains_in_flight_across_polls_so_appends_interleave() {
         assert!(completions.is_empty(), "still in flight");
     }
     assert_eq!(storage.in_flight(), 1);
-    storage.submit(vec![fdatasync(file, 2)]).expect("a second chain while one is in flight");
+    storage
+        .submit(vec![fdatasync(file, 2)])
+        .expect("a second chain while one is in flight");
     storage.poll(&mut completions, None).expect("poll");
     assert_eq!(outcomes(&completions), vec![(1, Ok(0))]);
     storage

@@ -128,21 +128,20 @@ fn execute(fd: RawFd, op: &mut Op) -> Result<usize, IoError> {
                 // owns; pread writes at most `target.len()` bytes into it.
                 unsafe { libc::pread(fd, target.as_mut_ptr().cast(), target.len(), offset) }
             }
-            // SAFETY: fdatasync takes no pointers; `fd` stays open while the job runs.
             Op::Fdatasync { .. } => {
-                isize::try_from(unsafe { libc::fdatasync(fd) }).expect("an i32 fits in isize")
+                // SAFETY: fdatasync takes no pointers; `fd` stays open while the job runs.
+                let result = unsafe { libc::fdatasync(fd) };
+                isize::try_from(result).expect("an i32 fits in isize")
             }
         };
-        match usize::try_from(result) {
-            Ok(bytes) => return Ok(bytes),
-            Err(_) => {
-                let errno = io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::EIO);
-                if errno != libc::EINTR {
-                    return Err(IoError::from_errno(errno));
-                }
-            }
+        if let Ok(bytes) = usize::try_from(result) {
+            return Ok(bytes);
+        }
+        let errno = io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO);
+        if errno != libc::EINTR {
+            return Err(IoError::from_errno(errno));
         }
     }
 }

@@ -38,7 +38,7 @@ pub(crate) struct FileTable {
 }
 
 /// Wrap an OS error with the operation and path, keeping its kind for callers that branch.
-pub(crate) fn annotate(error: io::Error, operation: &str, path: &Path) -> io::Error {
+pub(crate) fn annotate(error: &io::Error, operation: &str, path: &Path) -> io::Error {
     io::Error::new(
         error.kind(),
         format!("{operation} {}: {error}", path.display()),
@@ -71,7 +71,7 @@ impl FileTable {
                 );
                 io::Error::new(error.kind(), message)
             } else {
-                annotate(error, "open", path)
+                annotate(&error, "open", path)
             }
         })?;
         let handle = self.next_handle;
@@ -145,7 +145,7 @@ impl FileTable {
             Ok(())
         } else {
             Err(annotate(
-                io::Error::last_os_error(),
+                &io::Error::last_os_error(),
                 "fallocate",
                 &entry.path,
             ))
@@ -157,7 +157,7 @@ impl FileTable {
         let metadata = entry
             .file
             .metadata()
-            .map_err(|error| annotate(error, "fstat", &entry.path))?;
+            .map_err(|error| annotate(&error, "fstat", &entry.path))?;
         Ok(metadata.len())
     }
 
@@ -166,7 +166,7 @@ impl FileTable {
         entry
             .file
             .set_len(length)
-            .map_err(|error| annotate(error, "ftruncate", &entry.path))
+            .map_err(|error| annotate(&error, "ftruncate", &entry.path))
     }
 
     /// pread until `target` is full or end of file; returns the bytes read.
@@ -184,7 +184,7 @@ impl FileTable {
                 Ok(0) => break,
                 Ok(count) => done += count,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(annotate(error, "pread", &entry.path)),
+                Err(error) => return Err(annotate(&error, "pread", &entry.path)),
             }
         }
         Ok(done)
@@ -200,7 +200,7 @@ impl FileTable {
         entry
             .file
             .write_all_at(source, offset)
-            .map_err(|error| annotate(error, "pwrite", &entry.path))
+            .map_err(|error| annotate(&error, "pwrite", &entry.path))
     }
 
     pub(crate) fn sync_blocking(&mut self, handle: FileHandle) -> io::Result<()> {
@@ -208,12 +208,12 @@ impl FileTable {
         entry
             .file
             .sync_data()
-            .map_err(|error| annotate(error, "fdatasync", &entry.path))
+            .map_err(|error| annotate(&error, "fdatasync", &entry.path))
     }
 }
 
 pub(crate) fn remove_file(path: &Path) -> io::Result<()> {
-    fs::remove_file(path).map_err(|error| annotate(error, "unlink", path))
+    fs::remove_file(path).map_err(|error| annotate(&error, "unlink", path))
 }
 
 pub(crate) fn rename(source: &Path, target: &Path) -> io::Result<()> {
@@ -228,14 +228,14 @@ pub(crate) fn rename(source: &Path, target: &Path) -> io::Result<()> {
 }
 
 pub(crate) fn create_directory_all(path: &Path) -> io::Result<()> {
-    fs::create_dir_all(path).map_err(|error| annotate(error, "mkdir -p", path))
+    fs::create_dir_all(path).map_err(|error| annotate(&error, "mkdir -p", path))
 }
 
 pub(crate) fn sync_directory(path: &Path) -> io::Result<()> {
-    let directory = File::open(path).map_err(|error| annotate(error, "open directory", path))?;
+    let directory = File::open(path).map_err(|error| annotate(&error, "open directory", path))?;
     directory
         .sync_all()
-        .map_err(|error| annotate(error, "fsync directory", path))
+        .map_err(|error| annotate(&error, "fsync directory", path))
 }
 
 /// Entry names, sorted so callers iterate deterministically; empty if `path` does not exist.
@@ -243,11 +243,11 @@ pub(crate) fn list_directory(path: &Path) -> io::Result<Vec<String>> {
     let entries = match fs::read_dir(path) {
         Ok(entries) => entries,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(annotate(error, "readdir", path)),
+        Err(error) => return Err(annotate(&error, "readdir", path)),
     };
     let mut names = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|error| annotate(error, "readdir", path))?;
+        let entry = entry.map_err(|error| annotate(&error, "readdir", path))?;
         names.push(entry.file_name().to_string_lossy().into_owned());
     }
     names.sort();
@@ -259,7 +259,7 @@ pub(crate) fn exists(path: &Path) -> bool {
 }
 
 pub(crate) fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
-    fs::read(path).map_err(|error| annotate(error, "read", path))
+    fs::read(path).map_err(|error| annotate(&error, "read", path))
 }
 
 /// The temporary sibling `write_whole_atomic` writes before renaming.
@@ -280,11 +280,11 @@ pub(crate) fn parent_directory(path: &Path) -> &Path {
 pub(crate) fn write_whole_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     let temporary = temporary_sibling(path);
     {
-        let file = File::create(&temporary).map_err(|error| annotate(error, "create", path))?;
+        let file = File::create(&temporary).map_err(|error| annotate(&error, "create", path))?;
         file.write_all_at(contents, 0)
-            .map_err(|error| annotate(error, "write", &temporary))?;
+            .map_err(|error| annotate(&error, "write", &temporary))?;
         file.sync_data()
-            .map_err(|error| annotate(error, "fdatasync", &temporary))?;
+            .map_err(|error| annotate(&error, "fdatasync", &temporary))?;
     }
     rename(&temporary, path)?;
     sync_directory(parent_directory(path))
@@ -299,7 +299,7 @@ pub(crate) fn disk_usage(path: &Path) -> io::Result<(u64, u64)> {
     // SAFETY: `c_path` is a valid NUL-terminated string and `stats` a valid out-pointer.
     let result = unsafe { libc::statvfs(c_path.as_ptr(), &raw mut stats) };
     if result != 0 {
-        return Err(annotate(io::Error::last_os_error(), "statvfs", path));
+        return Err(annotate(&io::Error::last_os_error(), "statvfs", path));
     }
     let fragment = stats.f_frsize;
     let total = stats.f_blocks.saturating_mul(fragment);

@@ -166,6 +166,19 @@ pub fn open_backend(
     pool_bytes: usize,
     chunk_bytes: usize,
 ) -> Result<(Box<dyn Storage>, String), SelectError> {
+    open_backend_with(choice, pool_bytes, chunk_bytes, || {
+        UringStorage::new(&UringConfig::new(pool_bytes, chunk_bytes))
+    })
+}
+
+/// `open_backend` with the io_uring setup injected, so the policy is testable on a host
+/// where io_uring works.
+fn open_backend_with(
+    choice: BackendChoice,
+    pool_bytes: usize,
+    chunk_bytes: usize,
+    set_up_uring: impl FnOnce() -> Result<UringStorage, UringSetupError>,
+) -> Result<(Box<dyn Storage>, String), SelectError> {
     if choice == BackendChoice::Fallback {
         let storage = open_fallback(pool_bytes, chunk_bytes)?;
         return Ok((
@@ -173,7 +186,7 @@ pub fn open_backend(
             "io backend: fallback (chosen by --io-backend=fallback)".to_owned(),
         ));
     }
-    match UringStorage::new(&UringConfig::new(pool_bytes, chunk_bytes)) {
+    match set_up_uring() {
         Ok(storage) => {
             let line = uring_log_line(&storage, pool_bytes);
             Ok((Box::new(storage), line))
@@ -224,10 +237,90 @@ mod tests {
     }
 
     #[test]
-    fn auto_picks_io_uring_where_it_is_enabled() {
-        let (storage, line) = open_backend(BackendChoice::Auto, 1 << 20, 64 << 10)
-            .expect("io_uring is enabled on the development machine");
-        assert_eq!(storage.kind(), super::super::BackendKind::Uring, "{line}");
-        assert!(line.starts_with("io backend: io_uring"), "{line}");
+    fn auto_picks_io_uring_where_it_is_enabled_and_explains_a_fallback_otherwise() {
+        let (storage, line) =
+            open_backend(BackendChoice::Auto, 1 << 20, 64 << 10).expect("some backend opens");
+        println!("{line}");
+        match storage.kind() {
+            super::super::BackendKind::Uring => {
+                assert!(line.starts_with("io backend: io_uring"), "{line}");
+            }
+            _ => assert!(
+                line.starts_with("io backend: fallback (io_uring unavailable: "),
+                "{line}"
+            ),
+        }
+    }
+
+    #[test]
+    fn forcing_the_fallback_says_so_in_the_log_line() {
+        let (storage, line) =
+            open_backend(BackendChoice::Fallback, 1 << 20, 64 << 10).expect("fallback opens");
+        assert_eq!(storage.kind(), super::super::BackendKind::Fallback);
+        assert_eq!(
+            line,
+            "io backend: fallback (chosen by --io-backend=fallback)"
+        );
+    }
+
+    fn failing_setup(errno: i32) -> impl FnOnce() -> Result<UringStorage, UringSetupError> {
+        move || {
+            Err(UringSetupError::Syscall {
+                operation: "io_uring_setup",
+                error: io::Error::from_raw_os_error(errno),
+            })
+        }
+    }
+
+    #[test]
+    fn auto_falls_back_when_io_uring_setup_is_denied_and_names_the_errno() {
+        let (storage, line) = open_backend_with(
+            BackendChoice::Auto,
+            1 << 20,
+            64 << 10,
+            failing_setup(libc::EPERM),
+        )
+        .expect("fallback");
+        assert_eq!(storage.kind(), super::super::BackendKind::Fallback);
+        assert!(
+            line.starts_with(
+                "io backend: fallback (io_uring unavailable: io_uring_setup failed with EPERM"
+            ),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn auto_does_not_hide_enomem_behind_the_fallback() {
+        let result = open_backend_with(
+            BackendChoice::Auto,
+            1 << 20,
+            64 << 10,
+            failing_setup(libc::ENOMEM),
+        );
+        let Err(error) = result else {
+            panic!("ENOMEM must be an error, not a silent fallback");
+        };
+        assert!(matches!(error, SelectError::UringSetup { .. }), "{error}");
+        assert!(error.to_string().contains("ENOMEM"), "{error}");
+    }
+
+    #[test]
+    fn forcing_uring_where_it_is_unavailable_is_a_clear_error() {
+        let result = open_backend_with(
+            BackendChoice::Uring,
+            1 << 20,
+            64 << 10,
+            failing_setup(libc::ENOSYS),
+        );
+        let Err(error) = result else {
+            panic!("uring was forced");
+        };
+        let message = error.to_string();
+        assert!(
+            message.starts_with("--io-backend=uring was requested"),
+            "{message}"
+        );
+        assert!(message.contains("ENOSYS"), "{message}");
     }
 }

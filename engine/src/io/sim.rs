@@ -303,6 +303,7 @@ impl SimDisk {
 
     /// The disk as a power loss now would leave it (see the module docs); `seed` picks which
     /// unsynced sectors landed. Same disk state and seed give the same image.
+    #[must_use]
     pub fn crash(&self, seed: u64) -> SimDisk {
         let state = self.state.borrow();
         let mut random = SplitMix64::new(seed);
@@ -405,6 +406,14 @@ fn check_direct(offset: u64, length: usize, address: usize) -> Result<(), &'stat
     }
 }
 
+/// EINVAL for a blocking call on an O_DIRECT file with a misaligned offset, length or address.
+fn check_blocking_direct(handle: SimHandle, offset: u64, bytes: &[u8]) -> io::Result<()> {
+    if handle.mode == OpenMode::Direct {
+        check_direct(offset, bytes.len(), bytes.as_ptr().addr()).map_err(einval)?;
+    }
+    Ok(())
+}
+
 fn to_index(offset: u64) -> Result<usize, IoError> {
     usize::try_from(offset).map_err(|_| IoError::from_errno(libc::EFBIG))
 }
@@ -435,6 +444,7 @@ impl SimStorage {
     }
 
     /// Shorthand for `self.disk().crash(seed)`.
+    #[must_use]
     pub fn crash(&self, seed: u64) -> SimDisk {
         self.disk.crash(seed)
     }
@@ -570,18 +580,6 @@ impl SimStorage {
         }
     }
 
-    fn check_blocking_direct(
-        &self,
-        handle: SimHandle,
-        offset: u64,
-        bytes: &[u8],
-    ) -> io::Result<()> {
-        if handle.mode == OpenMode::Direct {
-            check_direct(offset, bytes.len(), bytes.as_ptr().addr()).map_err(einval)?;
-        }
-        Ok(())
-    }
-
     fn sync_io(&mut self, inode: u64) -> io::Result<()> {
         self.fdatasync(inode)
             .map_err(|error| io::Error::from_raw_os_error(error.errno))
@@ -668,7 +666,7 @@ impl Storage for SimStorage {
     ) -> io::Result<usize> {
         self.alive()?;
         let handle = self.handle(file)?;
-        self.check_blocking_direct(handle, offset, target)?;
+        check_blocking_direct(handle, offset, target)?;
         let offset = usize::try_from(offset).map_err(|_| eio())?;
         let mut state = self.disk.state.borrow_mut();
         let written = &state.inode(handle.inode).written;
@@ -680,7 +678,7 @@ impl Storage for SimStorage {
     fn write_blocking(&mut self, file: FileHandle, offset: u64, source: &[u8]) -> io::Result<()> {
         self.alive()?;
         let handle = self.handle(file)?;
-        self.check_blocking_direct(handle, offset, source)?;
+        check_blocking_direct(handle, offset, source)?;
         let offset = usize::try_from(offset).map_err(|_| eio())?;
         let change = Change::Write {
             offset,
