@@ -4,7 +4,9 @@
 //! - [`frame`]: length-prefixed frames carrying a command; encode and incremental decode.
 //! - [`request_code`], [`response_code`]: the code constants.
 //! - [`header`]: typed custom headers (extFields) for every code ringmq handles.
+//! - [`batch`]: the SEND_BATCH_MESSAGE body of client-encoded messages.
 //! - [`body`]: JSON bodies (routes, heartbeats, registration, groups, offsets) with serde.
+//! - [`fuzz`]: one entry point per decoder, shared by cargo-fuzz and the corpus replay test.
 //! - [`serialize`]: the JSON and ROCKETMQ binary header encodings.
 //! - [`record`]: the stored message record shipped unchanged by pulls and replication.
 //! - [`properties`]: the `key\x01value\x02` message property string.
@@ -12,9 +14,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod body;
 pub mod command;
 pub mod frame;
+pub mod fuzz;
 pub mod header;
 pub mod java;
 pub mod properties;

@@ -54,6 +54,14 @@ pub fn encode(command: &RemotingCommand, out: &mut Vec<u8>) {
 
 /// Decode a JSON header into a command with an empty body.
 pub fn decode(header: &[u8]) -> Result<RemotingCommand, HeaderDecodeError> {
+    // serde accepts a struct written as an array of its fields in order; no client does that,
+    // and `[105,0,..]` silently becoming a command would only hide garbage.
+    let first = header.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(HeaderDecodeError::Json {
+            reason: "the header does not start with `{`".to_owned(),
+        });
+    }
     let wire: WireHeader =
         serde_json::from_slice(header).map_err(|error| HeaderDecodeError::Json {
             reason: error.to_string(),

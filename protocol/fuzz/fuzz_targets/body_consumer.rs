@@ -1,0 +1,4 @@
+#![no_main]
+//! Fuzz `ringmq_protocol::fuzz::body_consumer`: it must never panic on any input.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ringmq_protocol::fuzz::body_consumer(data));
