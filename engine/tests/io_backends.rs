@@ -185,6 +185,7 @@ for_each_backend!(
     close_refuses_a_file_with_operations_in_flight,
     control_plane_files_are_replaced_atomically_and_listed_sorted,
     allocate_and_truncate_set_the_file_size,
+    each_chain_completes_in_its_own_order_while_several_are_in_flight,
 );
 
 fn write_then_fdatasync_chain_completes_in_order_and_reads_back(backend: Backend) {
@@ -378,6 +379,36 @@ fn allocate_and_truncate_set_the_file_size(backend: Backend) {
     harness.storage.truncate(file, 8192).expect("ftruncate");
     assert_eq!(harness.storage.file_size(file).expect("size"), 8192);
     harness.storage.sync_blocking(file).expect("fdatasync");
+}
+
+fn each_chain_completes_in_its_own_order_while_several_are_in_flight(backend: Backend) {
+    let mut harness = harness(backend);
+    let files: Vec<FileHandle> = (0..4)
+        .map(|index| harness.open_direct(&format!("segment-{index}")))
+        .collect();
+    for (index, file) in (0u64..).zip(&files) {
+        let buffer = harness.filled_buffer(0xE0);
+        let links = vec![
+            write(*file, 0, buffer, 16384, 10 * index),
+            fdatasync(*file, 10 * index + 1),
+        ];
+        harness.storage.submit(links).expect("under the cap");
+    }
+    assert_eq!(harness.storage.in_flight(), 8);
+    let completions = harness.wait(8);
+    for index in 0..4u64 {
+        let position = |token| {
+            completions
+                .iter()
+                .position(|c| c.token == token)
+                .expect("every link completes once")
+        };
+        assert!(
+            position(10 * index) < position(10 * index + 1),
+            "chain {index}: the fdatasync completion overtook its write"
+        );
+    }
+    assert!(completions.iter().all(|c| c.result.is_ok()));
 }
 
 // ---- io_uring specifics -------------------------------------------------------------------
