@@ -551,7 +551,9 @@ impl SimStorage {
                 let mut state = self.disk.state.borrow_mut();
                 let written = &state.inode(handle.inode).written;
                 let available = written.len().saturating_sub(offset).min(target.len());
-                target[..available].copy_from_slice(&written[offset..offset + available]);
+                if available > 0 {
+                    target[..available].copy_from_slice(&written[offset..offset + available]);
+                }
                 Ok(available)
             }
             Op::Fdatasync { .. } => self.fdatasync(handle.inode).map(|()| 0),
@@ -671,7 +673,9 @@ impl Storage for SimStorage {
         let mut state = self.disk.state.borrow_mut();
         let written = &state.inode(handle.inode).written;
         let available = written.len().saturating_sub(offset).min(target.len());
-        target[..available].copy_from_slice(&written[offset..offset + available]);
+        if available > 0 {
+            target[..available].copy_from_slice(&written[offset..offset + available]);
+        }
         Ok(available)
     }
 

@@ -1,0 +1,359 @@
+//! Self-clocking group commit: one chain in flight per commitlog.
+//!
+//! While a chain (write → write → … → fdatasync) is in flight, appends pile up in staging
+//! batches. When it completes, everything that piled up goes out as the next chain, so the
+//! batch size follows the device's latency without any timer. A chain carries at most
+//! [`CHAIN_BYTES_MAX`] bytes. ASYNC_FLUSH chains skip the fdatasync unless the flush timer
+//! (`flushIntervalCommitLog`, `flushCommitLogLeastPages`, `flushCommitLogThoroughInterval`)
+//! says one is due.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::config::FlushMode;
+use crate::error::Latch;
+use crate::io::{ChainLink, Completion, IoError, IoErrorKind, Op, Storage};
+
+use super::{Batch, Chunk, Commitlog};
+
+/// Most bytes written by one chain.
+pub(crate) const CHAIN_BYTES_MAX: usize = 4 << 20;
+
+/// A batch whose write is in flight.
+#[derive(Debug)]
+struct WriteInFlight {
+    token: u64,
+    block_start: u64,
+    data_start: u64,
+    end: u64,
+    logical_end: u64,
+    length: usize,
+    path: PathBuf,
+}
+
+/// The chain in flight.
+#[derive(Debug)]
+pub(crate) struct ChainState {
+    writes: Vec<WriteInFlight>,
+    sync_tokens: Vec<(u64, PathBuf)>,
+    completions_left: usize,
+    /// Where `durable` moves when every fdatasync of the chain succeeded.
+    end: u64,
+    syncs_ok: usize,
+}
+
+impl Commitlog {
+    fn token(&mut self) -> u64 {
+        self.next_token += 1;
+        self.next_token
+    }
+
+    fn async_flush_due(&self, now: Duration) -> bool {
+        let dirty = self.written.saturating_sub(self.durable);
+        if dirty == 0 {
+            return false;
+        }
+        let since = now.saturating_sub(self.last_flush);
+        since >= self.flush_thorough_interval
+            || (since >= self.flush_interval && dirty >= self.flush_least_bytes)
+    }
+
+    /// Submit the next chain if none is in flight and there is work. `now` is monotonic.
+    pub(crate) fn pump(&mut self, storage: &mut dyn Storage, now: Duration) {
+        if self.chain.is_some() || self.latch.is_some() {
+            return;
+        }
+        if self.staging.as_ref().is_some_and(Batch::has_data) {
+            self.freeze_staging(storage);
+        }
+        let flush = match self.flush_mode {
+            FlushMode::Sync => true,
+            FlushMode::Async => self.async_flush_due(now) || self.flush_requested,
+        };
+        if self.pending.is_empty() && !(flush && self.durable < self.written) {
+            return;
+        }
+        let (links, chain) = self.build_chain(flush);
+        if links.is_empty() {
+            return;
+        }
+        match storage.submit(links) {
+            Ok(()) => {
+                self.stats.chains_submitted += 1;
+                if !chain.sync_tokens.is_empty() {
+                    self.last_flush = now;
+                    self.flush_requested = false;
+                }
+                self.chain = Some(chain);
+            }
+            Err(error) => self.requeue(chain, error.links),
+        }
+    }
+
+    /// Freeze the staging batch so it can be written; the next one inherits its tail block.
+    fn freeze_staging(&mut self, storage: &mut dyn Storage) {
+        let Some(frozen) = self.staging.take() else {
+            return;
+        };
+        // Without a spare buffer the frozen batch stays the staging batch until one returns.
+        match self.new_staging(storage, frozen.end) {
+            Ok(next) => {
+                self.staging = Some(next);
+                let mut frozen = frozen;
+                self.copy_partial_block(&mut frozen);
+                self.pending.push_back(frozen);
+            }
+            Err(_) => self.staging = Some(frozen),
+        }
+    }
+
+    fn build_chain(&mut self, flush: bool) -> (Vec<ChainLink>, ChainState) {
+        let mut links = Vec::new();
+        let mut writes = Vec::new();
+        let mut bytes = 0usize;
+        let mut end = self.written;
+        while let Some(batch) = self.pending.front() {
+            if !writes.is_empty() && bytes + batch.write_len() > CHAIN_BYTES_MAX {
+                break;
+            }
+            let mut batch = self.pending.pop_front().expect("front was checked");
+            let length = batch.write_len();
+            let used = batch.position(batch.end);
+            batch.buffer[used..length].fill(0);
+            let segment = self
+                .segments
+                .find(batch.segment_base)
+                .expect("batches target segments");
+            let (file, path) = (segment.direct, segment.path.clone());
+            let token = self.token();
+            writes.push(WriteInFlight {
+                token,
+                block_start: batch.block_start,
+                data_start: batch.data_start,
+                end: batch.end,
+                logical_end: batch.logical_end,
+                length,
+                path,
+            });
+            links.push(ChainLink {
+                op: Op::Write {
+                    file,
+                    offset: batch.block_start - batch.segment_base,
+                    buffer: batch.buffer,
+                    range: 0..length,
+                },
+                token,
+            });
+            bytes += length;
+            end = batch.logical_end;
+        }
+        let mut sync_tokens = Vec::new();
+        if flush {
+            self.add_syncs(&writes, &mut links, &mut sync_tokens);
+        }
+        let completions_left = links.len();
+        (
+            links,
+            ChainState {
+                writes,
+                sync_tokens,
+                completions_left,
+                end,
+                syncs_ok: 0,
+            },
+        )
+    }
+
+    /// One fdatasync per distinct segment written, or of the segment holding `written`.
+    fn add_syncs(
+        &mut self,
+        writes: &[WriteInFlight],
+        links: &mut Vec<ChainLink>,
+        sync_tokens: &mut Vec<(u64, PathBuf)>,
+    ) {
+        let mut bases: Vec<u64> = writes
+            .iter()
+            .map(|write| write.block_start - write.block_start % self.segments.segment_bytes())
+            .collect();
+        if bases.is_empty() {
+            // A flush-only chain: everything written may span the last two segments.
+            let last = self.written.saturating_sub(1);
+            bases.push(self.durable - self.durable % self.segments.segment_bytes());
+            bases.push(last - last % self.segments.segment_bytes());
+        }
+        bases.dedup();
+        for base in bases {
+            let Some(segment) = self.segments.find(base) else {
+                continue;
+            };
+            let (file, path) = (segment.direct, segment.path.clone());
+            let token = self.token();
+            links.push(ChainLink {
+                op: Op::Fdatasync { file },
+                token,
+            });
+            sync_tokens.push((token, path));
+        }
+    }
+
+    /// Put the batches of a refused chain back at the head of the queue, in order.
+    fn requeue(&mut self, chain: ChainState, links: Vec<ChainLink>) {
+        let mut buffers = links.into_iter().filter_map(|link| match link.op {
+            Op::Write { buffer, .. } => Some(buffer),
+            Op::Read { .. } | Op::Fdatasync { .. } => None,
+        });
+        let segment_bytes = self.segments.segment_bytes();
+        let mut batches = Vec::new();
+        for write in chain.writes {
+            let Some(buffer) = buffers.next() else { break };
+            batches.push(super::Batch {
+                segment_base: write.block_start - write.block_start % segment_bytes,
+                block_start: write.block_start,
+                data_start: write.data_start,
+                end: write.end,
+                logical_end: write.logical_end,
+                buffer,
+            });
+        }
+        for batch in batches.into_iter().rev() {
+            self.pending.push_front(batch);
+        }
+    }
+
+    /// Handle one completion of the chain in flight.
+    /// Whether `token` belongs to the chain in flight.
+    pub(crate) fn owns(&self, token: u64) -> bool {
+        self.chain.as_ref().is_some_and(|chain| {
+            chain.writes.iter().any(|write| write.token == token)
+                || chain.sync_tokens.iter().any(|(sync, _)| *sync == token)
+        })
+    }
+
+    pub(crate) fn complete(&mut self, completion: Completion) {
+        if !self.owns(completion.token) {
+            return;
+        }
+        let Some(chain) = self.chain.as_mut() else {
+            return;
+        };
+        chain.completions_left -= 1;
+        let done = chain.completions_left == 0;
+        if let Some(index) = chain
+            .writes
+            .iter()
+            .position(|w| w.token == completion.token)
+        {
+            let write = chain.writes.remove(index);
+            self.complete_write(&write, completion);
+        } else if let Some(index) = chain
+            .sync_tokens
+            .iter()
+            .position(|(token, _)| *token == completion.token)
+        {
+            let (_, path) = chain.sync_tokens.remove(index);
+            match completion.result {
+                Ok(_) => {
+                    chain.syncs_ok += 1;
+                    self.stats.fdatasyncs += 1;
+                }
+                Err(error) => self.set_latch("fdatasync", path, error),
+            }
+        }
+        if done {
+            let chain = self.chain.take().expect("checked at the top");
+            if self.latch.is_none() && chain.syncs_ok > 0 && chain.sync_tokens.is_empty() {
+                self.durable = self.durable.max(chain.end.min(self.written));
+            }
+        }
+    }
+
+    fn complete_write(&mut self, write: &WriteInFlight, completion: Completion) {
+        match completion.result {
+            Ok(length) if length == write.length => {}
+            Ok(length) => {
+                let error = IoError {
+                    kind: IoErrorKind::Other,
+                    errno: libc::EIO,
+                };
+                let path = write.path.clone();
+                self.set_latch_detail("write", path, error, Some((length, write.length)));
+                return;
+            }
+            Err(error) => {
+                if error.kind != IoErrorKind::Canceled || self.latch.is_none() {
+                    self.set_latch("write", write.path.clone(), error);
+                }
+                return;
+            }
+        }
+        if self.latch.is_some() {
+            return;
+        }
+        let Some(buffer) = completion.buffer else {
+            let error = IoError {
+                kind: IoErrorKind::Other,
+                errno: libc::EFAULT,
+            };
+            self.set_latch("write", write.path.clone(), error);
+            return;
+        };
+        let used = usize::try_from(write.end - write.block_start).expect("a batch fits");
+        // Small batches are copied so a mostly empty pool buffer goes back at once.
+        let (bytes, memory_bytes) = if used < buffer.capacity() / 4 {
+            (Bytes::copy_from_slice(&buffer[..used]), used)
+        } else {
+            let capacity = buffer.capacity();
+            (Bytes::from_owner(buffer).slice(..used), capacity)
+        };
+        let chunk = Chunk {
+            block_start: write.block_start,
+            data_start: write.data_start,
+            end: write.end,
+            logical_end: write.logical_end,
+            bytes,
+            memory_bytes,
+        };
+        self.written = write.logical_end;
+        self.tail.push(chunk.clone());
+        self.undispatched.push_back(chunk);
+        self.tail.evict(super::floor_block(self.written));
+    }
+
+    fn set_latch(&mut self, operation: &'static str, segment: PathBuf, error: IoError) {
+        self.set_latch_detail(operation, segment, error, None);
+    }
+
+    fn set_latch_detail(
+        &mut self,
+        operation: &'static str,
+        segment: PathBuf,
+        error: IoError,
+        short: Option<(usize, usize)>,
+    ) {
+        if self.latch.is_some() {
+            return;
+        }
+        let operation = if short.is_some() {
+            "write (short)"
+        } else {
+            operation
+        };
+        self.latch = Some(Latch {
+            operation,
+            segment,
+            error,
+        });
+    }
+
+    /// Whether a chain is in flight.
+    pub(crate) fn chain_in_flight(&self) -> bool {
+        self.chain.is_some()
+    }
+
+    /// Bytes appended but not yet written.
+    pub(crate) fn unwritten_bytes(&self) -> u64 {
+        self.appended - self.written
+    }
+}

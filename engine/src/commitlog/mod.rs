@@ -1,0 +1,439 @@
+//! One shard's commitlog: appends into staging batches, self-clocking group commit through
+//! the storage seam, a tail cache for zero-copy reads, and O_DIRECT cold reads.
+//!
+//! Watermarks, all local offsets inside the shard, always `durable <= written <= appended`:
+//! - `appended`: where the next record goes (records up to here are encoded in memory);
+//! - `written`: every batch below it has been written to its segment (O_DIRECT completed);
+//! - `durable`: an fdatasync covering everything below it has completed.
+//!
+//! Durability contract: with [`FlushMode::Sync`] a record is reported visible (and the broker
+//! acknowledges it) only once `durable` passes its end; with [`FlushMode::Async`] once
+//! `written` does. A failed or short write or fdatasync latches the log read-only: the data
+//! the kernel dropped cannot be trusted to be anywhere, and retrying fsync would lie.
+//!
+//! Worked example of one batch: `appended` is 10_000 when batch N is frozen. Batch N+1's
+//! buffer starts at block 8_192 with a copy of bytes `[8_192, 10_000)`, receives records up to
+//! 13_000, and is written as `[8_192, 16_384)` (the bytes past 13_000 zeroed) — rewriting the
+//! partial block in full, so O_DIRECT never needs a read-modify-write.
+
+mod group_commit;
+mod read;
+pub(crate) mod segment_set;
+pub(crate) mod tail_cache;
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use ringmq_protocol::record::{self, MessageDraft, StoreStamp};
+
+use crate::config::{EngineConfig, FlushMode};
+use crate::constants::{
+    COMMIT_BATCHES_PENDING_MAX, END_OF_SEGMENT_BLANK_BYTES_MIN, RECORD_BYTES_MAX,
+};
+use crate::error::{AppendError, Latch};
+use crate::io::buffer::ALIGNMENT;
+use crate::io::{IoBuffer, Storage};
+use crate::types::{PhysicalOffset, ShardId, TimestampMs};
+
+use self::group_commit::ChainState;
+pub(crate) use self::read::ReadCache;
+use self::segment_set::SegmentSet;
+pub(crate) use self::tail_cache::{Chunk, TailCache};
+
+const ALIGNMENT_BYTES: u64 = ALIGNMENT as u64;
+
+fn floor_block(offset: u64) -> u64 {
+    offset - offset % ALIGNMENT_BYTES
+}
+
+fn ceil_block(offset: u64) -> u64 {
+    offset.div_ceil(ALIGNMENT_BYTES) * ALIGNMENT_BYTES
+}
+
+/// Where an appended record landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub offset: PhysicalOffset,
+    pub size: u32,
+    /// The record is stored once the relevant watermark reaches this offset.
+    pub end: PhysicalOffset,
+    pub store_timestamp: TimestampMs,
+}
+
+/// A staging buffer receiving appends, or a frozen batch waiting for its write.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    segment_base: u64,
+    block_start: u64,
+    data_start: u64,
+    end: u64,
+    logical_end: u64,
+    buffer: IoBuffer,
+}
+
+impl Batch {
+    fn has_data(&self) -> bool {
+        self.end > self.data_start
+    }
+
+    fn write_len(&self) -> usize {
+        usize::try_from(ceil_block(self.end) - self.block_start).expect("a batch fits in memory")
+    }
+
+    fn position(&self, local: u64) -> usize {
+        usize::try_from(local - self.block_start).expect("a batch fits in memory")
+    }
+}
+
+/// Counters for runtime info and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitlogStats {
+    pub records_appended: u64,
+    pub bytes_appended: u64,
+    pub chains_submitted: u64,
+    pub fdatasyncs: u64,
+    pub busy_rejections: u64,
+    pub cold_reads: u64,
+}
+
+/// The commitlog of one shard (see the module docs).
+#[derive(Debug)]
+pub struct Commitlog {
+    shard: ShardId,
+    segments: SegmentSet,
+    flush_mode: FlushMode,
+    flush_interval: Duration,
+    flush_least_bytes: u64,
+    flush_thorough_interval: Duration,
+    appended: u64,
+    written: u64,
+    durable: u64,
+    staging: Option<Batch>,
+    pending: VecDeque<Batch>,
+    chain: Option<ChainState>,
+    next_token: u64,
+    tail: TailCache,
+    undispatched: VecDeque<Chunk>,
+    read_cache: ReadCache,
+    latch: Option<Latch>,
+    /// Completions of other components that arrived during a blocking cold read.
+    foreign: Vec<crate::io::Completion>,
+    last_flush: Duration,
+    /// A flush was asked for (clean close) regardless of the ASYNC_FLUSH timer.
+    flush_requested: bool,
+    stats: CommitlogStats,
+}
+
+impl Commitlog {
+    /// Open the segments of `shard` without recovering; recovery sets the watermarks.
+    pub(crate) fn open(
+        storage: &mut dyn Storage,
+        config: &EngineConfig,
+        shard: ShardId,
+    ) -> io::Result<Self> {
+        let segments = SegmentSet::open(
+            storage,
+            &config.paths.commitlog,
+            shard,
+            config.segment_bytes,
+        )?;
+        Ok(Self {
+            shard,
+            segments,
+            flush_mode: config.flush_mode,
+            flush_interval: config.flush_interval,
+            flush_least_bytes: config.flush_least_pages * ALIGNMENT_BYTES,
+            flush_thorough_interval: config.flush_thorough_interval,
+            appended: 0,
+            written: 0,
+            durable: 0,
+            staging: None,
+            pending: VecDeque::new(),
+            chain: None,
+            next_token: 1,
+            tail: TailCache::new(config.tail_cache_bytes),
+            undispatched: VecDeque::new(),
+            read_cache: ReadCache::default(),
+            latch: None,
+            foreign: Vec::new(),
+            last_flush: Duration::ZERO,
+            flush_requested: false,
+            stats: CommitlogStats::default(),
+        })
+    }
+
+    pub(crate) fn segments(&self) -> &SegmentSet {
+        &self.segments
+    }
+
+    pub(crate) fn segments_mut(&mut self) -> &mut SegmentSet {
+        &mut self.segments
+    }
+
+    pub fn shard(&self) -> ShardId {
+        self.shard
+    }
+
+    pub fn appended(&self) -> PhysicalOffset {
+        PhysicalOffset::new(self.shard, self.appended)
+    }
+
+    pub fn written(&self) -> PhysicalOffset {
+        PhysicalOffset::new(self.shard, self.written)
+    }
+
+    pub fn durable(&self) -> PhysicalOffset {
+        PhysicalOffset::new(self.shard, self.durable)
+    }
+
+    /// Records below this are readable and acknowledged (see the durability contract).
+    pub fn visible(&self) -> PhysicalOffset {
+        PhysicalOffset::new(self.shard, self.visible_local())
+    }
+
+    fn visible_local(&self) -> u64 {
+        match self.flush_mode {
+            FlushMode::Sync => self.durable,
+            FlushMode::Async => self.written,
+        }
+    }
+
+    pub fn flush_mode(&self) -> FlushMode {
+        self.flush_mode
+    }
+
+    pub fn latch(&self) -> Option<&Latch> {
+        self.latch.as_ref()
+    }
+
+    pub fn stats(&self) -> CommitlogStats {
+        self.stats
+    }
+
+    /// Oldest physical offset still on disk.
+    pub fn min_offset(&self) -> PhysicalOffset {
+        let base = self
+            .segments
+            .first()
+            .map_or(self.appended, |segment| segment.base);
+        PhysicalOffset::new(self.shard, base.min(self.appended))
+    }
+
+    pub fn tail_cache_bytes(&self) -> usize {
+        self.tail.memory_bytes()
+    }
+
+    /// Set the watermarks after recovery found the log valid up to `end`; `partial` holds
+    /// the bytes `[floor_block(end), end)` read back from disk.
+    pub(crate) fn resume_at(
+        &mut self,
+        storage: &mut dyn Storage,
+        end: u64,
+        partial: &[u8],
+    ) -> Result<(), AppendError> {
+        self.appended = end;
+        self.written = end;
+        self.durable = end;
+        let segment_base = end - end % self.segments.segment_bytes();
+        if self.segments.find(end).is_none() {
+            self.segments
+                .roll_to(storage, segment_base)
+                .map_err(|error| AppendError::SegmentCreation(error.to_string()))?;
+        }
+        let mut staging = self.new_staging(storage, end)?;
+        let length = usize::try_from(end - staging.block_start).expect("under one block");
+        assert_eq!(
+            partial.len(),
+            length,
+            "the partial block must be exactly the recovered tail"
+        );
+        staging.buffer[..length].copy_from_slice(partial);
+        self.staging = Some(staging);
+        Ok(())
+    }
+
+    /// Encode `draft` at the end of the log. Nothing is stored when this fails.
+    pub fn append(
+        &mut self,
+        storage: &mut dyn Storage,
+        draft: &MessageDraft<'_>,
+        queue_offset: u64,
+        store_timestamp: TimestampMs,
+    ) -> Result<Appended, AppendError> {
+        if let Some(latch) = &self.latch {
+            return Err(AppendError::ReadOnly(latch.clone()));
+        }
+        let length = draft
+            .encoded_len()
+            .map_err(|error| AppendError::Malformed(error.to_string()))?;
+        let segment_bytes = usize::try_from(self.segments.segment_bytes()).unwrap_or(usize::MAX);
+        let max = RECORD_BYTES_MAX.min(segment_bytes.saturating_sub(8));
+        if length > max {
+            return Err(AppendError::TooLarge { bytes: length, max });
+        }
+        let length_bytes = u64::try_from(length).expect("bounded by RECORD_BYTES_MAX");
+        let segment_end = self.segment_end(self.appended);
+        if self.appended + length_bytes + END_OF_SEGMENT_BLANK_BYTES_MIN > segment_end {
+            self.end_segment(storage, segment_end)?;
+        }
+        self.ensure_room(storage, length_bytes)?;
+        let offset = PhysicalOffset::new(self.shard, self.appended);
+        let stamp = StoreStamp {
+            queue_offset: i64::try_from(queue_offset).unwrap_or(i64::MAX),
+            physical_offset: offset.as_i64(),
+            store_timestamp: store_timestamp.as_i64(),
+        };
+        let staging = self
+            .staging
+            .as_mut()
+            .expect("ensure_room leaves a staging batch");
+        let from = staging.position(self.appended);
+        draft
+            .encode(stamp, &mut staging.buffer[from..from + length])
+            .map_err(|error| AppendError::Malformed(error.to_string()))?;
+        self.appended += length_bytes;
+        staging.end = self.appended;
+        staging.logical_end = self.appended;
+        self.stats.records_appended += 1;
+        self.stats.bytes_appended += length_bytes;
+        Ok(Appended {
+            offset,
+            size: u32::try_from(length).expect("bounded by RECORD_BYTES_MAX"),
+            end: PhysicalOffset::new(self.shard, self.appended),
+            store_timestamp,
+        })
+    }
+
+    fn segment_end(&self, local: u64) -> u64 {
+        let segment_bytes = self.segments.segment_bytes();
+        local - local % segment_bytes + segment_bytes
+    }
+
+    /// Write the BLANK filler at the end of the current segment and continue in the next.
+    fn end_segment(
+        &mut self,
+        storage: &mut dyn Storage,
+        segment_end: u64,
+    ) -> Result<(), AppendError> {
+        self.ensure_room(storage, END_OF_SEGMENT_BLANK_BYTES_MIN)?;
+        let staging = self
+            .staging
+            .as_mut()
+            .expect("ensure_room leaves a staging batch");
+        let from = staging.position(self.appended);
+        let blank_size = usize::try_from(segment_end - self.appended).expect("under a segment");
+        record::encode_blank(blank_size, &mut staging.buffer[from..from + 8]);
+        staging.end = self.appended + END_OF_SEGMENT_BLANK_BYTES_MIN;
+        staging.logical_end = segment_end;
+        let finished = self.staging.take().expect("checked above");
+        self.pending.push_back(finished);
+        self.appended = segment_end;
+        self.segments
+            .roll_to(storage, segment_end)
+            .map_err(|error| AppendError::SegmentCreation(error.to_string()))?;
+        Ok(())
+    }
+
+    /// Make sure the staging batch can take `length` more bytes, freezing it if not.
+    fn ensure_room(&mut self, storage: &mut dyn Storage, length: u64) -> Result<(), AppendError> {
+        if self.segments.is_empty() {
+            self.segments
+                .roll_to(
+                    storage,
+                    self.appended - self.appended % self.segments.segment_bytes(),
+                )
+                .map_err(|error| AppendError::SegmentCreation(error.to_string()))?;
+        }
+        if let Some(staging) = &self.staging {
+            let capacity = u64::try_from(staging.buffer.capacity()).expect("buffers are small");
+            if self.appended + length <= staging.block_start + capacity {
+                return Ok(());
+            }
+        }
+        if self.pending.len() >= COMMIT_BATCHES_PENDING_MAX {
+            self.stats.busy_rejections += 1;
+            return Err(AppendError::Busy);
+        }
+        let next = self.new_staging(storage, self.appended)?;
+        let capacity = u64::try_from(next.buffer.capacity()).expect("buffers are small");
+        if self.appended + length > next.block_start + capacity {
+            storage.recycle(next.buffer);
+            let max = usize::try_from(capacity).unwrap_or(usize::MAX) - ALIGNMENT;
+            let bytes = usize::try_from(length).unwrap_or(usize::MAX);
+            return Err(AppendError::TooLarge { bytes, max });
+        }
+        if let Some(mut full) = self.staging.replace(next) {
+            self.copy_partial_block(&mut full);
+            self.pending.push_back(full);
+        }
+        Ok(())
+    }
+
+    /// The new staging batch starts with the old one's partial last block.
+    fn copy_partial_block(&mut self, frozen: &mut Batch) {
+        let staging = self
+            .staging
+            .as_mut()
+            .expect("a new staging batch was just made");
+        if staging.block_start >= frozen.end || staging.segment_base != frozen.segment_base {
+            return;
+        }
+        let from = frozen.position(staging.block_start);
+        let to = frozen.position(frozen.end);
+        staging.buffer[..to - from].copy_from_slice(&frozen.buffer[from..to]);
+    }
+
+    fn new_staging(&mut self, storage: &mut dyn Storage, at: u64) -> Result<Batch, AppendError> {
+        let Some(buffer) = storage.buffer() else {
+            self.stats.busy_rejections += 1;
+            return Err(AppendError::Busy);
+        };
+        let segment_bytes = self.segments.segment_bytes();
+        Ok(Batch {
+            segment_base: at - at % segment_bytes,
+            block_start: floor_block(at),
+            data_start: at,
+            end: at,
+            logical_end: at,
+            buffer,
+        })
+    }
+
+    /// Ensure the segment after the active one exists, off the append path.
+    pub(crate) fn preallocate(&mut self, storage: &mut dyn Storage) -> io::Result<()> {
+        self.segments.preallocate_next(storage)
+    }
+
+    /// Written chunks that became visible and still need dispatching, oldest first.
+    pub(crate) fn take_visible_chunks(&mut self, into: &mut Vec<Chunk>) {
+        let visible = self.visible_local();
+        while self
+            .undispatched
+            .front()
+            .is_some_and(|chunk| chunk.logical_end <= visible)
+        {
+            into.push(self.undispatched.pop_front().expect("front was checked"));
+        }
+    }
+
+    /// Make the next chain end with an fdatasync even under ASYNC_FLUSH.
+    pub(crate) fn request_flush(&mut self) {
+        self.flush_requested = true;
+    }
+
+    /// Completions that arrived during a cold read but belong to someone else.
+    pub(crate) fn take_foreign(&mut self, into: &mut Vec<crate::io::Completion>) {
+        into.append(&mut self.foreign);
+    }
+
+    /// Close handles after a clean flush.
+    pub(crate) fn close(&mut self, storage: &mut dyn Storage) -> io::Result<()> {
+        self.segments.close(storage)
+    }
+
+    pub(crate) fn directory_of(config: &EngineConfig) -> &Path {
+        &config.paths.commitlog
+    }
+}

@@ -1,0 +1,174 @@
+//! Reading records back: from the tail cache without copying, or cold from disk with an
+//! O_DIRECT read of an aligned window that a small cache keeps for sequential readers.
+//!
+//! Cold reads go through O_DIRECT rather than the page cache: the partially filled last
+//! block is rewritten by every commit, and a buffered read of it could race the rewrite.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::ReadError;
+use crate::io::{ChainLink, Completion, FileHandle, IoBuffer, Op, Storage};
+use crate::types::PhysicalOffset;
+
+use super::{floor_block, Commitlog};
+
+/// Windows kept for sequential cold readers.
+const READ_CACHE_WINDOWS_MAX: usize = 4;
+/// Bytes of one cold-read window (at most one pool buffer).
+const READ_WINDOW_BYTES_MAX: u64 = 1 << 20;
+/// Polls of one second each before a cold read is declared stuck.
+const READ_POLLS_MAX: u32 = 30;
+/// Tokens of cold reads carry this bit so they never collide with chain tokens.
+const READ_TOKEN_TAG: u64 = 1 << 62;
+
+#[derive(Debug)]
+struct Window {
+    start: u64,
+    valid_end: u64,
+    bytes: Bytes,
+}
+
+/// Most recently read cold windows, newest last.
+#[derive(Debug, Default)]
+pub(crate) struct ReadCache {
+    windows: VecDeque<Window>,
+}
+
+impl ReadCache {
+    fn lookup(&self, local: u64, size: usize) -> Option<Bytes> {
+        let end = local + u64::try_from(size).ok()?;
+        let window = self
+            .windows
+            .iter()
+            .rev()
+            .find(|w| w.start <= local && end <= w.valid_end)?;
+        let from = usize::try_from(local - window.start).ok()?;
+        Some(window.bytes.slice(from..from + size))
+    }
+
+    fn insert(&mut self, window: Window) {
+        if self.windows.len() == READ_CACHE_WINDOWS_MAX {
+            self.windows.pop_front();
+        }
+        self.windows.push_back(window);
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.windows.clear();
+    }
+}
+
+impl Commitlog {
+    /// The `size` bytes at `offset`, which must be visible.
+    pub fn read(
+        &mut self,
+        storage: &mut dyn Storage,
+        offset: PhysicalOffset,
+        size: usize,
+    ) -> Result<Bytes, ReadError> {
+        if offset.shard() != self.shard {
+            return Err(ReadError::WrongShard);
+        }
+        let local = offset.local();
+        let end = local.checked_add(u64::try_from(size).map_err(|_| ReadError::NotFound)?);
+        if end.is_none_or(|end| end > self.visible_local()) || local < self.min_offset().local() {
+            return Err(ReadError::NotFound);
+        }
+        if let Some(bytes) = self.tail.lookup(local, size) {
+            return Ok(bytes);
+        }
+        if let Some(bytes) = self.read_cache.lookup(local, size) {
+            return Ok(bytes);
+        }
+        self.read_cold(storage, local, size)
+    }
+
+    fn read_cold(
+        &mut self,
+        storage: &mut dyn Storage,
+        local: u64,
+        size: usize,
+    ) -> Result<Bytes, ReadError> {
+        let segment = self.segments.find(local).ok_or(ReadError::NotFound)?;
+        let (file, base) = (segment.direct, segment.base);
+        let start = floor_block(local);
+        let segment_end = base + self.segments.segment_bytes();
+        let length = READ_WINDOW_BYTES_MAX.min(segment_end - start);
+        let buffer = self.read_direct_blocking(storage, file, start - base, length)?;
+        self.stats.cold_reads += 1;
+        let valid_end = (start + length).min(self.written);
+        let length = usize::try_from(length).expect("a window fits in memory");
+        let window = Window {
+            start,
+            valid_end,
+            bytes: Bytes::from_owner(buffer).slice(..length),
+        };
+        self.read_cache.insert(window);
+        self.read_cache
+            .lookup(local, size)
+            .ok_or(ReadError::NotFound)
+    }
+
+    /// Read `[file_offset, file_offset + length)` with O_DIRECT and wait for it, completing
+    /// any commit-chain completions that arrive meanwhile.
+    pub(crate) fn read_direct_blocking(
+        &mut self,
+        storage: &mut dyn Storage,
+        file: FileHandle,
+        file_offset: u64,
+        length: u64,
+    ) -> Result<IoBuffer, ReadError> {
+        let length = usize::try_from(length).map_err(|_| ReadError::NotFound)?;
+        let buffer = match storage.buffer() {
+            Some(buffer) if buffer.capacity() >= length => buffer,
+            _ => IoBuffer::unpooled(length),
+        };
+        self.next_token += 1;
+        let token = READ_TOKEN_TAG | self.next_token;
+        let op = Op::Read {
+            file,
+            offset: file_offset,
+            buffer,
+            range: 0..length,
+        };
+        storage
+            .submit(vec![ChainLink { op, token }])
+            .map_err(|_| ReadError::Io(std::io::Error::other("the I/O backend refused a read")))?;
+        let mut completions: Vec<Completion> = Vec::new();
+        for _ in 0..READ_POLLS_MAX {
+            storage
+                .poll(&mut completions, Some(Duration::from_secs(1)))
+                .map_err(ReadError::Io)?;
+            let mut ours = None;
+            for completion in completions.drain(..) {
+                if completion.token == token {
+                    ours = Some(completion);
+                } else if self.owns(completion.token) {
+                    self.complete(completion);
+                } else {
+                    self.foreign.push(completion);
+                }
+            }
+            if let Some(completion) = ours {
+                return match completion.result {
+                    Ok(read) if read >= length => completion
+                        .buffer
+                        .ok_or(ReadError::Corrupt("read lost its buffer".into())),
+                    Ok(read) => Err(ReadError::Corrupt(format!(
+                        "short read of {read} bytes where {length} were expected"
+                    ))),
+                    Err(error) => Err(ReadError::Io(std::io::Error::from_raw_os_error(
+                        error.errno,
+                    ))),
+                };
+            }
+        }
+        Err(ReadError::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "a cold read did not complete within 30 s",
+        )))
+    }
+}

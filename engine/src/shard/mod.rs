@@ -1,0 +1,664 @@
+//! One engine shard: the commitlog, consume queues and index owned by one core.
+//!
+//! A `Shard` is `!Send` by construction of its users (it lives and dies on its core's thread)
+//! and is driven by [`Shard::tick`], which never blocks: it reaps I/O completions, starts the
+//! next group-commit chain, dispatches newly visible records to consume queues and index, and
+//! runs the periodic checkpoint. Overload (no staging buffer, too many pending batches) is
+//! reported as [`AppendError::Busy`], which the broker turns into SYSTEM_BUSY.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ringmq_protocol::java::string_hash;
+use ringmq_protocol::properties;
+use ringmq_protocol::record::{self, MessageDraft, Record, Scanned};
+
+use crate::checkpoint::{Checkpoint, ShardCheckpoint};
+use crate::clock::Clock;
+use crate::commitlog::segment_set::SegmentSet;
+use crate::commitlog::{Appended, Chunk, Commitlog, CommitlogStats};
+use crate::config::EngineConfig;
+use crate::consume_queue::{ConsumeQueue, QueueEntry};
+use crate::error::{AppendError, Latch, OpenError, ReadError};
+use crate::index::Index;
+use crate::io::{ChainLink, Completion, FileHandle, Op, Storage};
+use crate::recovery::{self, RecoveryReport};
+use crate::types::{PhysicalOffset, QueueId, QueueOffset, ShardId, TimestampMs};
+
+mod close;
+mod read;
+
+pub use close::CloseError;
+pub use read::Boundary;
+
+/// Checkpoint I/O tokens carry this bit.
+const CHECKPOINT_TOKEN_TAG: u64 = 1 << 61;
+/// Entries scanned per pull when tags filter some out.
+const FILTER_SCAN_ENTRIES_MAX: usize = 4096;
+
+/// Which shard owns a (topic, queueId): stable for a given shard count.
+pub fn owner_of(topic: &str, queue_id: QueueId, shard_count: u16) -> ShardId {
+    let hash = string_hash(topic).unsigned_abs();
+    let slot = (u64::from(hash) + u64::from(queue_id.0)) % u64::from(shard_count.max(1));
+    ShardId(u16::try_from(slot).expect("below the shard count"))
+}
+
+/// The consume-queue tag hash of a TAGS value (Java hashCode, sign-extended).
+pub fn tags_code(tags: Option<&str>) -> i64 {
+    tags.map_or(0, |tags| i64::from(string_hash(tags)))
+}
+
+/// Result of an append: where the record is and its queue offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub appended: Appended,
+    pub queue_offset: QueueOffset,
+}
+
+/// Outcome of reading a queue, with RocketMQ's GetMessageStatus meanings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueReadStatus {
+    Found,
+    /// Entries were scanned but none matched the filter (or their log was deleted).
+    NoMatchedMessage,
+    /// The queue is empty or unknown.
+    NoMessageInQueue,
+    OffsetTooSmall,
+    /// The requested offset is exactly the next one to be written.
+    OffsetOverflowOne,
+    OffsetOverflowBadly,
+}
+
+/// One message of a queue read: its stored bytes, shared with the tail cache when hot.
+#[derive(Clone, Debug)]
+pub struct QueueMessage {
+    pub queue_offset: QueueOffset,
+    pub offset: PhysicalOffset,
+    pub bytes: Bytes,
+}
+
+/// A queue read.
+#[derive(Clone, Debug)]
+pub struct QueueRead {
+    pub status: QueueReadStatus,
+    pub messages: Vec<QueueMessage>,
+    pub next_offset: QueueOffset,
+    pub min_offset: QueueOffset,
+    pub max_offset: QueueOffset,
+}
+
+/// Limits of one queue read.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadLimits {
+    pub messages_max: usize,
+    pub bytes_max: usize,
+}
+
+#[derive(Debug)]
+struct QueueState {
+    queue: ConsumeQueue,
+    /// Next queue offset to assign at append (ahead of the queue's max while undispatched).
+    next_offset: u64,
+}
+
+#[derive(Debug)]
+enum CheckpointPhase {
+    Syncing { waiting: usize, failed: bool },
+    WritingSlot,
+}
+
+#[derive(Debug)]
+struct CheckpointInFlight {
+    phase: CheckpointPhase,
+    target: ShardCheckpoint,
+}
+
+/// Counters of a shard.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    pub commitlog: CommitlogStats,
+    pub records_dispatched: u64,
+    pub checkpoints: u64,
+}
+
+/// One core's engine (see the module docs).
+pub struct Shard {
+    id: ShardId,
+    config: EngineConfig,
+    storage: Box<dyn Storage>,
+    clock: Box<dyn Clock>,
+    commitlog: Commitlog,
+    topics: HashMap<String, BTreeMap<u32, QueueState>>,
+    index: Index,
+    checkpoint: Checkpoint,
+    /// Local offsets up to which queues and index have been dispatched in memory.
+    dispatched: u64,
+    checkpointed: ShardCheckpoint,
+    checkpoint_in_flight: Option<CheckpointInFlight>,
+    checkpoint_failed: Option<String>,
+    next_checkpoint_token: u64,
+    last_checkpoint: Duration,
+    last_dispatch_timestamp: i64,
+    arrivals: Vec<(String, QueueId, QueueOffset)>,
+    completions: Vec<Completion>,
+    chunks: Vec<Chunk>,
+    stats: ShardStats,
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard")
+            .field("id", &self.id)
+            .field("backend", &self.storage.kind())
+            .field("appended", &self.commitlog.appended())
+            .field("durable", &self.commitlog.durable())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shard {
+    /// Open and recover shard `id` of the store described by `config`.
+    pub fn open(
+        id: ShardId,
+        config: EngineConfig,
+        mut storage: Box<dyn Storage>,
+        clock: Box<dyn Clock>,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<(Self, RecoveryReport), OpenError> {
+        config.validate().map_err(OpenError::Config)?;
+        let io = |operation: &'static str, path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |error| OpenError::Io {
+                operation,
+                path,
+                error,
+            }
+        };
+        let paths = config.paths.clone();
+        let commitlog = Commitlog::open(storage.as_mut(), &config, id)
+            .map_err(io("open commitlog segments in", &paths.commitlog))?;
+        let index = Index::open(
+            storage.as_mut(),
+            &paths.index,
+            id,
+            config.index_hash_slots,
+            config.index_entries_max,
+        )
+        .map_err(io("open index files in", &paths.index))?;
+        let (checkpoint, slot) = Checkpoint::open(storage.as_mut(), &paths.checkpoint, id)
+            .map_err(io("open checkpoint", &paths.checkpoint))?;
+        if let Some(slot) = slot.filter(|slot| slot.shard_count != config.shard_count) {
+            return Err(OpenError::ShardCountChanged {
+                stored: slot.shard_count,
+                configured: config.shard_count,
+            });
+        }
+        let start = slot.map_or(0, |slot| slot.queues_dispatched.min(slot.index_dispatched));
+        let mut shard = Self {
+            id,
+            config,
+            storage,
+            clock,
+            commitlog,
+            topics: HashMap::new(),
+            index,
+            checkpoint,
+            dispatched: start,
+            checkpointed: slot.unwrap_or_default(),
+            checkpoint_in_flight: None,
+            checkpoint_failed: None,
+            next_checkpoint_token: 0,
+            last_checkpoint: Duration::ZERO,
+            last_dispatch_timestamp: 0,
+            arrivals: Vec::new(),
+            completions: Vec::new(),
+            chunks: Vec::new(),
+            stats: ShardStats::default(),
+        };
+        shard
+            .open_queues()
+            .map_err(io("open consume queues in", &paths.consume_queue))?;
+        let report = recovery::recover(&mut shard, start, log)?;
+        shard.dispatched = report.valid_end;
+        shard.arrivals.clear();
+        for queues in shard.topics.values_mut() {
+            for state in queues.values_mut() {
+                state.next_offset = state.queue.max_offset().0;
+            }
+        }
+        Ok((shard, report))
+    }
+
+    fn open_queues(&mut self) -> io::Result<()> {
+        let root = self.config.paths.consume_queue.clone();
+        for topic in self.storage.list_directory(&root)? {
+            for name in self.storage.list_directory(&root.join(&topic))? {
+                let Ok(queue_id) = name.parse::<u32>() else {
+                    continue;
+                };
+                if owner_of(&topic, QueueId(queue_id), self.config.shard_count) != self.id {
+                    continue;
+                }
+                let directory = root.join(&topic).join(&name);
+                let queue = ConsumeQueue::open(
+                    self.storage.as_mut(),
+                    &directory,
+                    self.config.consume_queue_file_bytes,
+                )?;
+                let next_offset = queue.max_offset().0;
+                self.topics
+                    .entry(topic.clone())
+                    .or_default()
+                    .insert(queue_id, QueueState { queue, next_offset });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn id(&self) -> ShardId {
+        self.id
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    pub(crate) fn storage(&mut self) -> &mut dyn Storage {
+        self.storage.as_mut()
+    }
+
+    pub(crate) fn commitlog_segments(&self) -> &SegmentSet {
+        self.commitlog.segments()
+    }
+
+    pub(crate) fn commitlog_segments_mut_remove_from(&mut self, base: u64) -> io::Result<()> {
+        self.commitlog
+            .segments_mut()
+            .remove_from(self.storage.as_mut(), base)
+    }
+
+    pub(crate) fn resume_commitlog(&mut self, end: u64, partial: &[u8]) -> Result<(), AppendError> {
+        self.commitlog
+            .resume_at(self.storage.as_mut(), end, partial)
+    }
+
+    pub(crate) fn truncate_queues_from(&mut self, start: u64) -> io::Result<()> {
+        let offset = PhysicalOffset::new(self.id, start);
+        for queues in self.topics.values_mut() {
+            for state in queues.values_mut() {
+                state
+                    .queue
+                    .truncate_from_physical(self.storage.as_mut(), offset)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-dispatch a record found by recovery.
+    pub(crate) fn redispatch(&mut self, found: &Record<'_>, local: u64) -> io::Result<()> {
+        let to_queue = local >= self.checkpointed.queues_dispatched
+            || self.checkpointed == ShardCheckpoint::default();
+        let to_index = local >= self.checkpointed.index_dispatched
+            || self.checkpointed == ShardCheckpoint::default();
+        self.dispatch_record(found, to_queue, to_index)
+    }
+
+    /// The backend that runs (for logs).
+    pub fn backend(&self) -> crate::io::BackendKind {
+        self.storage.kind()
+    }
+
+    /// The descriptor an event loop waits on for I/O completions.
+    pub fn notify_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.storage.notify_fd()
+    }
+
+    pub fn visible(&self) -> PhysicalOffset {
+        self.commitlog.visible()
+    }
+
+    pub fn durable(&self) -> PhysicalOffset {
+        self.commitlog.durable()
+    }
+
+    pub fn written(&self) -> PhysicalOffset {
+        self.commitlog.written()
+    }
+
+    pub fn appended(&self) -> PhysicalOffset {
+        self.commitlog.appended()
+    }
+
+    pub fn min_offset(&self) -> PhysicalOffset {
+        self.commitlog.min_offset()
+    }
+
+    pub fn latch(&self) -> Option<&Latch> {
+        self.commitlog.latch()
+    }
+
+    pub fn stats(&self) -> ShardStats {
+        ShardStats {
+            commitlog: self.commitlog.stats(),
+            ..self.stats
+        }
+    }
+
+    pub fn now(&self) -> TimestampMs {
+        self.clock.wall()
+    }
+
+    pub fn monotonic(&self) -> Duration {
+        self.clock.monotonic()
+    }
+
+    /// Append one message to its queue. The record is stored once
+    /// `self.visible() >= outcome.appended.end` (see the commitlog's durability contract).
+    pub fn append(&mut self, draft: &MessageDraft<'_>) -> Result<AppendOutcome, AppendError> {
+        let queue_id = u32::try_from(draft.queue_id).map_err(|_| {
+            AppendError::Malformed(format!("queueId {} is negative", draft.queue_id))
+        })?;
+        let next_offset = self
+            .queue_state(draft.topic, queue_id)
+            .map_or(0, |state| state.next_offset);
+        let timestamp = self.clock.wall();
+        let appended =
+            self.commitlog
+                .append(self.storage.as_mut(), draft, next_offset, timestamp)?;
+        if dispatches_to_queue(draft.sys_flag) {
+            self.queue_state_or_create(draft.topic, queue_id)
+                .map_err(|error| AppendError::Malformed(error.to_string()))?
+                .next_offset = next_offset + 1;
+        }
+        Ok(AppendOutcome {
+            appended,
+            queue_offset: QueueOffset(next_offset),
+        })
+    }
+
+    fn queue_state(&self, topic: &str, queue_id: u32) -> Option<&QueueState> {
+        self.topics
+            .get(topic)
+            .and_then(|queues| queues.get(&queue_id))
+    }
+
+    fn queue_state_or_create(&mut self, topic: &str, queue_id: u32) -> io::Result<&mut QueueState> {
+        if self.queue_state(topic, queue_id).is_none() {
+            let directory = self
+                .config
+                .paths
+                .consume_queue
+                .join(topic)
+                .join(queue_id.to_string());
+            let queue = ConsumeQueue::open(
+                self.storage.as_mut(),
+                &directory,
+                self.config.consume_queue_file_bytes,
+            )?;
+            let next_offset = queue.max_offset().0;
+            self.topics
+                .entry(topic.to_owned())
+                .or_default()
+                .insert(queue_id, QueueState { queue, next_offset });
+        }
+        Ok(self
+            .topics
+            .get_mut(topic)
+            .and_then(|queues| queues.get_mut(&queue_id))
+            .expect("inserted above"))
+    }
+
+    /// Drive I/O and background work without blocking.
+    pub fn tick(&mut self) -> io::Result<()> {
+        self.storage.poll(&mut self.completions, None)?;
+        self.route_completions();
+        let now = self.clock.monotonic();
+        self.commitlog.pump(self.storage.as_mut(), now);
+        self.dispatch_visible()?;
+        self.maybe_checkpoint(now)?;
+        Ok(())
+    }
+
+    /// Block up to `timeout` for I/O completions, then tick.
+    pub fn wait(&mut self, timeout: Duration) -> io::Result<()> {
+        if self.storage.in_flight() > 0 {
+            self.storage.poll(&mut self.completions, Some(timeout))?;
+            self.route_completions();
+        }
+        self.tick()
+    }
+
+    fn route_completions(&mut self) {
+        self.commitlog.take_foreign(&mut self.completions);
+        for completion in std::mem::take(&mut self.completions) {
+            if completion.token & CHECKPOINT_TOKEN_TAG != 0 {
+                self.checkpoint_completed(&completion);
+            } else {
+                self.commitlog.complete(completion);
+            }
+        }
+    }
+
+    fn dispatch_visible(&mut self) -> io::Result<()> {
+        let mut chunks = std::mem::take(&mut self.chunks);
+        self.commitlog.take_visible_chunks(&mut chunks);
+        for chunk in chunks.drain(..) {
+            let mut position = chunk.data_start;
+            while position < chunk.end {
+                let at = usize::try_from(position - chunk.block_start).expect("inside the chunk");
+                match record::scan(&chunk.bytes[at..], false) {
+                    Ok(Scanned::Record(found)) => {
+                        self.dispatch_record(&found, true, true)?;
+                        position += u64::try_from(found.total_size).expect("fits");
+                    }
+                    Ok(Scanned::Blank { .. }) | Err(_) => break,
+                }
+            }
+            self.dispatched = chunk.logical_end;
+        }
+        self.chunks = chunks;
+        for queues in self.topics.values_mut() {
+            for state in queues.values_mut() {
+                state.queue.write_out(self.storage.as_mut())?;
+            }
+        }
+        self.index.write_out(self.storage.as_mut())
+    }
+
+    fn dispatch_record(
+        &mut self,
+        found: &Record<'_>,
+        to_queue: bool,
+        to_index: bool,
+    ) -> io::Result<()> {
+        let offset = PhysicalOffset(u64::try_from(found.physical_offset).unwrap_or(0));
+        let timestamp = TimestampMs(u64::try_from(found.store_timestamp).unwrap_or(0));
+        if to_queue && dispatches_to_queue(found.sys_flag) {
+            let queue_id = u32::try_from(found.queue_id).unwrap_or(0);
+            let queue_offset = u64::try_from(found.queue_offset).unwrap_or(0);
+            let entry = QueueEntry {
+                offset,
+                size: u32::try_from(found.total_size).unwrap_or(u32::MAX),
+                tags_code: tags_code(found.property(properties::TAGS)),
+            };
+            let state = self.queue_state_or_create(found.topic, queue_id)?;
+            if queue_offset >= state.queue.max_offset().0 {
+                state.queue.push(queue_offset, entry);
+                state.next_offset = state.next_offset.max(queue_offset + 1);
+                self.arrivals.push((
+                    found.topic.to_owned(),
+                    QueueId(queue_id),
+                    QueueOffset(queue_offset + 1),
+                ));
+            }
+        }
+        if to_index
+            && found.sys_flag & record::SYSFLAG_TRANSACTION_MASK
+                != record::SYSFLAG_TRANSACTION_ROLLBACK
+        {
+            let storage = self.storage.as_mut();
+            if let Some(unique) = found.property(properties::UNIQ_KEY) {
+                self.index
+                    .add(storage, found.topic, unique, offset, timestamp)?;
+            }
+            if let Some(keys) = found.property(properties::KEYS) {
+                for key in keys.split(' ').filter(|key| !key.is_empty()) {
+                    self.index
+                        .add(storage, found.topic, key, offset, timestamp)?;
+                }
+            }
+        }
+        self.last_dispatch_timestamp = found.store_timestamp;
+        self.stats.records_dispatched += 1;
+        Ok(())
+    }
+
+    /// Queues that received messages since the last call, with their new max offset.
+    pub fn take_arrivals(&mut self, into: &mut Vec<(String, QueueId, QueueOffset)>) {
+        into.append(&mut self.arrivals);
+    }
+}
+
+/// Prepared and rolled-back transactional messages are not consumable.
+fn dispatches_to_queue(sys_flag: i32) -> bool {
+    let kind = sys_flag & record::SYSFLAG_TRANSACTION_MASK;
+    kind != record::SYSFLAG_TRANSACTION_PREPARED && kind != record::SYSFLAG_TRANSACTION_ROLLBACK
+}
+
+impl Shard {
+    fn checkpoint_token(&mut self) -> u64 {
+        self.next_checkpoint_token += 1;
+        CHECKPOINT_TOKEN_TAG | self.next_checkpoint_token
+    }
+
+    /// Start a checkpoint when its interval has passed: fdatasync the queue and index files
+    /// written since the last one, then record the dispatch offset they cover.
+    fn maybe_checkpoint(&mut self, now: Duration) -> io::Result<()> {
+        if self.checkpoint_in_flight.is_some()
+            || self.checkpoint_failed.is_some()
+            || now.saturating_sub(self.last_checkpoint) < self.config.checkpoint_interval
+            || self.dispatched == self.checkpointed.queues_dispatched
+                && self.checkpointed.shard_count != 0
+        {
+            return Ok(());
+        }
+        self.last_checkpoint = now;
+        let mut files: Vec<FileHandle> = Vec::new();
+        for queues in self.topics.values_mut() {
+            for state in queues.values_mut() {
+                state.queue.write_out(self.storage.as_mut())?;
+                state.queue.take_dirty_files(&mut files);
+            }
+        }
+        if let Some(file) = self.index.stage_for_sync(self.storage.as_mut())? {
+            files.push(file);
+        }
+        let target = self.checkpoint_target();
+        let waiting = files.len();
+        for file in files {
+            let token = self.checkpoint_token();
+            let link = ChainLink {
+                op: Op::Fdatasync { file },
+                token,
+            };
+            if self.storage.submit(vec![link]).is_err() {
+                self.checkpoint_failed =
+                    Some("the I/O backend refused a checkpoint fdatasync".to_owned());
+                return Ok(());
+            }
+        }
+        self.checkpoint_in_flight = Some(CheckpointInFlight {
+            phase: CheckpointPhase::Syncing {
+                waiting,
+                failed: false,
+            },
+            target,
+        });
+        if waiting == 0 {
+            self.write_checkpoint_slot();
+        }
+        Ok(())
+    }
+
+    fn checkpoint_target(&self) -> ShardCheckpoint {
+        let timestamp = self.last_dispatch_timestamp;
+        ShardCheckpoint {
+            shard_count: self.config.shard_count,
+            commitlog_durable: self.commitlog.durable().local(),
+            queues_dispatched: self.dispatched,
+            index_dispatched: self.dispatched,
+            physic_timestamp: timestamp,
+            logics_timestamp: timestamp,
+            index_timestamp: timestamp,
+        }
+    }
+
+    fn checkpoint_completed(&mut self, completion: &Completion) {
+        let Some(in_flight) = self.checkpoint_in_flight.as_mut() else {
+            return;
+        };
+        match &mut in_flight.phase {
+            CheckpointPhase::Syncing { waiting, failed } => {
+                *waiting -= 1;
+                *failed |= completion.result.is_err();
+                if *waiting == 0 {
+                    if *failed {
+                        self.checkpoint_failed = Some("fdatasync of a consume-queue or index file failed; the checkpoint no longer advances and the next start re-dispatches from the last one".to_owned());
+                        self.checkpoint_in_flight = None;
+                    } else {
+                        self.write_checkpoint_slot();
+                    }
+                }
+            }
+            CheckpointPhase::WritingSlot => {
+                let in_flight = self.checkpoint_in_flight.take().expect("matched above");
+                if completion.result.is_ok() {
+                    self.checkpointed = in_flight.target;
+                    self.stats.checkpoints += 1;
+                } else {
+                    self.checkpoint_failed =
+                        Some("fdatasync of the checkpoint file failed".to_owned());
+                }
+            }
+        }
+    }
+
+    fn write_checkpoint_slot(&mut self) {
+        let Some(mut in_flight) = self.checkpoint_in_flight.take() else {
+            return;
+        };
+        let token = self.checkpoint_token();
+        let written = self
+            .checkpoint
+            .stage(self.storage.as_mut(), &in_flight.target);
+        let submitted = written.ok().and_then(|file| {
+            let link = ChainLink {
+                op: Op::Fdatasync { file },
+                token,
+            };
+            self.storage.submit(vec![link]).ok()
+        });
+        if submitted.is_none() {
+            self.checkpoint_failed = Some("writing the checkpoint slot failed".to_owned());
+            return;
+        }
+        in_flight.phase = CheckpointPhase::WritingSlot;
+        self.checkpoint_in_flight = Some(in_flight);
+    }
+
+    /// Why checkpoints stopped advancing, if they did.
+    pub fn checkpoint_failure(&self) -> Option<&str> {
+        self.checkpoint_failed.as_deref()
+    }
+
+    /// What the checkpoint file vouches for now.
+    pub fn checkpointed(&self) -> ShardCheckpoint {
+        self.checkpointed
+    }
+}

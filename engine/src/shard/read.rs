@@ -1,0 +1,258 @@
+//! Reads of a shard: queue reads for pulls, single records by offset, key lookups and
+//! timestamp searches. Message bytes are shared with the tail cache or the cold-read
+//! window, never copied.
+
+use bytes::Bytes;
+use ringmq_protocol::record::{self, Scanned};
+
+use crate::error::ReadError;
+use crate::types::{PhysicalOffset, QueueId, QueueOffset, TimestampMs};
+
+use super::{QueueMessage, QueueRead, QueueReadStatus, ReadLimits, Shard, FILTER_SCAN_ENTRIES_MAX};
+
+/// Which side of a timestamp a search lands on (`boundaryType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Boundary {
+    /// The first message stored at or after the timestamp.
+    Lower,
+    /// The last message stored at or before the timestamp.
+    Upper,
+}
+
+impl Shard {
+    /// (min, max) queue offsets; (0, 0) for an unknown queue.
+    pub fn queue_bounds(&self, topic: &str, queue_id: QueueId) -> (QueueOffset, QueueOffset) {
+        self.queue_state(topic, queue_id.0)
+            .map_or((QueueOffset(0), QueueOffset(0)), |state| {
+                (state.queue.min_offset(), state.queue.max_offset())
+            })
+    }
+
+    /// Read up to `limits` messages of a queue from `from`, keeping those `accept` likes by
+    /// tag hash. Statuses follow RocketMQ's GetMessageStatus.
+    pub fn read_queue(
+        &mut self,
+        topic: &str,
+        queue_id: QueueId,
+        from: QueueOffset,
+        limits: ReadLimits,
+        accept: &dyn Fn(i64) -> bool,
+    ) -> Result<QueueRead, ReadError> {
+        let (min, max) = self.queue_bounds(topic, queue_id);
+        let status = if max.0 == 0 {
+            Some((QueueReadStatus::NoMessageInQueue, QueueOffset(0)))
+        } else if from < min {
+            Some((QueueReadStatus::OffsetTooSmall, min))
+        } else if from == max {
+            Some((QueueReadStatus::OffsetOverflowOne, from))
+        } else if from > max {
+            Some((QueueReadStatus::OffsetOverflowBadly, max))
+        } else {
+            None
+        };
+        if let Some((status, next_offset)) = status {
+            let messages = Vec::new();
+            return Ok(QueueRead {
+                status,
+                messages,
+                next_offset,
+                min_offset: min,
+                max_offset: max,
+            });
+        }
+        let scan = FILTER_SCAN_ENTRIES_MAX.max(limits.messages_max);
+        let entries = {
+            let storage = self.storage.as_mut();
+            let state = self
+                .topics
+                .get_mut(topic)
+                .and_then(|q| q.get_mut(&queue_id.0));
+            let state = state.ok_or(ReadError::NotFound)?;
+            state
+                .queue
+                .entries(storage, from.0, scan)
+                .map_err(ReadError::Io)?
+        };
+        let log_min = self.commitlog.min_offset();
+        let mut messages = Vec::new();
+        let mut bytes_total = 0usize;
+        let mut next_offset = from;
+        for (queue_offset, entry) in entries {
+            if messages.len() >= limits.messages_max
+                || (!messages.is_empty() && bytes_total + entry.size as usize > limits.bytes_max)
+            {
+                break;
+            }
+            next_offset = QueueOffset(queue_offset + 1);
+            if entry.offset < log_min || !accept(entry.tags_code) {
+                continue;
+            }
+            let size = usize::try_from(entry.size).map_err(|_| ReadError::NotFound)?;
+            let bytes = self
+                .commitlog
+                .read(self.storage.as_mut(), entry.offset, size)?;
+            bytes_total += size;
+            messages.push(QueueMessage {
+                queue_offset: QueueOffset(queue_offset),
+                offset: entry.offset,
+                bytes,
+            });
+        }
+        let status = if messages.is_empty() {
+            QueueReadStatus::NoMatchedMessage
+        } else {
+            QueueReadStatus::Found
+        };
+        Ok(QueueRead {
+            status,
+            messages,
+            next_offset,
+            min_offset: min,
+            max_offset: max,
+        })
+    }
+
+    /// The whole record starting at `offset` (VIEW_MESSAGE_BY_ID, send-back).
+    pub fn read_record(&mut self, offset: PhysicalOffset) -> Result<Bytes, ReadError> {
+        let head = self.commitlog.read(self.storage.as_mut(), offset, 8)?;
+        let size = i32::from_be_bytes(head[..4].try_into().map_err(|_| ReadError::NotFound)?);
+        let magic = i32::from_be_bytes(head[4..8].try_into().map_err(|_| ReadError::NotFound)?);
+        if magic != record::MAGIC_V1 && magic != record::MAGIC_V2 {
+            return Err(ReadError::NotFound);
+        }
+        let size = usize::try_from(size).map_err(|_| ReadError::NotFound)?;
+        let bytes = self.commitlog.read(self.storage.as_mut(), offset, size)?;
+        match record::scan(&bytes, false) {
+            Ok(Scanned::Record(_)) => Ok(bytes),
+            Ok(Scanned::Blank { .. }) => Err(ReadError::NotFound),
+            Err(error) => Err(ReadError::Corrupt(error.to_string())),
+        }
+    }
+
+    fn store_timestamp_at(
+        &mut self,
+        topic: &str,
+        queue_id: QueueId,
+        queue_offset: u64,
+    ) -> Result<i64, ReadError> {
+        let entry = {
+            let storage = self.storage.as_mut();
+            let state = self
+                .topics
+                .get_mut(topic)
+                .and_then(|q| q.get_mut(&queue_id.0));
+            let state = state.ok_or(ReadError::NotFound)?;
+            state
+                .queue
+                .entry_at(storage, queue_offset)
+                .map_err(ReadError::Io)?
+        };
+        let entry = entry.ok_or(ReadError::NotFound)?;
+        let bytes = self.read_record(entry.offset)?;
+        match record::scan(&bytes, false) {
+            Ok(Scanned::Record(found)) => Ok(found.store_timestamp),
+            _ => Err(ReadError::NotFound),
+        }
+    }
+
+    /// Store time of the oldest message still in the queue.
+    pub fn earliest_store_time(
+        &mut self,
+        topic: &str,
+        queue_id: QueueId,
+    ) -> Result<TimestampMs, ReadError> {
+        let (min, max) = self.queue_bounds(topic, queue_id);
+        if min >= max {
+            return Err(ReadError::NotFound);
+        }
+        let timestamp = self.store_timestamp_at(topic, queue_id, min.0)?;
+        Ok(TimestampMs(u64::try_from(timestamp).unwrap_or(0)))
+    }
+
+    /// Binary search of the queue by store timestamp (SEARCH_OFFSET_BY_TIMESTAMP).
+    pub fn search_by_timestamp(
+        &mut self,
+        topic: &str,
+        queue_id: QueueId,
+        timestamp: TimestampMs,
+        boundary: Boundary,
+    ) -> Result<QueueOffset, ReadError> {
+        let (min, max) = self.queue_bounds(topic, queue_id);
+        if min >= max {
+            return Ok(min);
+        }
+        let target = timestamp.as_i64();
+        // First offset whose store time is >= target (Lower) or > target (Upper).
+        let (mut low, mut high) = (min.0, max.0);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let stored = self.store_timestamp_at(topic, queue_id, middle)?;
+            let before = match boundary {
+                Boundary::Lower => stored < target,
+                Boundary::Upper => stored <= target,
+            };
+            if before {
+                low = middle + 1
+            } else {
+                high = middle
+            }
+        }
+        Ok(match boundary {
+            Boundary::Lower => QueueOffset(low.min(max.0)),
+            Boundary::Upper => QueueOffset(low.saturating_sub(1).max(min.0)),
+        })
+    }
+
+    /// Records indexed under `key` (a KEYS entry or UNIQ_KEY) of `topic` stored in
+    /// `[begin, end]`, newest first, at most `max`, re-checked against the real key.
+    pub fn lookup_key(
+        &mut self,
+        topic: &str,
+        key: &str,
+        begin: TimestampMs,
+        end: TimestampMs,
+        max: usize,
+    ) -> Result<Vec<Bytes>, ReadError> {
+        let mut offsets = self
+            .index
+            .lookup(
+                self.storage.as_mut(),
+                topic,
+                key,
+                begin,
+                end,
+                max.saturating_mul(2),
+            )
+            .map_err(ReadError::Io)?;
+        offsets.dedup();
+        let mut found = Vec::new();
+        for offset in offsets {
+            if found.len() >= max
+                || offset < self.commitlog.min_offset()
+                || offset >= self.commitlog.visible()
+            {
+                continue;
+            }
+            let Ok(bytes) = self.read_record(offset) else {
+                continue;
+            };
+            let Ok(Scanned::Record(stored)) = record::scan(&bytes, false) else {
+                continue;
+            };
+            let matches = stored.topic == topic
+                && (stored.property(ringmq_protocol::properties::UNIQ_KEY) == Some(key)
+                    || stored
+                        .property(ringmq_protocol::properties::KEYS)
+                        .is_some_and(|keys| keys.split(' ').any(|k| k == key)));
+            if matches {
+                found.push(bytes);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Last update of the index (for QUERY_MESSAGE's response header).
+    pub fn index_last_update(&self) -> (TimestampMs, PhysicalOffset) {
+        self.index.last_update()
+    }
+}
