@@ -22,6 +22,7 @@
 //! All problems are reported together, each as `file:line: key=value: expected …`.
 //! Loading has no side effects: nothing is created on disk and no port is bound.
 
+mod colocation;
 mod error;
 mod fields;
 mod known_keys;
@@ -34,6 +35,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use colocation::{colocation_conflicts, ColocationConflict};
 pub use error::{ConfigError, Problem, ProblemKind};
 pub use fields::{
     COMMITLOG_SEGMENT_ALIGNMENT_BYTES, COMMITLOG_SEGMENT_BYTES_MAX, COMMITLOG_SEGMENT_BYTES_MIN,
@@ -455,7 +457,8 @@ struct Loader<'a> {
     home: Option<&'a Path>,
     config: BrokerConfig,
     problems: Vec<Problem>,
-    warnings: Vec<String>,
+    /// Warnings with their lines, reported in line order.
+    warnings: Vec<(Option<usize>, String)>,
     /// Exact key → line of its first setting, to warn about repeats.
     first_lines: HashMap<String, usize>,
     /// Canonical typed key → its last setting, to catch conflicting spellings.
@@ -476,7 +479,8 @@ impl<'a> Loader<'a> {
     }
 
     fn warn(&mut self, line: Option<usize>, message: &str) {
-        self.warnings.push(located(self.origin, line, message));
+        self.warnings
+            .push((line, located(self.origin, line, message)));
     }
 
     fn read(&mut self, text: &str) {
@@ -518,6 +522,12 @@ impl<'a> Loader<'a> {
             }
         } else if let Ok(index) = KNOWN_KEYS.binary_search_by(|known| known.0.cmp(key)) {
             let (_, kind, _) = KNOWN_KEYS[index];
+            // Empty means unset, as for typed optional keys: `-p` prints RocketMQ's run-time
+            // defaults empty, and its output must load back.
+            if value.is_empty() {
+                self.config.raw.remove(key);
+                return;
+            }
             match check_java_kind(kind, value) {
                 Ok(()) => {
                     self.config.raw.insert(key.to_owned(), value.to_owned());
@@ -575,9 +585,11 @@ impl<'a> Loader<'a> {
         self.check_home_expanded(&lines);
         self.warn_dledger_overrides(&lines);
         if self.problems.is_empty() {
+            self.warnings
+                .sort_by_key(|(line, _)| line.unwrap_or(usize::MAX));
             Ok(LoadedConfig {
                 config: self.config,
-                warnings: self.warnings,
+                warnings: self.warnings.into_iter().map(|(_, w)| w).collect(),
             })
         } else {
             self.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));

@@ -54,7 +54,8 @@ fn check_role(config: &BrokerConfig, lines: &Lines, problems: &mut Vec<Problem>)
             "brokerId=0 with brokerRole=SLAVE: a slave needs brokerId > 0".to_owned()
         }
         BrokerRole::AsyncMaster | BrokerRole::SyncMaster if id != 0 => format!(
-            "brokerId={id} with brokerRole={role}: a master needs brokerId=0 (or set brokerRole=SLAVE)"
+            "brokerId={id} with brokerRole={role}: a master needs brokerId=0 \
+             (or set brokerRole=SLAVE)"
         ),
         _ => return,
     };
@@ -87,7 +88,8 @@ fn check_ports(config: &BrokerConfig, lines: &Lines, problems: &mut Vec<Problem>
             "haListenPort",
             lines,
             format!(
-                "haListenPort={ha} collides with listenPort={listen} (which also takes the VIP port \
+                "haListenPort={ha} collides with listenPort={listen} (which also takes the VIP \
+                 port \
                  {}); pick another port, or leave haListenPort unset for listenPort+1",
                 config.vip_port()
             ),
@@ -167,7 +169,9 @@ fn check_dledger(config: &BrokerConfig, lines: &Lines, problems: &mut Vec<Proble
         problems.push(inconsistent(
             enable,
             lines,
-            "enableDLegerCommitLog=true needs dLegerPeers, e.g. n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913".to_owned(),
+            "enableDLegerCommitLog=true needs dLegerPeers, e.g. \
+             n0-127.0.0.1:40911;n1-127.0.0.1:40912;n2-127.0.0.1:40913"
+                .to_owned(),
         ));
         return;
     }

@@ -295,7 +295,10 @@ pub(crate) fn delay_levels(text: &str) -> Result<Vec<Duration>, String> {
 /// `dLegerPeers`: `id-host:port` entries separated by `;`, ids unique.
 pub(crate) fn dledger_peers(text: &str) -> Result<Vec<DledgerPeer>, String> {
     let expected = |part: &str| {
-        format!("expected id-host:port entries separated by ';', e.g. n0-127.0.0.1:40911 (bad entry {part:?})")
+        format!(
+            "expected id-host:port entries separated by ';', e.g. n0-127.0.0.1:40911 \
+             (bad entry {part:?})"
+        )
     };
     let mut peers: Vec<DledgerPeer> = Vec::new();
     for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
