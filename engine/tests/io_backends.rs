@@ -683,8 +683,15 @@ fn sim_an_injected_fdatasync_eio_fails_the_link_and_drops_the_data_from_disk() {
     }
 }
 
+/// Every 512-byte sector of `bytes` is entirely `value`.
+fn sectors_all(bytes: &[u8], value: u8) -> bool {
+    bytes
+        .chunks(SECTOR_BYTES)
+        .all(|sector| sector.iter().all(|byte| *byte == value))
+}
+
 #[test]
-fn sim_every_operation_fails_with_eio_after_the_configured_fsync_count() {
+fn sim_the_machine_dies_at_the_sync_after_the_limit_and_unsynced_writes_may_tear() {
     let disk = SimDisk::new();
     let config = SimConfig {
         crash_after_fsyncs: Some(2),
@@ -693,28 +700,40 @@ fn sim_every_operation_fails_with_eio_after_the_configured_fsync_count() {
     let (mut storage, file, path) = sim_with_file(&disk, config);
     storage.sync_directory(Path::new("/store")).expect("sync 1");
     let buffer = sim_buffer(&mut storage, 0xC6);
-    sim_run(
-        &mut storage,
-        vec![write(file, 0, buffer, 4096, 1), fdatasync(file, 2)],
-    );
-    assert!(storage.is_dead());
+    let links = vec![write(file, 0, buffer, 4096, 1), fdatasync(file, 2)];
+    sim_run(&mut storage, links);
+    assert!(!storage.is_dead(), "two syncs are allowed");
     let buffer = sim_buffer(&mut storage, 0xC7);
-    let completions = sim_run(
-        &mut storage,
-        vec![write(file, 4096, buffer, 4096, 3), fdatasync(file, 4)],
-    );
+    let links = vec![write(file, 4096, buffer, 4096, 3), fdatasync(file, 4)];
+    let completions = sim_run(&mut storage, links);
     assert_eq!(
         outcomes(&completions),
-        vec![
-            (3, Err(IoErrorKind::Device)),
-            (4, Err(IoErrorKind::Canceled))
-        ]
+        vec![(3, Ok(4096)), (4, Err(IoErrorKind::Device))],
+        "the write reached the device; the machine died in the third sync"
     );
+    assert!(storage.is_dead());
     let error = storage
         .open(Path::new("/store/other"), Create::Yes, OpenMode::Direct)
         .expect_err("dead");
     assert_eq!(error.raw_os_error(), Some(libc::EIO));
-    assert_eq!(disk.crash(3).contents(&path), Some(vec![0xC6; 4096]));
+    let mut saw_torn_tail = false;
+    for seed in 0..CRASH_SEEDS {
+        let image = disk
+            .crash(seed)
+            .contents(&path)
+            .expect("directory was synced");
+        assert!(image.len() >= 4096 && image.len() <= 8192, "seed {seed}");
+        assert!(
+            sectors_all(&image[..4096], 0xC6),
+            "seed {seed}: synced block lost"
+        );
+        let tail_sectors_whole = image[4096..]
+            .chunks(SECTOR_BYTES)
+            .all(|sector| sectors_all(sector, 0xC7) || sectors_all(sector, 0));
+        assert!(tail_sectors_whole, "seed {seed}: a torn sector mixes bytes");
+        saw_torn_tail |= image.len() > 4096;
+    }
+    assert!(saw_torn_tail, "some crash keeps part of the unsynced block");
 }
 
 /// One append workload: directory sync, then `blocks` chains of write + fdatasync.
@@ -733,7 +752,7 @@ fn append_blocks(storage: &mut SimStorage, file: FileHandle, blocks: u8) {
 }
 
 #[test]
-fn sim_crash_at_every_fsync_boundary_keeps_exactly_the_synced_blocks() {
+fn sim_crash_at_every_fsync_boundary_keeps_the_synced_blocks_and_tears_only_the_next() {
     const BLOCKS: u8 = 5;
     let disk = SimDisk::new();
     let (mut storage, file, _) = sim_with_file(&disk, SimConfig::default());
@@ -748,18 +767,29 @@ fn sim_crash_at_every_fsync_boundary_keeps_exactly_the_synced_blocks() {
         };
         let (mut storage, file, path) = sim_with_file(&disk, config);
         append_blocks(&mut storage, file, BLOCKS);
-        let image = disk
-            .crash(boundary)
-            .contents(&path)
-            .expect("directory was synced");
-        let synced_blocks = usize::try_from(boundary - 1).expect("small");
-        assert_eq!(image.len(), synced_blocks * 4096, "boundary {boundary}");
-        for (index, block) in image.chunks(4096).enumerate() {
-            let expected = u8::try_from(index + 1).expect("small");
+        let synced = usize::try_from(boundary - 1).expect("small");
+        for seed in 0..CRASH_SEEDS {
+            let image = disk
+                .crash(seed)
+                .contents(&path)
+                .expect("directory was synced");
+            let context = format!("boundary {boundary} seed {seed}");
+            assert!(image.len() >= synced * 4096, "{context}: synced data lost");
             assert!(
-                block.iter().all(|byte| *byte == expected),
-                "boundary {boundary}"
+                image.len() <= (synced + 1) * 4096,
+                "{context}: too much data"
             );
+            for (index, block) in image.chunks(4096).enumerate() {
+                let expected = u8::try_from(index + 1).expect("small");
+                let torn_tail_sector_ok = index == synced
+                    && block
+                        .chunks(SECTOR_BYTES)
+                        .all(|sector| sectors_all(sector, expected) || sectors_all(sector, 0));
+                assert!(
+                    sectors_all(block, expected) || torn_tail_sector_ok,
+                    "{context}: block {index} holds bytes that were never written there"
+                );
+            }
         }
     }
 }

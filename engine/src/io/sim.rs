@@ -21,8 +21,10 @@
 //! - O_DIRECT files ([`OpenMode::Direct`]) reject misaligned offsets, lengths and buffer
 //!   addresses with EINVAL, for data-plane and blocking calls alike;
 //! - chains follow the seam's contract (in order, short or failed link cancels the rest);
-//! - once [`SimConfig::crash_after_fsyncs`] syncs have succeeded, every later operation fails
-//!   with EIO, as if the machine had died right after that sync.
+//! - with [`SimConfig::crash_after_fsyncs`] = n, the machine "dies" at the (n+1)-th sync: that
+//!   sync and every later operation fail with EIO. Writes issued between the n-th sync and
+//!   that moment did reach the device unsynced, so the crash image may tear them — exactly
+//!   the window (for example a rewritten tail block) a crash test must cover.
 //!
 //! Threading: single-threaded (`Rc<RefCell<..>>`); never hold a borrow across a call.
 
@@ -100,8 +102,9 @@ pub struct SimConfig {
     pub fsync_error_probability: f64,
     /// Fail exactly the k-th fdatasync (1-based) issued through this storage with EIO.
     pub fail_fsync_number: Option<u64>,
-    /// After this many successful syncs on the disk (see [`SimDisk::fsync_count`]), every
-    /// further operation fails with EIO; take [`SimDisk::crash`] afterwards.
+    /// The machine dies at the next sync once the disk has this many successful syncs (see
+    /// [`SimDisk::fsync_count`]): that sync and every later operation fail with EIO, while
+    /// writes issued before it stay unsynced on the device. Take [`SimDisk::crash`] afterwards.
     pub crash_after_fsyncs: Option<u64>,
     pub in_flight_max: usize,
     pub chunk_bytes: usize,
@@ -369,6 +372,7 @@ pub struct SimStorage {
     sequence: u64,
     in_flight: usize,
     fdatasyncs_issued: u64,
+    dead: bool,
 }
 
 impl fmt::Debug for SimStorage {
@@ -435,6 +439,7 @@ impl SimStorage {
             sequence: 0,
             in_flight: 0,
             fdatasyncs_issued: 0,
+            dead: false,
         }
     }
 
@@ -449,11 +454,19 @@ impl SimStorage {
         self.disk.crash(seed)
     }
 
-    /// Whether the configured fail-stop point has passed: every operation now fails.
+    /// Whether the configured fail-stop point was reached: every operation now fails.
     pub fn is_dead(&self) -> bool {
-        self.config
+        self.dead
+    }
+
+    /// False (and dead from now on) when a sync would pass the `crash_after_fsyncs` limit.
+    fn sync_allowed(&mut self) -> bool {
+        let limit_reached = self
+            .config
             .crash_after_fsyncs
-            .is_some_and(|limit| self.disk.fsync_count() >= limit)
+            .is_some_and(|limit| self.disk.fsync_count() >= limit);
+        self.dead |= limit_reached;
+        !self.dead
     }
 
     fn alive(&self) -> io::Result<()> {
@@ -475,6 +488,10 @@ impl SimStorage {
 
     /// fdatasync with fault injection: EIO drops the unsynced changes (see module docs).
     fn fdatasync(&mut self, inode: u64) -> Result<(), IoError> {
+        if !self.sync_allowed() {
+            // The machine died: unsynced changes stay on the device for the crash to tear.
+            return Err(IoError::from_errno(libc::EIO));
+        }
         self.fdatasyncs_issued += 1;
         let injected = self.config.fail_fsync_number == Some(self.fdatasyncs_issued)
             || self.random.chance(self.config.fsync_error_probability);
@@ -738,6 +755,9 @@ impl Storage for SimStorage {
 
     fn sync_directory(&mut self, path: &Path) -> io::Result<()> {
         self.alive()?;
+        if !self.sync_allowed() {
+            return Err(eio());
+        }
         let mut state = self.disk.state.borrow_mut();
         if !state.directories.contains(path) {
             return Err(not_found(path));
