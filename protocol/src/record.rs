@@ -484,6 +484,17 @@ fn decode_fields<'a>(
     })
 }
 
+/// STORETIMESTAMP of the record starting at `source[0]`, from its fixed header alone.
+pub fn peek_store_timestamp(source: &[u8]) -> Option<i64> {
+    let magic = i32::from_be_bytes(source.get(4..8)?.try_into().ok()?);
+    if magic != MAGIC_V1 && magic != MAGIC_V2 {
+        return None;
+    }
+    let sys_flag = i32::from_be_bytes(source.get(POSITION_SYSFLAG..POSITION_SYSFLAG + 4)?.try_into().ok()?);
+    let at = if sys_flag & SYSFLAG_BORNHOST_V6 == 0 { POSITION_STORE_TIMESTAMP_V4 } else { POSITION_STORE_TIMESTAMP_V4 + 12 };
+    Some(i64::from_be_bytes(source.get(at..at + 8)?.try_into().ok()?))
+}
+
 /// Decode one record (not a BLANK), checking the body CRC.
 pub fn decode(source: &[u8]) -> Result<Record<'_>, RecordError> {
     match scan(source, true)? {
