@@ -102,31 +102,6 @@ impl Checkpoint {
         Ok((Self { shard, file }, slot))
     }
 
-    /// Read any valid slot to learn the shard count the store was created with.
-    pub(crate) fn stored_shard_count(
-        storage: &mut dyn Storage,
-        path: &Path,
-    ) -> io::Result<Option<u16>> {
-        if !storage.exists(path) {
-            return Ok(None);
-        }
-        let file = storage.open(path, Create::No, OpenMode::Buffered)?;
-        let mut found = None;
-        for shard in 0..crate::constants::SHARDS_MAX {
-            let mut bytes = [0u8; SLOT_USED_BYTES];
-            let read = storage.read_blocking(file, slot_offset(ShardId(shard)), &mut bytes)?;
-            if read < SLOT_USED_BYTES {
-                break;
-            }
-            if let Some(slot) = ShardCheckpoint::decode(&bytes, ShardId(shard)) {
-                found = Some(slot.shard_count);
-                break;
-            }
-        }
-        storage.close(file)?;
-        Ok(found)
-    }
-
     /// Durably record `slot` (the caller has synced what it vouches for).
     pub(crate) fn write(
         &mut self,

@@ -13,6 +13,10 @@ pub trait Clock {
     fn monotonic(&self) -> Duration;
     /// Wall-clock milliseconds since the Unix epoch.
     fn wall(&self) -> TimestampMs;
+    /// Hour of the day (0–23) for `deleteWhen`; UTC unless the clock knows better.
+    fn hour_of_day(&self) -> u8 {
+        u8::try_from(self.wall().0 / 1000 % 86_400 / 3600).unwrap_or(0)
+    }
 }
 
 /// The operating system's clocks.
@@ -57,6 +61,10 @@ impl Clock for SystemClock {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         TimestampMs(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    fn hour_of_day(&self) -> u8 {
+        crate::io::local_time::local_hour(self.wall())
     }
 }
 

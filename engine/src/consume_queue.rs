@@ -279,9 +279,16 @@ impl ConsumeQueue {
         if let Some(&file) = self.files.get(&first) {
             return Ok(file);
         }
+        let created = !storage.exists(&self.directory);
         storage.create_directory_all(&self.directory)?;
         let file = storage.open(&self.path_of(first), Create::Yes, OpenMode::Buffered)?;
         storage.sync_directory(&self.directory)?;
+        if created {
+            // consumequeue/<topic>/<queueId>: the new entries of both parents must survive too.
+            for parent in self.directory.ancestors().skip(1).take(2) {
+                storage.sync_directory(parent)?;
+            }
+        }
         self.files.insert(first, file);
         Ok(file)
     }
@@ -378,9 +385,8 @@ impl ConsumeQueue {
             storage.remove_file(&self.path_of(first))?;
             removed += 1;
         }
-        let (&first, _) = match self.files.iter().next() {
-            Some(entry) => entry,
-            None => return Ok(removed),
+        let Some((&first, _)) = self.files.iter().next() else {
+            return Ok(removed);
         };
         self.min = self.min.max(first);
         while self.min < self.max {

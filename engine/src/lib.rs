@@ -14,5 +14,7 @@ pub mod error;
 pub mod index;
 pub mod io;
 pub mod recovery;
+pub mod retention;
 pub mod shard;
+pub mod store;
 pub mod types;

@@ -20,7 +20,6 @@ use std::time::Duration;
 use ringmq_protocol::record::{self, RecordError, Scanned};
 
 use crate::error::OpenError;
-use crate::io::Storage;
 use crate::shard::Shard;
 use crate::types::PhysicalOffset;
 
@@ -99,6 +98,16 @@ fn clamp_start(shard: &Shard, start: u64) -> u64 {
     }
 }
 
+/// How a scan window ended.
+enum WindowEnd {
+    /// The window was consumed up to this many bytes; continue after them.
+    Consumed(usize),
+    /// A BLANK ended the segment: continue at the next segment's base.
+    NextSegment,
+    /// The valid log ends at this local offset.
+    LogEnd(u64),
+}
+
 /// Walk records from `start`; returns the end of the valid log.
 fn scan(
     shard: &mut Shard,
@@ -106,7 +115,6 @@ fn scan(
     report: &mut RecoveryReport,
     log: &mut dyn FnMut(&str),
 ) -> Result<u64, OpenError> {
-    let check_crc = shard.config().check_crc_on_recover;
     let mut position = start;
     let mut next_progress = PROGRESS_BYTES;
     loop {
@@ -127,50 +135,21 @@ fn scan(
             .read_blocking(file, position - base, &mut bytes)
             .map_err(|error| io_error("read", shard, error))?;
         bytes.truncate(read);
-        let mut cursor = 0usize;
-        while cursor < bytes.len() {
-            let local = position + u64::try_from(cursor).expect("fits");
-            match record::scan(&bytes[cursor..], check_crc) {
-                Ok(Scanned::Record(found)) => {
-                    let expected = PhysicalOffset::new(shard.id(), local);
-                    if found.physical_offset != expected.as_i64() {
-                        report.stopped_because = Some(format!(
-                            "record at {local} claims offset {}",
-                            found.physical_offset
-                        ));
-                        return Ok(local);
-                    }
-                    shard
-                        .redispatch(&found, local)
-                        .map_err(|error| io_error("re-dispatch from", shard, error))?;
-                    report.records_redispatched += 1;
-                    cursor += found.total_size;
-                }
-                Ok(Scanned::Blank { size }) => {
-                    if local + u64::try_from(size).unwrap_or(u64::MAX) != segment_end {
-                        report.stopped_because =
-                            Some(format!("BLANK at {local} does not end its segment"));
-                        return Ok(local);
-                    }
-                    report.bytes_scanned += segment_end - position;
-                    position = segment_end;
-                    cursor = usize::MAX;
-                }
-                Err(RecordError::Truncated { .. }) if read == window && cursor > 0 => break,
-                Err(error) => {
-                    report.stopped_because = Some(error.to_string());
-                    return Ok(local);
-                }
+        let more_follows =
+            read == window && position + u64::try_from(read).unwrap_or(0) < segment_end;
+        match scan_window(shard, &bytes, position, segment_end, more_follows, report)? {
+            WindowEnd::NextSegment => {
+                report.bytes_scanned += segment_end - position;
+                position = segment_end;
+            }
+            WindowEnd::LogEnd(end) => return Ok(end),
+            WindowEnd::Consumed(0) => return Ok(position),
+            WindowEnd::Consumed(count) => {
+                let count = u64::try_from(count).expect("fits");
+                position += count;
+                report.bytes_scanned += count;
             }
         }
-        if cursor == usize::MAX {
-            continue;
-        }
-        if cursor == 0 {
-            return Ok(position);
-        }
-        position += u64::try_from(cursor).expect("fits");
-        report.bytes_scanned += u64::try_from(cursor).expect("fits");
         if report.bytes_scanned >= next_progress {
             log(&format!(
                 "recovery: shard {} scanned {} MiB, at offset {position}",
@@ -180,6 +159,54 @@ fn scan(
             next_progress += PROGRESS_BYTES;
         }
     }
+}
+
+/// Validate and re-dispatch the records of one window read at `position`.
+fn scan_window(
+    shard: &mut Shard,
+    bytes: &[u8],
+    position: u64,
+    segment_end: u64,
+    more_follows: bool,
+    report: &mut RecoveryReport,
+) -> Result<WindowEnd, OpenError> {
+    let check_crc = shard.config().check_crc_on_recover;
+    let mut cursor = 0usize;
+    while cursor < bytes.len() {
+        let local = position + u64::try_from(cursor).expect("fits");
+        match record::scan(&bytes[cursor..], check_crc) {
+            Ok(Scanned::Record(found)) => {
+                let expected = PhysicalOffset::new(shard.id(), local);
+                if found.physical_offset != expected.as_i64() {
+                    report.stopped_because = Some(format!(
+                        "record at {local} claims offset {}",
+                        found.physical_offset
+                    ));
+                    return Ok(WindowEnd::LogEnd(local));
+                }
+                shard
+                    .redispatch(&found)
+                    .map_err(|error| io_error("re-dispatch from", shard, error))?;
+                report.records_redispatched += 1;
+                cursor += found.total_size;
+            }
+            Ok(Scanned::Blank { size }) => {
+                if local + u64::try_from(size).unwrap_or(u64::MAX) != segment_end {
+                    report.stopped_because =
+                        Some(format!("BLANK at {local} does not end its segment"));
+                    return Ok(WindowEnd::LogEnd(local));
+                }
+                return Ok(WindowEnd::NextSegment);
+            }
+            // A record cut by the window's end is read again at the start of the next window.
+            Err(RecordError::Truncated { .. }) if more_follows && cursor > 0 => break,
+            Err(error) => {
+                report.stopped_because = Some(error.to_string());
+                return Ok(WindowEnd::LogEnd(local));
+            }
+        }
+    }
+    Ok(WindowEnd::Consumed(cursor))
 }
 
 /// Zero the bytes after `end` in its segment and delete later segments; returns the bytes

@@ -12,7 +12,10 @@ use ringmq_engine::shard::{QueueReadStatus, ReadLimits};
 use ringmq_engine::types::{QueueId, QueueOffset, TimestampMs};
 use ringmq_protocol::record;
 
-const LIMITS: ReadLimits = ReadLimits { messages_max: 1000, bytes_max: 64 << 20 };
+const LIMITS: ReadLimits = ReadLimits {
+    messages_max: 1000,
+    bytes_max: 64 << 20,
+};
 
 fn append_many(shard: &mut ringmq_engine::shard::Shard, count: u64, size: usize) -> Vec<Vec<u8>> {
     let mut bodies = Vec::new();
@@ -20,7 +23,9 @@ fn append_many(shard: &mut ringmq_engine::shard::Shard, count: u64, size: usize)
         let body = body_of(index, size);
         let properties = format!("KEYS\u{1}key-{index}\u{2}TAGS\u{1}tag{}\u{2}", index % 3);
         let queue = i32::try_from(index % 2).expect("small");
-        shard.append(&draft("TopicA", queue, &body, &properties)).expect("append");
+        shard
+            .append(&draft("TopicA", queue, &body, &properties))
+            .expect("append");
         bodies.push(body);
     }
     bodies
@@ -35,13 +40,18 @@ fn appended_messages_are_readable_in_queue_order_after_they_become_visible() {
         let bodies = append_many(&mut shard, 200, 300);
         let end = shard.appended();
         drive(&mut shard, &clock, |s| s.visible() >= end);
-        let read = shard.read_queue("TopicA", QueueId(0), QueueOffset(0), LIMITS, &|_| true).expect("read");
+        let read = shard
+            .read_queue("TopicA", QueueId(0), QueueOffset(0), LIMITS, &|_| true)
+            .expect("read");
         assert_eq!(read.status, QueueReadStatus::Found);
         assert_eq!(read.messages.len(), 100);
         for (position, message) in read.messages.iter().enumerate() {
             let decoded = record::decode(&message.bytes).expect("stored record decodes");
             assert_eq!(decoded.body, bodies[position * 2].as_slice());
-            assert_eq!(decoded.queue_offset, i64::try_from(position).expect("small"));
+            assert_eq!(
+                decoded.queue_offset,
+                i64::try_from(position).expect("small")
+            );
         }
         assert_eq!(read.next_offset, QueueOffset(100));
     }
@@ -57,15 +67,23 @@ fn a_clean_close_and_reopen_keeps_every_record_and_scans_nothing() {
     drive(&mut shard, &clock, |s| s.visible() >= end);
     shard.close().expect("clean close");
     let (mut shard, report) = open_shard(&disk, sim_config(3), config(FlushMode::Async), &clock);
-    assert_eq!(report.records_redispatched, 0, "the checkpoint is at the end: {report:?}");
+    assert_eq!(
+        report.records_redispatched, 0,
+        "the checkpoint is at the end: {report:?}"
+    );
     assert_eq!(shard.appended(), end);
-    let read = shard.read_queue("TopicA", QueueId(1), QueueOffset(0), LIMITS, &|_| true).expect("read");
+    let read = shard
+        .read_queue("TopicA", QueueId(1), QueueOffset(0), LIMITS, &|_| true)
+        .expect("read");
     assert_eq!(read.messages.len(), 750);
     for (position, message) in read.messages.iter().enumerate() {
         let decoded = record::decode(&message.bytes).expect("decodes");
         assert_eq!(decoded.body, bodies[position * 2 + 1].as_slice());
     }
-    assert!(shard.appended().local() > 2 * 256 * 1024, "the log rolled across segments");
+    assert!(
+        shard.appended().local() > 2 * 256 * 1024,
+        "the log rolled across segments"
+    );
 }
 
 #[test]
@@ -77,12 +95,28 @@ fn records_are_found_by_key_and_tags_filter_queue_reads() {
     let end = shard.appended();
     drive(&mut shard, &clock, |s| s.visible() >= end);
     let found = shard
-        .lookup_key("TopicA", "key-7", TimestampMs(0), TimestampMs(u64::MAX / 2), 10)
+        .lookup_key(
+            "TopicA",
+            "key-7",
+            TimestampMs(0),
+            TimestampMs(u64::MAX / 2),
+            10,
+        )
         .expect("lookup");
     assert_eq!(found.len(), 1);
-    assert_eq!(record::decode(&found[0]).expect("decodes").property("KEYS"), Some("key-7"));
+    assert_eq!(
+        record::decode(&found[0]).expect("decodes").property("KEYS"),
+        Some("key-7")
+    );
     let tag0 = ringmq_engine::shard::tags_code(Some("tag0"));
-    let read = shard.read_queue("TopicA", QueueId(0), QueueOffset(0), LIMITS, &|code| code == tag0).expect("read");
-    assert!(read.messages.iter().all(|m| record::decode(&m.bytes).expect("d").property("TAGS") == Some("tag0")));
+    let read = shard
+        .read_queue("TopicA", QueueId(0), QueueOffset(0), LIMITS, &|code| {
+            code == tag0
+        })
+        .expect("read");
+    assert!(read
+        .messages
+        .iter()
+        .all(|m| record::decode(&m.bytes).expect("d").property("TAGS") == Some("tag0")));
     assert_eq!(read.messages.len(), 10);
 }

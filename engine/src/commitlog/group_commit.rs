@@ -346,14 +346,4 @@ impl Commitlog {
             error,
         });
     }
-
-    /// Whether a chain is in flight.
-    pub(crate) fn chain_in_flight(&self) -> bool {
-        self.chain.is_some()
-    }
-
-    /// Bytes appended but not yet written.
-    pub(crate) fn unwritten_bytes(&self) -> u64 {
-        self.appended - self.written
-    }
 }

@@ -23,7 +23,6 @@ pub(crate) mod tail_cache;
 
 use std::collections::VecDeque;
 use std::io;
-use std::path::Path;
 use std::time::Duration;
 
 use ringmq_protocol::record::{self, MessageDraft, StoreStamp};
@@ -431,9 +430,5 @@ impl Commitlog {
     /// Close handles after a clean flush.
     pub(crate) fn close(&mut self, storage: &mut dyn Storage) -> io::Result<()> {
         self.segments.close(storage)
-    }
-
-    pub(crate) fn directory_of(config: &EngineConfig) -> &Path {
-        &config.paths.commitlog
     }
 }

@@ -55,10 +55,6 @@ impl ReadCache {
         }
         self.windows.push_back(window);
     }
-
-    pub(crate) fn clear(&mut self) {
-        self.windows.clear();
-    }
 }
 
 impl Commitlog {

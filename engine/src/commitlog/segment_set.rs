@@ -149,7 +149,7 @@ impl SegmentSet {
         let segment = match self.spare.take() {
             Some(spare) if spare.base == base => spare,
             Some(stale) => {
-                self.close_segment(storage, &stale)?;
+                Self::close_segment(storage, &stale)?;
                 self.open_or_create(storage, base)?
             }
             None => self.open_or_create(storage, base)?,
@@ -186,12 +186,12 @@ impl SegmentSet {
         let doomed: Vec<u64> = self.segments.range(base..).map(|(base, _)| *base).collect();
         for segment_base in doomed {
             if let Some(segment) = self.segments.remove(&segment_base) {
-                self.close_segment(storage, &segment)?;
+                Self::close_segment(storage, &segment)?;
                 storage.remove_file(&segment.path)?;
             }
         }
         if let Some(spare) = self.spare.take() {
-            self.close_segment(storage, &spare)?;
+            Self::close_segment(storage, &spare)?;
             storage.remove_file(&spare.path)?;
         }
         storage.sync_directory(&self.directory)
@@ -206,13 +206,13 @@ impl SegmentSet {
             return Ok(None);
         }
         let segment = self.segments.remove(&base).expect("the key was just read");
-        self.close_segment(storage, &segment)?;
+        Self::close_segment(storage, &segment)?;
         storage.remove_file(&segment.path)?;
         storage.sync_directory(&self.directory)?;
         Ok(Some(base))
     }
 
-    fn close_segment(&self, storage: &mut dyn Storage, segment: &Segment) -> io::Result<()> {
+    fn close_segment(storage: &mut dyn Storage, segment: &Segment) -> io::Result<()> {
         storage.close(segment.direct)?;
         storage.close(segment.buffered)
     }
@@ -220,10 +220,10 @@ impl SegmentSet {
     /// Close every handle (clean shutdown).
     pub(crate) fn close(&mut self, storage: &mut dyn Storage) -> io::Result<()> {
         for segment in self.segments.values() {
-            self.close_segment(storage, segment)?;
+            Self::close_segment(storage, segment)?;
         }
         if let Some(spare) = self.spare.take() {
-            self.close_segment(storage, &spare)?;
+            Self::close_segment(storage, &spare)?;
         }
         self.segments.clear();
         Ok(())

@@ -93,19 +93,8 @@ impl TailCache {
             .and_then(|chunk| chunk.slice(offset, size))
     }
 
-    /// Drop everything at or after `offset` (truncation after a replica divergence).
-    pub(crate) fn clear(&mut self) {
-        self.chunks.clear();
-        self.memory_bytes = 0;
-    }
-
     pub(crate) fn memory_bytes(&self) -> usize {
         self.memory_bytes
-    }
-
-    /// Oldest offset served from memory.
-    pub(crate) fn first_data_start(&self) -> Option<u64> {
-        self.chunks.front().map(|chunk| chunk.data_start)
     }
 }
 

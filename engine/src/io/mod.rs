@@ -23,6 +23,7 @@
 pub mod buffer;
 mod chain;
 pub mod fallback;
+pub mod local_time;
 pub mod lock;
 mod posix;
 pub mod select;

@@ -65,6 +65,6 @@ impl Shard {
             .write(storage, &target)
             .map_err(CloseError::Io)?;
         self.commitlog.close(storage).map_err(CloseError::Io)?;
-        Ok(())
+        self.checkpoint.close(storage).map_err(CloseError::Io)
     }
 }

@@ -21,7 +21,7 @@ use crate::commitlog::segment_set::SegmentSet;
 use crate::commitlog::{Appended, Chunk, Commitlog, CommitlogStats};
 use crate::config::EngineConfig;
 use crate::consume_queue::{ConsumeQueue, QueueEntry};
-use crate::error::{AppendError, Latch, OpenError, ReadError};
+use crate::error::{AppendError, Latch, OpenError};
 use crate::index::Index;
 use crate::io::{ChainLink, Completion, FileHandle, Op, Storage};
 use crate::recovery::{self, RecoveryReport};
@@ -141,6 +141,9 @@ pub struct Shard {
     next_checkpoint_token: u64,
     last_checkpoint: Duration,
     last_dispatch_timestamp: i64,
+    pub(crate) last_retention: Duration,
+    /// Set by the retention check when the disk is above the refuse-writes ratio.
+    pub(crate) disk_full: Option<AppendError>,
     arrivals: Vec<(String, QueueId, QueueOffset)>,
     completions: Vec<Completion>,
     chunks: Vec<Chunk>,
@@ -212,6 +215,8 @@ impl Shard {
             next_checkpoint_token: 0,
             last_checkpoint: Duration::ZERO,
             last_dispatch_timestamp: 0,
+            last_retention: Duration::ZERO,
+            disk_full: None,
             arrivals: Vec::new(),
             completions: Vec::new(),
             chunks: Vec::new(),
@@ -300,13 +305,11 @@ impl Shard {
         Ok(())
     }
 
-    /// Re-dispatch a record found by recovery.
-    pub(crate) fn redispatch(&mut self, found: &Record<'_>, local: u64) -> io::Result<()> {
-        let to_queue = local >= self.checkpointed.queues_dispatched
-            || self.checkpointed == ShardCheckpoint::default();
-        let to_index = local >= self.checkpointed.index_dispatched
-            || self.checkpointed == ShardCheckpoint::default();
-        self.dispatch_record(found, to_queue, to_index)
+    /// Re-dispatch a record found by recovery. Queues were cut back to the scan start, so
+    /// every record from there goes to its queue; index entries may repeat and lookups
+    /// remove duplicates.
+    pub(crate) fn redispatch(&mut self, found: &Record<'_>) -> io::Result<()> {
+        self.dispatch_record(found, true, true)
     }
 
     /// The backend that runs (for logs).
@@ -361,6 +364,9 @@ impl Shard {
     /// Append one message to its queue. The record is stored once
     /// `self.visible() >= outcome.appended.end` (see the commitlog's durability contract).
     pub fn append(&mut self, draft: &MessageDraft<'_>) -> Result<AppendOutcome, AppendError> {
+        if let Some(full) = &self.disk_full {
+            return Err(full.clone());
+        }
         let queue_id = u32::try_from(draft.queue_id).map_err(|_| {
             AppendError::Malformed(format!("queueId {} is negative", draft.queue_id))
         })?;
@@ -422,7 +428,45 @@ impl Shard {
         self.commitlog.pump(self.storage.as_mut(), now);
         self.dispatch_visible()?;
         self.maybe_checkpoint(now)?;
+        if self.checkpoint_in_flight.is_none() {
+            // Retention closes files; never while a checkpoint fdatasync may still use them.
+            self.maybe_retain(now)?;
+        }
+        self.maybe_preallocate()
+    }
+
+    /// Create the next segment once the active one is half full, off the append path.
+    fn maybe_preallocate(&mut self) -> io::Result<()> {
+        let segment_bytes = self.config.segment_bytes;
+        if self.commitlog.appended().local() % segment_bytes >= segment_bytes / 2 {
+            self.commitlog.preallocate(self.storage.as_mut())?;
+        }
         Ok(())
+    }
+
+    pub(crate) fn commitlog_remove_oldest(&mut self) -> io::Result<bool> {
+        let removed = self
+            .commitlog
+            .segments_mut()
+            .remove_oldest(self.storage.as_mut())?;
+        Ok(removed.is_some())
+    }
+
+    /// Remove queue and index files that only point below the log's first offset.
+    pub(crate) fn remove_files_below_log_start(&mut self) -> io::Result<(usize, usize)> {
+        let start = self.commitlog.min_offset();
+        let mut queue_files = 0;
+        for queues in self.topics.values_mut() {
+            for state in queues.values_mut() {
+                queue_files += state
+                    .queue
+                    .remove_files_below(self.storage.as_mut(), start)?;
+            }
+        }
+        let index_files = self
+            .index
+            .remove_files_below(self.storage.as_mut(), start)?;
+        Ok((queue_files, index_files))
     }
 
     /// Block up to `timeout` for I/O completions, then tick.

@@ -19,6 +19,25 @@ pub enum Boundary {
     Upper,
 }
 
+/// Where a read outside `[min, max)` goes instead (RocketMQ's offset corrections).
+fn bounds_status(
+    from: QueueOffset,
+    min: QueueOffset,
+    max: QueueOffset,
+) -> Option<(QueueReadStatus, QueueOffset)> {
+    if max.0 == 0 {
+        Some((QueueReadStatus::NoMessageInQueue, QueueOffset(0)))
+    } else if from < min {
+        Some((QueueReadStatus::OffsetTooSmall, min))
+    } else if from == max {
+        Some((QueueReadStatus::OffsetOverflowOne, from))
+    } else if from > max {
+        Some((QueueReadStatus::OffsetOverflowBadly, max))
+    } else {
+        None
+    }
+}
+
 impl Shard {
     /// (min, max) queue offsets; (0, 0) for an unknown queue.
     pub fn queue_bounds(&self, topic: &str, queue_id: QueueId) -> (QueueOffset, QueueOffset) {
@@ -39,18 +58,7 @@ impl Shard {
         accept: &dyn Fn(i64) -> bool,
     ) -> Result<QueueRead, ReadError> {
         let (min, max) = self.queue_bounds(topic, queue_id);
-        let status = if max.0 == 0 {
-            Some((QueueReadStatus::NoMessageInQueue, QueueOffset(0)))
-        } else if from < min {
-            Some((QueueReadStatus::OffsetTooSmall, min))
-        } else if from == max {
-            Some((QueueReadStatus::OffsetOverflowOne, from))
-        } else if from > max {
-            Some((QueueReadStatus::OffsetOverflowBadly, max))
-        } else {
-            None
-        };
-        if let Some((status, next_offset)) = status {
+        if let Some((status, next_offset)) = bounds_status(from, min, max) {
             let messages = Vec::new();
             return Ok(QueueRead {
                 status,
@@ -192,9 +200,9 @@ impl Shard {
                 Boundary::Upper => stored <= target,
             };
             if before {
-                low = middle + 1
+                low = middle + 1;
             } else {
-                high = middle
+                high = middle;
             }
         }
         Ok(match boundary {
@@ -224,6 +232,7 @@ impl Shard {
                 max.saturating_mul(2),
             )
             .map_err(ReadError::Io)?;
+        offsets.sort_unstable_by(|a, b| b.cmp(a));
         offsets.dedup();
         let mut found = Vec::new();
         for offset in offsets {

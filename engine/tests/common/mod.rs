@@ -40,10 +40,21 @@ pub fn sim_config(seed: u64) -> SimConfig {
     }
 }
 
-pub fn open_shard(disk: &SimDisk, sim: SimConfig, config: EngineConfig, clock: &ManualClock) -> (Shard, RecoveryReport) {
+pub fn open_shard(
+    disk: &SimDisk,
+    sim: SimConfig,
+    config: EngineConfig,
+    clock: &ManualClock,
+) -> (Shard, RecoveryReport) {
     let storage = SimStorage::new(disk.clone(), sim);
     let mut lines = Vec::new();
-    let opened = Shard::open(ShardId(0), config, Box::new(storage), Box::new(clock.clone()), &mut |line| lines.push(line.to_owned()));
+    let opened = Shard::open(
+        ShardId(0),
+        config,
+        Box::new(storage),
+        Box::new(clock.clone()),
+        &mut |line| lines.push(line.to_owned()),
+    );
     opened.expect("shard opens")
 }
 
@@ -51,7 +62,12 @@ pub fn clock() -> ManualClock {
     ManualClock::new(TimestampMs(1_700_000_000_000))
 }
 
-pub fn draft<'a>(topic: &'a str, queue_id: i32, body: &'a [u8], properties: &'a str) -> MessageDraft<'a> {
+pub fn draft<'a>(
+    topic: &'a str,
+    queue_id: i32,
+    body: &'a [u8],
+    properties: &'a str,
+) -> MessageDraft<'a> {
     MessageDraft {
         topic,
         queue_id,
