@@ -18,6 +18,8 @@
 
 use std::fmt;
 
+use bytes::Bytes;
+
 use crate::command::{RemotingCommand, SerializeType};
 use crate::serialize::{json, rocketmq, HeaderDecodeError};
 
@@ -152,13 +154,33 @@ pub fn decode(
     let Some(frame) = split(buffer, max_frame_bytes)? else {
         return Ok(None);
     };
+    let mut command = decode_header(&frame)?;
+    command.body = Bytes::copy_from_slice(frame.body);
+    Ok(Some((command, frame.consumed)))
+}
+
+/// As [`decode`], but the body shares `buffer`'s allocation instead of being copied (for
+/// connection buffers kept as [`Bytes`], so large send bodies are not copied twice).
+pub fn decode_bytes(
+    buffer: &Bytes,
+    max_frame_bytes: usize,
+) -> Result<Option<(RemotingCommand, usize)>, FrameError> {
+    let Some(frame) = split(buffer, max_frame_bytes)? else {
+        return Ok(None);
+    };
+    let mut command = decode_header(&frame)?;
+    let body_start = FRAME_PREFIX_BYTES + frame.header.len();
+    command.body = buffer.slice(body_start..frame.consumed);
+    Ok(Some((command, frame.consumed)))
+}
+
+fn decode_header(frame: &RawFrame<'_>) -> Result<RemotingCommand, FrameError> {
     let mut command = match frame.serialize_type {
         SerializeType::Json => json::decode(frame.header)?,
         SerializeType::RocketMq => rocketmq::decode(frame.header)?,
     };
     command.serialize_type = frame.serialize_type;
-    command.body = bytes::Bytes::copy_from_slice(frame.body);
-    Ok(Some((command, frame.consumed)))
+    Ok(command)
 }
 
 /// The parts of one frame, not yet decoded.
@@ -214,4 +236,115 @@ pub fn split(buffer: &[u8], max_frame_bytes: usize) -> Result<Option<RawFrame<'_
         body,
         consumed: total,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_length_is_rejected_from_the_first_four_bytes() {
+        let prefix = 1_000_000_i32.to_be_bytes();
+        let error = decode(&prefix, 1024).unwrap_err();
+        assert_eq!(
+            error,
+            FrameError::TooLarge {
+                length: 1_000_004,
+                max: 1024
+            }
+        );
+        assert!(error.to_string().contains("1024"));
+    }
+
+    #[test]
+    fn limit_counts_the_length_field_like_netty() {
+        let mut frame = Vec::new();
+        encode(&RemotingCommand::request(105), &mut frame);
+        assert!(decode(&frame, frame.len()).unwrap().is_some());
+        assert!(matches!(
+            decode(&frame, frame.len() - 1),
+            Err(FrameError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn negative_or_tiny_length_is_bad_not_a_wait() {
+        assert_eq!(
+            decode(&(-1i32).to_be_bytes(), FRAME_BYTES_MAX_DEFAULT),
+            Err(FrameError::BadLength { length: -1 })
+        );
+        assert_eq!(
+            decode(&3i32.to_be_bytes(), FRAME_BYTES_MAX_DEFAULT),
+            Err(FrameError::BadLength { length: 3 })
+        );
+    }
+
+    #[test]
+    fn unknown_type_and_overlong_header_fail_before_the_body_arrives() {
+        let unknown = [0, 0, 0, 100, 2, 0, 0, 2];
+        assert_eq!(
+            decode(&unknown, FRAME_BYTES_MAX_DEFAULT),
+            Err(FrameError::UnknownSerializeType(2))
+        );
+        let overrun = [0, 0, 0, 100, 0, 0, 0, 97];
+        assert!(matches!(
+            decode(&overrun, FRAME_BYTES_MAX_DEFAULT),
+            Err(FrameError::HeaderOverrun {
+                header_length: 97,
+                frame_length: 96
+            })
+        ));
+    }
+
+    #[test]
+    fn binary_command_with_code_beyond_i16_falls_back_to_json() {
+        let mut command = RemotingCommand::request(200_050);
+        command.serialize_type = SerializeType::RocketMq;
+        let mut frame = Vec::new();
+        encode(&command, &mut frame);
+        assert_eq!(frame[4], 0, "type byte must say JSON");
+        let (decoded, _) = decode(&frame, FRAME_BYTES_MAX_DEFAULT).unwrap().unwrap();
+        assert_eq!(decoded.code, 200_050);
+        assert_eq!(decoded.serialize_type, SerializeType::Json);
+    }
+
+    #[test]
+    fn encode_head_announces_a_body_sent_separately() {
+        let command = RemotingCommand::request(11).with_body(&b"ignored"[..]);
+        let mut head = Vec::new();
+        encode_head(&command, 5, &mut head);
+        head.extend_from_slice(b"12345");
+        let (decoded, consumed) = decode(&head, FRAME_BYTES_MAX_DEFAULT).unwrap().unwrap();
+        assert_eq!(consumed, head.len());
+        assert_eq!(&decoded.body[..], b"12345");
+    }
+
+    #[test]
+    fn shared_decode_slices_the_body_out_of_the_buffer() {
+        let command = RemotingCommand::request(310).with_body(vec![7u8; 300]);
+        let mut bytes = Vec::new();
+        encode(&command, &mut bytes);
+        let buffer = Bytes::from(bytes);
+        let (decoded, consumed) = decode_bytes(&buffer, FRAME_BYTES_MAX_DEFAULT)
+            .unwrap()
+            .unwrap();
+        assert_eq!(consumed, buffer.len());
+        assert_eq!(decoded.body, command.body);
+        let body_at = buffer.len() - 300;
+        assert_eq!(decoded.body.as_ptr(), buffer[body_at..].as_ptr());
+    }
+
+    #[test]
+    fn decode_consumes_one_frame_and_leaves_the_next() {
+        let mut bytes = Vec::new();
+        encode(&RemotingCommand::request(1), &mut bytes);
+        let first = bytes.len();
+        encode(&RemotingCommand::request(2), &mut bytes);
+        let (command, consumed) = decode(&bytes, FRAME_BYTES_MAX_DEFAULT).unwrap().unwrap();
+        assert_eq!((command.code, consumed), (1, first));
+        let (command, _) = decode(&bytes[first..], FRAME_BYTES_MAX_DEFAULT)
+            .unwrap()
+            .unwrap();
+        assert_eq!(command.code, 2);
+    }
 }

@@ -42,6 +42,12 @@ pub fn frame_decode(data: &[u8]) {
     let mut rest = data;
     // A small limit as well as the default, so the size check itself is exercised.
     let _ = frame::decode(rest, 64);
+    let shared = bytes::Bytes::copy_from_slice(data);
+    let copied = frame::decode(data, FRAME_BYTES_MAX_DEFAULT);
+    assert_eq!(
+        frame::decode_bytes(&shared, FRAME_BYTES_MAX_DEFAULT),
+        copied
+    );
     while let Ok(Some((command, consumed))) = frame::decode(rest, FRAME_BYTES_MAX_DEFAULT) {
         let mut encoded = Vec::new();
         frame::encode(&command, &mut encoded);

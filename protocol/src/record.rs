@@ -490,8 +490,17 @@ pub fn peek_store_timestamp(source: &[u8]) -> Option<i64> {
     if magic != MAGIC_V1 && magic != MAGIC_V2 {
         return None;
     }
-    let sys_flag = i32::from_be_bytes(source.get(POSITION_SYSFLAG..POSITION_SYSFLAG + 4)?.try_into().ok()?);
-    let at = if sys_flag & SYSFLAG_BORNHOST_V6 == 0 { POSITION_STORE_TIMESTAMP_V4 } else { POSITION_STORE_TIMESTAMP_V4 + 12 };
+    let sys_flag = i32::from_be_bytes(
+        source
+            .get(POSITION_SYSFLAG..POSITION_SYSFLAG + 4)?
+            .try_into()
+            .ok()?,
+    );
+    let at = if sys_flag & SYSFLAG_BORNHOST_V6 == 0 {
+        POSITION_STORE_TIMESTAMP_V4
+    } else {
+        POSITION_STORE_TIMESTAMP_V4 + 12
+    };
     Some(i64::from_be_bytes(source.get(at..at + 8)?.try_into().ok()?))
 }
 

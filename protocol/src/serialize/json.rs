@@ -249,3 +249,111 @@ fn lenient_ext_fields<'de, D: Deserializer<'de>>(
         .filter_map(|(key, Coerced(value))| value.map(|value| (key, value)))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(text: &str) -> RemotingCommand {
+        decode(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn response_with_remark_uses_the_exact_java_layout() {
+        let request = RemotingCommand::request(10);
+        let response = RemotingCommand::response_to(&request, 17, Some("no \"topic\"\n".into()))
+            .with_ext("queueId", &3);
+        let mut out = Vec::new();
+        encode(&response, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"code":17,"extFields":{"queueId":"3"},"flag":1,"language":"JAVA","opaque":0,"remark":"no \"topic\"\n","serializeTypeCurrentRPC":"JSON","version":475}"#
+        );
+    }
+
+    #[test]
+    fn empty_ext_fields_are_still_written_because_java_clients_read_them() {
+        let mut out = Vec::new();
+        encode(&RemotingCommand::request(34), &mut out);
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains(r#""extFields":{}"#));
+    }
+
+    #[test]
+    fn control_characters_in_properties_are_escaped_and_decode_back() {
+        let command = RemotingCommand::request(310).with_ext("i", &"TAGS\u{1}A\u{2}\u{7f}é");
+        let mut out = Vec::new();
+        encode(&command, &mut out);
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.contains(r#""i":"TAGS\u0001A\u0002"#), "{text}");
+        assert_eq!(
+            decode(&out).unwrap().ext("i"),
+            Some("TAGS\u{1}A\u{2}\u{7f}é")
+        );
+    }
+
+    #[test]
+    fn numbers_and_booleans_in_ext_fields_become_strings_like_fastjson() {
+        let command = decoded(
+            r#"{"code":11,"extFields":{"queueId":0,"unitMode":false,"subVersion":1690000000000,"f":1.5,"n":null}}"#,
+        );
+        assert_eq!(command.ext("queueId"), Some("0"));
+        assert_eq!(command.ext("unitMode"), Some("false"));
+        assert_eq!(command.ext("subVersion"), Some("1690000000000"));
+        assert_eq!(command.ext("f"), Some("1.5"));
+        assert_eq!(command.ext("n"), None);
+    }
+
+    #[test]
+    fn client_variants_of_optional_fields_are_accepted() {
+        let cpp = decoded("{\"code\":105,\"remark\":\"\",\"extFields\":{\"topic\":\"T\"}}\n");
+        assert_eq!(cpp.remark.as_deref(), Some(""));
+        let rust = decoded(r#"{"code":105,"remark":null,"extFields":null}"#);
+        assert_eq!(rust.remark, None);
+        assert!(rust.ext_fields.is_empty());
+        let bare = decoded(r#" { "opaque" : 9 , "code" : 105 } "#);
+        assert_eq!((bare.code, bare.opaque), (105, 9));
+        assert_eq!(bare.language, Language::Java);
+    }
+
+    #[test]
+    fn unknown_language_decodes_as_other_never_an_error() {
+        assert_eq!(decoded(r#"{"language":"COBOL"}"#).language, Language::Other);
+        assert_eq!(
+            decoded(r#"{"language":"NODE_JS"}"#).language,
+            Language::NodeJs
+        );
+        assert_eq!(decoded(r#"{"language":null}"#).language, Language::Other);
+    }
+
+    #[test]
+    fn unicode_escapes_including_surrogate_pairs_decode() {
+        let command = decoded(r#"{"extFields":{"t\u00e9":"\ud83d\ude00"}}"#);
+        assert_eq!(command.ext("té"), Some("😀"));
+        assert!(decode(br#"{"extFields":{"t":"\ud83d"}}"#).is_err());
+    }
+
+    #[test]
+    fn malformed_headers_are_errors_naming_the_problem() {
+        for text in [
+            "",
+            "[105]",
+            "{",
+            r#"{"code":"x"}"#,
+            r#"{"code":4294967296}"#,
+        ] {
+            let error = decode(text.as_bytes()).unwrap_err();
+            assert!(error.to_string().contains("JSON header"), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn integer_writer_handles_the_extremes() {
+        for value in [0, -1, 7, i32::MAX, i32::MIN] {
+            let mut out = Vec::new();
+            push_integer(&mut out, value);
+            assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
+        }
+    }
+}

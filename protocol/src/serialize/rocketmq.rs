@@ -155,3 +155,83 @@ impl<'a> Reader<'a> {
 fn utf8<'a>(bytes: &'a [u8], field: &'static str) -> Result<&'a str, HeaderDecodeError> {
     std::str::from_utf8(bytes).map_err(|_| HeaderDecodeError::NotUtf8 { field })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(command: &RemotingCommand) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(command, &mut out);
+        out
+    }
+
+    #[test]
+    fn empty_ext_value_reads_as_absent_like_java_null() {
+        let command = RemotingCommand::request(105)
+            .with_ext("topic", &"T")
+            .with_ext("empty", &"");
+        let decoded = decode(&encoded(&command)).unwrap();
+        assert_eq!(decoded.ext("topic"), Some("T"));
+        assert_eq!(decoded.ext("empty"), None);
+    }
+
+    #[test]
+    fn negative_lengths_are_errors_naming_the_field() {
+        let mut bytes = encoded(&RemotingCommand::request(105).with_ext("topic", &"T"));
+        bytes[21..23].copy_from_slice(&(-1i16).to_be_bytes());
+        assert_eq!(
+            decode(&bytes),
+            Err(HeaderDecodeError::NegativeLength {
+                field: "ext key",
+                length: -1
+            })
+        );
+        bytes[13..17].copy_from_slice(&(-7i32).to_be_bytes());
+        assert!(decode(&bytes).unwrap_err().to_string().contains("remark"));
+    }
+
+    #[test]
+    fn lengths_past_the_header_are_truncation_not_a_panic() {
+        let mut bytes = encoded(&RemotingCommand::request(105).with_ext("topic", &"T"));
+        bytes[17..21].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert!(matches!(
+            decode(&bytes),
+            Err(HeaderDecodeError::Truncated {
+                field: "extFields",
+                ..
+            })
+        ));
+        for end in 0..FIXED_BYTES {
+            assert!(decode(&bytes[..end]).is_err());
+        }
+    }
+
+    #[test]
+    fn bytes_after_the_ext_area_are_rejected() {
+        let mut bytes = encoded(&RemotingCommand::request(105));
+        bytes.push(0);
+        assert_eq!(
+            decode(&bytes),
+            Err(HeaderDecodeError::TrailingBytes { count: 1 })
+        );
+    }
+
+    #[test]
+    fn unknown_language_code_decodes_as_other() {
+        let mut bytes = encoded(&RemotingCommand::request(105));
+        bytes[2] = 99;
+        assert_eq!(decode(&bytes).unwrap().language, Language::Other);
+    }
+
+    #[test]
+    fn fits_rejects_codes_and_versions_beyond_i16() {
+        let mut command = RemotingCommand::request(32_767);
+        assert!(fits(&command));
+        command.code = 32_768;
+        assert!(!fits(&command));
+        command.code = 1;
+        command.version = -32_769;
+        assert!(!fits(&command));
+    }
+}
