@@ -240,14 +240,38 @@ fn lenient_remark<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<S
 fn lenient_ext_fields<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<BTreeMap<String, String>, D::Error> {
-    let Some(entries) = Option::<BTreeMap<String, Coerced>>::deserialize(deserializer)? else {
-        return Ok(BTreeMap::new());
-    };
-    // A null value means "not set" in Java, so it is dropped rather than kept as "null".
-    Ok(entries
-        .into_iter()
-        .filter_map(|(key, Coerced(value))| value.map(|value| (key, value)))
-        .collect())
+    deserializer.deserialize_any(ExtFieldsVisitor)
+}
+
+/// Reads extFields straight into the command's map; null (the whole object or a value) means
+/// "not set" in Java, so it is dropped rather than kept as "null".
+struct ExtFieldsVisitor;
+
+impl<'de> Visitor<'de> for ExtFieldsVisitor {
+    type Value = BTreeMap<String, String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of string keys, or null")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(BTreeMap::new())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(BTreeMap::new())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = BTreeMap::new();
+        while let Some((key, Coerced(value))) = map.next_entry::<String, Coerced>()? {
+            match value {
+                Some(value) => entries.insert(key, value),
+                None => entries.remove(&key),
+            };
+        }
+        Ok(entries)
+    }
 }
 
 #[cfg(test)]
