@@ -52,6 +52,16 @@ impl SystemClock {
         MonotonicMs(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
     }
 
+    /// Microseconds since the clock was made; for latency measurements.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "clock.rs is the one place that reads OS time"
+    )]
+    pub fn monotonic_us(&self) -> u64 {
+        let elapsed = Instant::now().duration_since(self.origin);
+        u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
+    }
+
     #[allow(
         clippy::disallowed_methods,
         reason = "clock.rs is the one place that reads OS time"

@@ -20,6 +20,7 @@ pub mod constants;
 mod handlers;
 mod kv_table;
 pub mod liveness;
+pub mod logfile;
 mod logger;
 mod properties;
 mod register_body;

@@ -47,6 +47,17 @@ enum CloseReason {
     BrokerExpired,
 }
 
+/// How a read pass ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fill {
+    /// The socket has no more bytes for now.
+    Drained,
+    /// The read buffer is full; more may be waiting in the socket.
+    Full,
+    /// The peer shut down its sending side; requests already received are still answered.
+    PeerFinished,
+}
+
 #[derive(Debug)]
 struct Connection {
     id: ConnectionId,
@@ -63,8 +74,8 @@ impl Connection {
         self.write_buffer.len() - self.write_offset
     }
 
-    /// Read until the socket would block or the buffer is full. `Ok(true)` = drained.
-    fn fill(&mut self) -> Result<bool, CloseReason> {
+    /// Read until the socket would block, the buffer is full, or the peer finished sending.
+    fn fill(&mut self) -> Result<Fill, CloseReason> {
         while self.read_buffer.len() < READ_BUFFER_BYTES_MAX {
             let start = self.read_buffer.len();
             self.read_buffer.resize(start + READ_CHUNK_BYTES, 0);
@@ -74,7 +85,7 @@ impl Connection {
                 Err(error) => {
                     self.read_buffer.truncate(start);
                     match error.kind() {
-                        io::ErrorKind::WouldBlock => return Ok(true),
+                        io::ErrorKind::WouldBlock => return Ok(Fill::Drained),
                         io::ErrorKind::Interrupted => continue,
                         _ => return Err(CloseReason::Io(error)),
                     }
@@ -82,10 +93,10 @@ impl Connection {
             };
             self.read_buffer.truncate(start + count);
             if count == 0 {
-                return Err(CloseReason::PeerClosed);
+                return Ok(Fill::PeerFinished);
             }
         }
-        Ok(false)
+        Ok(Fill::Full)
     }
 
     /// Write queued replies until done or the socket would block.
@@ -291,7 +302,7 @@ impl Server {
     }
 
     fn turn(&mut self, connection: &mut Connection) -> Result<bool, CloseReason> {
-        let drained = connection.fill()?;
+        let fill = connection.fill()?;
         let now = self.clock.monotonic();
         let mut consumed = 0;
         let mut frames = 0;
@@ -320,7 +331,11 @@ impl Server {
             connection.last_activity = now;
         }
         connection.flush()?;
-        Ok(!drained || frames == FRAMES_PER_EVENT_MAX)
+        let budget_spent = frames == FRAMES_PER_EVENT_MAX;
+        if fill == Fill::PeerFinished && !budget_spent {
+            return Err(CloseReason::PeerClosed);
+        }
+        Ok(fill == Fill::Full || budget_spent)
     }
 
     fn close(&mut self, slot: usize, mut connection: Connection, reason: &CloseReason) {
