@@ -153,7 +153,7 @@ pub struct BrokerConfig {
     pub buffer_pool_bytes: u64,
     /// `tailCacheBytes` (ringmq): recently written data kept in memory for reads.
     pub tail_cache_bytes: u64,
-    /// `logDir` (ringmq); default `~/logs/ringmq`.
+    /// `logDir` (ringmq); default `~/logs/rocketmqlogs`, where RocketMQ writes broker.log.
     pub log_dir: PathBuf,
     /// Known but untyped keys set in the file, by key.
     raw: BTreeMap<String, String>,
@@ -259,7 +259,7 @@ impl BrokerConfig {
             io_backend: IoBackend::Auto,
             buffer_pool_bytes: 32 << 20,
             tail_cache_bytes: 64 << 20,
-            log_dir: tilde("logs/ringmq"),
+            log_dir: tilde("logs/rocketmqlogs"),
             raw: BTreeMap::new(),
         }
     }

@@ -1,4 +1,24 @@
-//! ringmq broker.
+//! ringmq broker: a thread-per-core front end speaking RocketMQ's remoting protocol over the
+//! ringmq storage engine. See docs/ARCHITECTURE.md.
 #![forbid(unsafe_code)]
 
+mod admin;
+mod cli;
 pub mod config;
+mod connection;
+mod context;
+mod control;
+mod error;
+mod handlers;
+mod log;
+mod long_poll;
+mod message;
+mod persist;
+mod registration;
+mod remoting_client;
+mod routing;
+mod runtime;
+mod shard;
+
+pub use cli::{run, serve};
+pub use runtime::{start, BrokerHandle, StartError};

@@ -331,6 +331,43 @@ mod tests {
     }
 
     #[test]
+    fn print_flag_exits_zero_and_bad_config_exits_nonzero_without_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.properties");
+        std::fs::write(&good, "# comment\nlistenPort=19876\nnotAKey=1\n").unwrap();
+        let good = good.display().to_string();
+        assert_eq!(run(&strings(&["-c", &good, "-p"])), 0);
+        let bad = dir.path().join("bad.properties");
+        std::fs::write(&bad, "listenPort=twelve\n").unwrap();
+        assert_eq!(run(&strings(&["-c", &bad.display().to_string(), "-p"])), 1);
+        let missing = dir.path().join("missing.properties").display().to_string();
+        assert_eq!(run(&strings(&["-c", &missing])), 1);
+        assert_eq!(run(&strings(&["--bogus"])), 2);
+        assert_eq!(run(&strings(&["-h"])), 0);
+    }
+
+    #[test]
+    fn start_reports_port_in_use_naming_the_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = |port| NamesrvConfig {
+            bind_address: "127.0.0.1".to_owned(),
+            listen_port: port,
+            log_dir: dir.path().join("logs"),
+            kv_config_path: dir.path().join("kv.json"),
+            ..NamesrvConfig::default()
+        };
+        let first = start(config(0)).unwrap();
+        let port = first.local_addr().port();
+        let error = start(config(port)).unwrap_err().to_string();
+        assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+        first.shutdown().unwrap();
+        let log = std::fs::read_to_string(dir.path().join("logs").join(LOG_FILE_NAME)).unwrap();
+        assert!(
+            log.contains("The Name Server boot success. serializeType=JSON, address 127.0.0.1:")
+        );
+    }
+
+    #[test]
     fn boot_line_matches_rocketmq_text() {
         let address: SocketAddr = "0.0.0.0:9876".parse().unwrap();
         assert_eq!(

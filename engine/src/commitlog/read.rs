@@ -82,6 +82,11 @@ impl Commitlog {
         self.read_cold(storage, local, size)
     }
 
+    /// Whether `[offset, offset + size)` is held by the tail cache.
+    pub(crate) fn in_tail_cache(&self, offset: PhysicalOffset, size: usize) -> bool {
+        offset.shard() == self.shard && self.tail.lookup(offset.local(), size).is_some()
+    }
+
     fn read_cold(
         &mut self,
         storage: &mut dyn Storage,

@@ -20,6 +20,7 @@
 //! (deterministic, in memory, with torn writes, lost unflushed data at a crash, fsync errors
 //! and latency).
 
+pub mod affinity;
 pub mod buffer;
 mod chain;
 pub mod fallback;

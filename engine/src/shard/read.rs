@@ -260,6 +260,35 @@ impl Shard {
         Ok(found)
     }
 
+    /// Whether the message at `offset` of the queue is served from memory (the tail cache),
+    /// or the queue is empty.
+    pub fn queue_offset_in_memory(
+        &mut self,
+        topic: &str,
+        queue_id: QueueId,
+        offset: QueueOffset,
+    ) -> bool {
+        let entry = {
+            let storage = self.storage.as_mut();
+            let Some(state) = self
+                .topics
+                .get_mut(topic)
+                .and_then(|q| q.get_mut(&queue_id.0))
+            else {
+                return true;
+            };
+            state.queue.entry_at(storage, offset.0)
+        };
+        match entry {
+            Ok(Some(entry)) => self.commitlog.in_tail_cache(
+                entry.offset,
+                usize::try_from(entry.size).unwrap_or(usize::MAX),
+            ),
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
     /// Last update of the index (for QUERY_MESSAGE's response header).
     pub fn index_last_update(&self) -> (TimestampMs, PhysicalOffset) {
         self.index.last_update()

@@ -1,0 +1,31 @@
+//! The read-mostly view of control-plane state that every shard holds: topics and the
+//! subscriptions consumers registered by heartbeat. The control plane (shard 0) is its only
+//! writer; it publishes a new `Arc` after each change and shards swap it in between requests.
+
+use std::collections::HashMap;
+
+use ringmq_protocol::body::heartbeat::SubscriptionData;
+use ringmq_protocol::body::topic_config::TopicConfig;
+
+/// One published version of the control plane's state.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ControlSnapshot {
+    pub(crate) version: u64,
+    pub(crate) topics: HashMap<String, TopicConfig>,
+    /// group → topic → subscription registered by heartbeat.
+    pub(crate) subscriptions: HashMap<String, HashMap<String, SubscriptionData>>,
+    /// `brokerPermission` (PERM_READ | PERM_WRITE unless wiped).
+    pub(crate) broker_permission: i32,
+}
+
+impl ControlSnapshot {
+    pub(crate) fn topic(&self, name: &str) -> Option<&TopicConfig> {
+        self.topics.get(name)
+    }
+
+    pub(crate) fn subscription(&self, group: &str, topic: &str) -> Option<&SubscriptionData> {
+        self.subscriptions
+            .get(group)
+            .and_then(|topics| topics.get(topic))
+    }
+}

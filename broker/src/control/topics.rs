@@ -1,0 +1,198 @@
+//! The broker's topic table, persisted as `config/topics.json` in RocketMQ's layout.
+//!
+//! `TBW102` (perm 7, with INHERIT) exists when `autoCreateTopicEnable` is on, so unmodified
+//! clients can send to topics that do not exist yet: the broker creates them on first send
+//! with `min(client defaultTopicQueueNums, TBW102 write queues)` queues.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+
+use ringmq_protocol::body::topic_config::{
+    DataVersion, TopicConfig, TopicConfigSerializeWrapper, PERM_INHERIT, PERM_READ, PERM_WRITE,
+};
+use ringmq_protocol::body::JsonBody;
+
+use crate::persist;
+
+/// The default topic new topics inherit from.
+pub(crate) const AUTO_CREATE_TOPIC: &str = "TBW102";
+/// Longest topic name RocketMQ accepts for normal topics.
+pub(crate) const TOPIC_NAME_BYTES_MAX: usize = 127;
+/// Longest name for retry and dead-letter topics.
+pub(crate) const SYSTEM_TOPIC_NAME_BYTES_MAX: usize = 255;
+pub(crate) const RETRY_PREFIX: &str = "%RETRY%";
+pub(crate) const DLQ_PREFIX: &str = "%DLQ%";
+/// Topics clients may never send to directly.
+const FORBIDDEN_TOPICS: [&str; 3] = [
+    "SCHEDULE_TOPIC_XXXX",
+    "RMQ_SYS_TRANS_HALF_TOPIC",
+    "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+];
+
+/// Why a topic name is refused, in RocketMQ's words where clients match on them.
+pub(crate) fn validate_topic_name(topic: &str) -> Result<(), String> {
+    if topic.is_empty() {
+        return Err("The specified topic is blank.".to_owned());
+    }
+    let max = if topic.starts_with(RETRY_PREFIX) || topic.starts_with(DLQ_PREFIX) {
+        SYSTEM_TOPIC_NAME_BYTES_MAX
+    } else {
+        TOPIC_NAME_BYTES_MAX
+    };
+    if topic.len() > max {
+        return Err(format!(
+            "The specified topic is longer than topic max length {max}."
+        ));
+    }
+    if !topic
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'%' | b'|' | b'_' | b'-'))
+    {
+        return Err(format!(
+            "The specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn is_forbidden_for_send(topic: &str) -> bool {
+    FORBIDDEN_TOPICS.contains(&topic)
+}
+
+/// The topic table and its persistence.
+#[derive(Debug)]
+pub(crate) struct TopicTable {
+    path: PathBuf,
+    topics: BTreeMap<String, TopicConfig>,
+    version: DataVersion,
+}
+
+impl TopicTable {
+    /// Load `topics.json` (or start empty) and make sure the built-in topics exist.
+    pub(crate) fn load(
+        path: PathBuf,
+        auto_create: bool,
+        default_queue_count: u32,
+        now_ms: i64,
+    ) -> io::Result<Self> {
+        let wrapper = match persist::read_optional(&path)? {
+            Some(bytes) => TopicConfigSerializeWrapper::decode(&bytes).map_err(|error| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {error}", path.display()),
+                )
+            })?,
+            None => TopicConfigSerializeWrapper::default(),
+        };
+        let mut table = Self {
+            path,
+            topics: wrapper.topic_config_table,
+            version: wrapper.data_version,
+        };
+        let queues = i32::try_from(default_queue_count).unwrap_or(8);
+        if auto_create {
+            table
+                .topics
+                .entry(AUTO_CREATE_TOPIC.to_owned())
+                .or_insert_with(|| TopicConfig {
+                    topic_name: AUTO_CREATE_TOPIC.to_owned(),
+                    read_queue_nums: queues,
+                    write_queue_nums: queues,
+                    perm: PERM_INHERIT | PERM_READ | PERM_WRITE,
+                    ..TopicConfig::default()
+                });
+        } else {
+            table.topics.remove(AUTO_CREATE_TOPIC);
+        }
+        table.touch(now_ms);
+        Ok(table)
+    }
+
+    pub(crate) fn get(&self, topic: &str) -> Option<&TopicConfig> {
+        self.topics.get(topic)
+    }
+
+    pub(crate) fn all(&self) -> &BTreeMap<String, TopicConfig> {
+        &self.topics
+    }
+
+    pub(crate) fn version(&self) -> &DataVersion {
+        &self.version
+    }
+
+    fn touch(&mut self, now_ms: i64) {
+        self.version.counter += 1;
+        self.version.timestamp = now_ms;
+    }
+
+    /// Insert or replace a topic and persist the table.
+    pub(crate) fn put(&mut self, config: TopicConfig, now_ms: i64) -> io::Result<()> {
+        self.topics.insert(config.topic_name.clone(), config);
+        self.touch(now_ms);
+        self.persist()
+    }
+
+    pub(crate) fn remove(&mut self, topic: &str, now_ms: i64) -> io::Result<bool> {
+        let removed = self.topics.remove(topic).is_some();
+        if removed {
+            self.touch(now_ms);
+            self.persist()?;
+        }
+        Ok(removed)
+    }
+
+    pub(crate) fn wrapper(&self) -> TopicConfigSerializeWrapper {
+        TopicConfigSerializeWrapper {
+            data_version: self.version.clone(),
+            topic_config_table: self.topics.clone(),
+            ..TopicConfigSerializeWrapper::default()
+        }
+    }
+
+    fn persist(&self) -> io::Result<()> {
+        persist::write_atomic(&self.path, &self.wrapper().encode())
+    }
+
+    /// The config a send to the missing `topic` creates from `default_topic`, if allowed.
+    pub(crate) fn inherit(
+        &self,
+        topic: &str,
+        default_topic: &str,
+        client_queue_count: i32,
+        sys_flag: i32,
+    ) -> Option<TopicConfig> {
+        let parent = self.topics.get(default_topic)?;
+        if parent.perm & PERM_INHERIT == 0 {
+            return None;
+        }
+        let queues = client_queue_count.clamp(1, parent.write_queue_nums.max(1));
+        Some(TopicConfig {
+            topic_name: topic.to_owned(),
+            read_queue_nums: queues,
+            write_queue_nums: queues,
+            perm: parent.perm & !PERM_INHERIT,
+            topic_sys_flag: sys_flag,
+            ..TopicConfig::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_rocketmq_rules() {
+        assert!(validate_topic_name("Topic_A-1").is_ok());
+        assert!(validate_topic_name("%RETRY%group").is_ok());
+        assert!(validate_topic_name("bad topic")
+            .unwrap_err()
+            .contains("illegal characters"));
+        assert!(validate_topic_name(&"t".repeat(128))
+            .unwrap_err()
+            .contains("max length 127"));
+        assert!(validate_topic_name(&format!("%DLQ%{}", "g".repeat(200))).is_ok());
+        assert!(validate_topic_name("").is_err());
+    }
+}

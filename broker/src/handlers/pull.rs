@@ -1,0 +1,271 @@
+//! PULL_MESSAGE (11) on the queue's owning shard, with long polling and tag filtering.
+//!
+//! Without the subscription flag the filter is the subscription the group registered by
+//! heartbeat (Java clients never send it by default). The four mandatory response fields go
+//! out on every code. A pull that finds nothing new and may suspend is parked until a message
+//! reaches its queue or the suspend timeout passes; the second run cannot park again.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use ringmq_engine::shard::{QueueReadStatus, ReadLimits};
+use ringmq_engine::types::{QueueId, QueueOffset};
+use ringmq_protocol::body::heartbeat::{EXPRESSION_TYPE_TAG, SUB_ALL};
+use ringmq_protocol::body::topic_config::PERM_READ;
+use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::header::pull::{
+    PullMessageRequestHeader, PullMessageResponseHeader, PULL_FLAG_COMMIT_OFFSET,
+    PULL_FLAG_SUBSCRIPTION, PULL_FLAG_SUSPEND,
+};
+use ringmq_protocol::java::string_hash;
+use ringmq_protocol::response_code as code;
+
+use super::Handled;
+use crate::context::Counters;
+use crate::error::{response, HandlerError};
+use crate::long_poll::ParkedPull;
+use crate::message::{Message, Origin};
+use crate::routing::CONTROL_SHARD;
+use crate::shard::BrokerShard;
+
+/// Messages one pull returns at most, whatever the client asks.
+const PULL_MESSAGES_MAX: i32 = 256;
+/// Bytes of one pull response at most unless the client asks for less.
+const PULL_BYTES_MAX: usize = 8 << 20;
+/// Suspend when long polling is off (`shortPollingTimeMills`).
+const SHORT_POLL: Duration = Duration::from_millis(1000);
+
+/// Tag hashes a subscription accepts; `None` accepts everything.
+fn tag_filter(expression: &str) -> Option<HashSet<i64>> {
+    let tags: Vec<&str> = expression
+        .split("||")
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
+        .collect();
+    if tags.is_empty() || tags.contains(&SUB_ALL) {
+        return None;
+    }
+    Some(
+        tags.into_iter()
+            .map(|tag| i64::from(string_hash(tag)))
+            .collect(),
+    )
+}
+
+fn filter_of(
+    shard: &BrokerShard,
+    header: &PullMessageRequestHeader,
+) -> Result<Option<HashSet<i64>>, (i32, String)> {
+    let expression_type = header
+        .expression_type
+        .as_deref()
+        .unwrap_or(EXPRESSION_TYPE_TAG);
+    if header.sys_flag & PULL_FLAG_SUBSCRIPTION != 0 {
+        if expression_type != EXPRESSION_TYPE_TAG {
+            return Err((
+                code::SUBSCRIPTION_PARSE_FAILED,
+                format!(
+                    "ringmq filters by TAG only; {expression_type} subscriptions are not supported"
+                ),
+            ));
+        }
+        return Ok(tag_filter(
+            header.subscription.as_deref().unwrap_or(SUB_ALL),
+        ));
+    }
+    let Some(subscription) = shard
+        .snapshot
+        .subscription(&header.consumer_group, &header.topic)
+    else {
+        return Err((
+            code::SUBSCRIPTION_NOT_EXIST,
+            format!(
+                "the consumer's subscription not exist, group: {}, topic: {}",
+                header.consumer_group, header.topic
+            ),
+        ));
+    };
+    if subscription.sub_version < header.sub_version {
+        return Err((
+            code::SUBSCRIPTION_NOT_LATEST,
+            "the consumer's subscription not latest".to_owned(),
+        ));
+    }
+    if subscription.expression_type != EXPRESSION_TYPE_TAG {
+        return Err((
+            code::SUBSCRIPTION_PARSE_FAILED,
+            "ringmq filters by TAG only".to_owned(),
+        ));
+    }
+    Ok(tag_filter(&subscription.sub_string))
+}
+
+fn pull_response(
+    request: &RemotingCommand,
+    status: i32,
+    remark: &str,
+    next: u64,
+    min: u64,
+    max: u64,
+) -> crate::message::Response {
+    let mut reply = response(request, status, Some(remark.to_owned()));
+    let as_i64 = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    PullMessageResponseHeader {
+        suggest_which_broker_id: 0,
+        next_begin_offset: as_i64(next),
+        min_offset: as_i64(min),
+        max_offset: as_i64(max),
+        ..PullMessageResponseHeader::default()
+    }
+    .write_to(&mut reply.command);
+    reply
+}
+
+pub(crate) fn handle(
+    shard: &mut BrokerShard,
+    origin: &Origin,
+    request: &RemotingCommand,
+    allow_suspend: bool,
+) -> Handled {
+    let header = PullMessageRequestHeader::from_command(request)?;
+    let Some(topic) = shard.snapshot.topic(&header.topic).cloned() else {
+        return Err(HandlerError::TopicNotExist(format!(
+            "topic[{}] not exist, apply first please!",
+            header.topic
+        )));
+    };
+    if topic.perm & PERM_READ == 0 || shard.snapshot.broker_permission & PERM_READ == 0 {
+        return Err(HandlerError::NoPermission(format!(
+            "the topic[{}] pulling message is forbidden",
+            header.topic
+        )));
+    }
+    let queue_id = u32::try_from(header.queue_id)
+        .ok()
+        .filter(|q| i32::try_from(*q).unwrap_or(i32::MAX) < topic.read_queue_nums);
+    let Some(queue_id) = queue_id else {
+        return Err(HandlerError::InvalidParameter(format!(
+            "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}]",
+            header.queue_id, header.topic, topic.read_queue_nums
+        )));
+    };
+    let filter = match filter_of(shard, &header) {
+        Ok(filter) => filter,
+        Err((status, remark)) => {
+            return Ok(Some(pull_response(
+                request,
+                status,
+                &remark,
+                u64::try_from(header.queue_offset).unwrap_or(0),
+                0,
+                0,
+            )))
+        }
+    };
+    if allow_suspend && header.sys_flag & PULL_FLAG_COMMIT_OFFSET != 0 && header.commit_offset >= 0
+    {
+        let message = Message::CommitOffset {
+            group: header.consumer_group.clone(),
+            topic: header.topic.clone(),
+            queue_id,
+            offset: u64::try_from(header.commit_offset).unwrap_or(0),
+        };
+        shard.deliver(CONTROL_SHARD, message);
+    }
+    let limits = ReadLimits {
+        messages_max: usize::try_from(header.max_msg_nums.clamp(1, PULL_MESSAGES_MAX))
+            .unwrap_or(32),
+        bytes_max: header
+            .max_msg_bytes
+            .and_then(|b| usize::try_from(b).ok())
+            .filter(|b| *b > 0)
+            .unwrap_or(PULL_BYTES_MAX)
+            .min(PULL_BYTES_MAX),
+    };
+    let from = QueueOffset(u64::try_from(header.queue_offset).unwrap_or(0));
+    let accept = |tags: i64| filter.as_ref().is_none_or(|set| set.contains(&tags));
+    let read = shard
+        .engine
+        .read_queue(&header.topic, QueueId(queue_id), from, limits, &accept)?;
+    let (min, max) = (read.min_offset.0, read.max_offset.0);
+    let next = read.next_offset.0;
+    let (status, remark) = match read.status {
+        QueueReadStatus::Found => (code::SUCCESS, "FOUND"),
+        QueueReadStatus::NoMatchedMessage => (code::PULL_RETRY_IMMEDIATELY, "NO_MATCHED_MESSAGE"),
+        QueueReadStatus::NoMessageInQueue if from.0 != 0 => {
+            (code::PULL_OFFSET_MOVED, "NO_MESSAGE_IN_QUEUE")
+        }
+        QueueReadStatus::NoMessageInQueue => (code::PULL_NOT_FOUND, "NO_MESSAGE_IN_QUEUE"),
+        QueueReadStatus::OffsetTooSmall => (code::PULL_OFFSET_MOVED, "OFFSET_TOO_SMALL"),
+        QueueReadStatus::OffsetOverflowOne => (code::PULL_NOT_FOUND, "OFFSET_OVERFLOW_ONE"),
+        QueueReadStatus::OffsetOverflowBadly => (code::PULL_OFFSET_MOVED, "OFFSET_OVERFLOW_BADLY"),
+    };
+    if status == code::PULL_NOT_FOUND
+        && allow_suspend
+        && header.sys_flag & PULL_FLAG_SUSPEND != 0
+        && !shard.long_polls.is_full()
+    {
+        let wait = if header.suspend_timeout_millis > 0 {
+            Duration::from_millis(u64::try_from(header.suspend_timeout_millis).unwrap_or(0))
+        } else {
+            SHORT_POLL
+        };
+        let deadline = shard.engine.monotonic() + wait;
+        let parked = ParkedPull {
+            origin: origin.clone(),
+            request: request.clone(),
+            offset: from.0,
+            deadline,
+        };
+        shard.long_polls.park(&header.topic, queue_id, parked);
+        return Ok(None);
+    }
+    let mut reply = pull_response(request, status, remark, next, min, max);
+    if status == code::SUCCESS {
+        Counters::add(
+            &shard.context.counters.messages_got,
+            u64::try_from(read.messages.len()).unwrap_or(0),
+        );
+        reply.body = read
+            .messages
+            .into_iter()
+            .map(|message| message.bytes)
+            .collect();
+    }
+    Ok(Some(reply))
+}
+
+/// Re-run parked pulls whose queue received messages or whose time is up.
+pub(crate) fn wake_parked(shard: &mut BrokerShard) {
+    let mut arrivals = Vec::new();
+    shard.engine.take_arrivals(&mut arrivals);
+    let mut ready = Vec::new();
+    for (topic, queue_id, max) in arrivals {
+        shard
+            .long_polls
+            .take_arrived(&topic, queue_id.0, max.0, &mut ready);
+    }
+    shard
+        .long_polls
+        .take_expired(shard.engine.monotonic(), &mut ready);
+    for parked in ready {
+        rerun(shard, parked);
+    }
+}
+
+fn rerun(shard: &mut BrokerShard, parked: ParkedPull) {
+    let result = handle(shard, &parked.origin, &parked.request, false);
+    let response = result.unwrap_or_else(|error| Some(error.into_response(&parked.request)));
+    if let Some(response) = response {
+        shard.respond(&parked.origin, &parked.request, response);
+    }
+}
+
+/// Answer every parked pull at shutdown.
+pub(crate) fn release_parked(shard: &mut BrokerShard) {
+    let mut all = Vec::new();
+    shard.long_polls.take_all(&mut all);
+    for parked in all {
+        rerun(shard, parked);
+    }
+}

@@ -1,0 +1,269 @@
+//! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320) on the queue's
+//! owning shard.
+//!
+//! Validation follows RocketMQ's codes: topic rules and forbidden topics (NO_PERMISSION),
+//! write permission (NO_PERMISSION), queue range (INVALID_PARAMETER), body and properties
+//! size (MESSAGE_ILLEGAL). With ASYNC_FLUSH the reply goes out once the record is appended;
+//! with SYNC_FLUSH (and the message's WAIT not false) it waits until an fdatasync covers the
+//! record, or answers FLUSH_DISK_TIMEOUT after `syncFlushTimeout` (the record stays stored).
+
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use ringmq_engine::types::PhysicalOffset;
+use ringmq_protocol::body::topic_config::{TopicConfig, PERM_WRITE};
+use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::header::send::{SendMessageRequestHeader, SendMessageResponseHeader};
+use ringmq_protocol::record::{self, MessageDraft, PROPERTIES_BYTES_MAX};
+use ringmq_protocol::{batch, properties, request_code, response_code};
+
+use super::Handled;
+use crate::config::FlushDiskType;
+use crate::context::Counters;
+use crate::control::topics::{is_forbidden_for_send, validate_topic_name};
+use crate::error::{response, success, HandlerError};
+use crate::message::{Origin, Response};
+use crate::shard::{BrokerShard, PendingAck};
+
+/// Region name RocketMQ reports when none is configured.
+const DEFAULT_REGION: &str = "DefaultRegion";
+
+/// Check the topic and queue of a send against the topic's config.
+pub(crate) fn check_topic(
+    shard: &BrokerShard,
+    header: &SendMessageRequestHeader,
+) -> Result<TopicConfig, HandlerError> {
+    validate_topic_name(&header.topic).map_err(HandlerError::MessageIllegal)?;
+    if is_forbidden_for_send(&header.topic) {
+        return Err(HandlerError::NoPermission(format!(
+            "Sending message to topic[{}] is forbidden.",
+            header.topic
+        )));
+    }
+    let Some(config) = shard.snapshot.topic(&header.topic).cloned() else {
+        return Err(HandlerError::TopicNotExist(format!(
+            "topic[{}] not exist, apply first please!",
+            header.topic
+        )));
+    };
+    if config.perm & PERM_WRITE == 0 || shard.snapshot.broker_permission & PERM_WRITE == 0 {
+        return Err(HandlerError::NoPermission(format!(
+            "the broker[{}] sending message is forbidden",
+            shard.context.broker_addr()
+        )));
+    }
+    let queues = config.read_queue_nums.max(config.write_queue_nums);
+    if header.queue_id >= queues {
+        return Err(HandlerError::InvalidParameter(format!(
+            "request queueId[{}] is illegal, {config:?} Producer: {}",
+            header.queue_id, header.producer_group
+        )));
+    }
+    Ok(config)
+}
+
+/// A UNIQ_KEY for messages that arrive without one (5.x brokers add it too).
+fn unique_key(shard: &BrokerShard, sequence: u64) -> String {
+    let mut key = String::with_capacity(32);
+    if let std::net::IpAddr::V4(ip) = shard.context.store_host.ip() {
+        for octet in ip.octets() {
+            let _ = write!(key, "{octet:02X}");
+        }
+    }
+    let pid = std::process::id() & 0xFFFF;
+    let wall = shard.engine.now().0;
+    let _ = write!(
+        key,
+        "{pid:04X}{:04X}{:08X}{:08X}",
+        shard.index,
+        wall & 0xFFFF_FFFF,
+        sequence & 0xFFFF_FFFF
+    );
+    key.truncate(32);
+    key
+}
+
+fn check_sizes(shard: &BrokerShard, body: &[u8], properties: &str) -> Result<(), HandlerError> {
+    let max = usize::try_from(shard.context.config.max_message_bytes).unwrap_or(usize::MAX);
+    if body.len() > max {
+        return Err(HandlerError::MessageIllegal(format!(
+            "the message body size over max value, MAX: {max}"
+        )));
+    }
+    if properties.len() > PROPERTIES_BYTES_MAX {
+        return Err(HandlerError::MessageIllegal(format!(
+            "the message properties size over max value, MAX: {PROPERTIES_BYTES_MAX}"
+        )));
+    }
+    Ok(())
+}
+
+/// One message to append: body and properties (with UNIQ_KEY) as stored.
+struct Outgoing<'a> {
+    flag: i32,
+    body: &'a [u8],
+    properties: String,
+}
+
+pub(crate) fn handle(
+    shard: &mut BrokerShard,
+    origin: &Origin,
+    request: &RemotingCommand,
+) -> Handled {
+    let header = SendMessageRequestHeader::from_request(request)?;
+    check_topic(shard, &header)?;
+    let header_properties = header.properties.clone().unwrap_or_default();
+    let messages = if request.code == request_code::SEND_BATCH_MESSAGE {
+        let entries = batch::decode(&request.body)
+            .map_err(|error| HandlerError::MessageIllegal(error.to_string()))?;
+        if entries.is_empty() {
+            return Err(HandlerError::MessageIllegal(
+                "the batch is empty".to_owned(),
+            ));
+        }
+        entries
+            .iter()
+            .map(|e| Outgoing {
+                flag: e.flag,
+                body: e.body,
+                properties: e.properties.to_owned(),
+            })
+            .collect()
+    } else {
+        vec![Outgoing {
+            flag: header.flag,
+            body: &request.body,
+            properties: header_properties,
+        }]
+    };
+    append_all(shard, origin, request, &header, messages)
+}
+
+fn append_all(
+    shard: &mut BrokerShard,
+    origin: &Origin,
+    request: &RemotingCommand,
+    header: &SendMessageRequestHeader,
+    mut messages: Vec<Outgoing<'_>>,
+) -> Handled {
+    let mut ids = Vec::with_capacity(messages.len());
+    let mut first_queue_offset = None;
+    let mut last_end = PhysicalOffset(0);
+    let mut wait = true;
+    let mut transaction_id = None;
+    for (position, message) in messages.iter_mut().enumerate() {
+        check_sizes(shard, message.body, &message.properties)?;
+        if properties::find(&message.properties, properties::UNIQ_KEY).is_none() {
+            let key = unique_key(
+                shard,
+                shard.engine.stats().commitlog.records_appended
+                    + u64::try_from(position).unwrap_or(0),
+            );
+            message.properties = properties::with(&message.properties, properties::UNIQ_KEY, &key);
+        }
+        wait &= properties::find(&message.properties, properties::WAIT) != Some("false");
+        transaction_id =
+            properties::find(&message.properties, properties::UNIQ_KEY).map(str::to_owned);
+        let draft = MessageDraft {
+            topic: &header.topic,
+            queue_id: header.queue_id,
+            flag: message.flag,
+            body: message.body,
+            properties: &message.properties,
+            sys_flag: header.sys_flag,
+            born_timestamp: header.born_timestamp,
+            born_host: origin.peer,
+            store_host: shard.context.store_host,
+            reconsume_times: header.reconsume_times.unwrap_or(0),
+            prepared_transaction_offset: 0,
+        };
+        let outcome = shard.engine.append(&draft)?;
+        first_queue_offset.get_or_insert(outcome.queue_offset.0);
+        last_end = outcome.appended.end;
+        ids.push(record::offset_msg_id(
+            shard.context.store_host,
+            outcome.appended.offset.as_i64(),
+        ));
+        Counters::add(&shard.context.counters.messages_put, 1);
+        Counters::add(
+            &shard.context.counters.bytes_put,
+            u64::from(outcome.appended.size),
+        );
+    }
+    let mut reply = success(request);
+    SendMessageResponseHeader {
+        msg_id: ids.join(","),
+        queue_id: header.queue_id,
+        queue_offset: i64::try_from(first_queue_offset.unwrap_or(0)).unwrap_or(i64::MAX),
+        transaction_id: if ids.len() == 1 { transaction_id } else { None },
+        ..SendMessageResponseHeader::default()
+    }
+    .write_to(&mut reply.command);
+    reply
+        .command
+        .ext_fields
+        .insert(properties::MSG_REGION.to_owned(), DEFAULT_REGION.to_owned());
+    reply
+        .command
+        .ext_fields
+        .insert(properties::TRACE_ON.to_owned(), "true".to_owned());
+    if shard.context.config.flush_disk_type == FlushDiskType::SyncFlush && wait {
+        let deadline = shard.engine.monotonic() + shard.context.config.sync_flush_timeout;
+        shard.pending_acks.push_back(PendingAck {
+            end: last_end,
+            origin: origin.clone(),
+            response: reply,
+            deadline,
+        });
+        return Ok(None);
+    }
+    Ok(Some(reply))
+}
+
+/// Answer sends whose records became durable, time out those that waited too long, and fail
+/// the rest if the log latched read-only.
+pub(crate) fn complete_acks(shard: &mut BrokerShard) {
+    let visible = shard.engine.visible();
+    let now = shard.engine.monotonic();
+    let latch = shard.engine.latch().map(ToString::to_string);
+    while let Some(front) = shard.pending_acks.front() {
+        let done = front.end <= visible;
+        if !done && latch.is_none() && front.deadline > now {
+            break;
+        }
+        let Some(mut pending) = shard.pending_acks.pop_front() else {
+            break;
+        };
+        if !done {
+            let (code, remark) = match &latch {
+                Some(reason) => (response_code::SERVICE_NOT_AVAILABLE, reason.clone()),
+                None => (
+                    response_code::FLUSH_DISK_TIMEOUT,
+                    "flush data to disk timeout".to_owned(),
+                ),
+            };
+            pending.response.command.code = code;
+            pending.response.command.remark = Some(remark);
+        }
+        shard.respond_to(pending.origin.connection, pending.response);
+    }
+}
+
+/// At shutdown: wait for outstanding SYNC_FLUSH sends to become durable (bounded by their
+/// deadlines) and answer them.
+pub(crate) fn finish_acks(shard: &mut BrokerShard) {
+    for _ in 0..10_000 {
+        if shard.pending_acks.is_empty() {
+            return;
+        }
+        let _ = shard.engine.wait(std::time::Duration::from_millis(1));
+        complete_acks(shard);
+    }
+}
+
+/// A plain response with ext fields, for callers that build replies by hand.
+pub(crate) fn reply_with_body(request: &RemotingCommand, code: i32, body: Bytes) -> Response {
+    let mut reply = response(request, code, None);
+    reply.command.body = body;
+    reply
+}

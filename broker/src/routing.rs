@@ -1,0 +1,116 @@
+//! Which shard handles a request.
+//!
+//! Requests about one (topic, queueId) go to the shard that owns that queue; requests about
+//! a physical offset go to the shard encoded in the offset; everything about groups, clients,
+//! topics and offsets of consumers goes to the control plane on shard 0. A send with
+//! `queueId = -1` gets a queue chosen here, round-robin per connection shard.
+
+use ringmq_engine::shard::owner_of;
+use ringmq_engine::types::{PhysicalOffset, QueueId};
+use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::request_code as code;
+
+use crate::control::snapshot::ControlSnapshot;
+
+/// The shard of the control plane.
+pub(crate) const CONTROL_SHARD: u16 = 0;
+
+/// Where a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    Shard(u16),
+    Control,
+    /// Every shard's part is needed (index queries).
+    AllShards,
+}
+
+/// The (topic, queueId) a request names, from the V1 or V2 field names.
+pub(crate) fn queue_of(request: &RemotingCommand) -> Option<(&str, i32)> {
+    let (topic_key, queue_key) = match request.code {
+        code::SEND_MESSAGE_V2 | code::SEND_BATCH_MESSAGE => ("b", "e"),
+        _ => ("topic", "queueId"),
+    };
+    let topic = request.ext(topic_key)?;
+    let queue = request.ext(queue_key)?.trim().parse().ok()?;
+    Some((topic, queue))
+}
+
+/// Decide the target of `request`. `next_queue` picks a queue for sends with queueId −1.
+pub(crate) fn target(
+    request: &mut RemotingCommand,
+    snapshot: &ControlSnapshot,
+    shard_count: u16,
+    next_queue: &mut u32,
+) -> Target {
+    match request.code {
+        code::SEND_MESSAGE | code::SEND_MESSAGE_V2 | code::SEND_BATCH_MESSAGE => {
+            send_target(request, snapshot, shard_count, next_queue)
+        }
+        code::PULL_MESSAGE
+        | code::GET_MAX_OFFSET
+        | code::GET_MIN_OFFSET
+        | code::GET_EARLIEST_MSG_STORETIME
+        | code::SEARCH_OFFSET_BY_TIMESTAMP => match queue_of(request) {
+            Some((topic, queue)) => queue_shard(topic, queue, shard_count),
+            None => Target::Shard(CONTROL_SHARD),
+        },
+        code::VIEW_MESSAGE_BY_ID | code::CONSUMER_SEND_MSG_BACK => {
+            match request
+                .ext("offset")
+                .and_then(|offset| offset.trim().parse::<u64>().ok())
+            {
+                Some(offset) if PhysicalOffset(offset).shard().0 < shard_count => {
+                    if request.code == code::CONSUMER_SEND_MSG_BACK {
+                        Target::Control
+                    } else {
+                        Target::Shard(PhysicalOffset(offset).shard().0)
+                    }
+                }
+                _ => Target::Shard(CONTROL_SHARD),
+            }
+        }
+        code::QUERY_MESSAGE => Target::AllShards,
+        _ => Target::Control,
+    }
+}
+
+fn queue_shard(topic: &str, queue: i32, shard_count: u16) -> Target {
+    let queue = u32::try_from(queue).unwrap_or(0);
+    Target::Shard(owner_of(topic, QueueId(queue), shard_count).0)
+}
+
+fn send_target(
+    request: &mut RemotingCommand,
+    snapshot: &ControlSnapshot,
+    shard_count: u16,
+    next_queue: &mut u32,
+) -> Target {
+    let (topic_key, queue_key) = if request.code == code::SEND_MESSAGE {
+        ("topic", "queueId")
+    } else {
+        ("b", "e")
+    };
+    let Some(topic) = request.ext(topic_key).map(str::to_owned) else {
+        return Target::Shard(CONTROL_SHARD);
+    };
+    let Some(config) = snapshot.topic(&topic) else {
+        // Unknown topic: the control plane decides whether to create it.
+        return Target::Control;
+    };
+    let queue: i32 = request
+        .ext(queue_key)
+        .and_then(|q| q.trim().parse().ok())
+        .unwrap_or(-1);
+    let queue = if queue < 0 {
+        let count = u32::try_from(config.write_queue_nums.max(1)).unwrap_or(1);
+        *next_queue = next_queue.wrapping_add(1);
+        let chosen = i32::try_from(*next_queue % count).unwrap_or(0);
+        request
+            .ext_fields
+            .insert(queue_key.to_owned(), chosen.to_string());
+        chosen
+    } else {
+        queue
+    };
+    queue_shard(&topic, queue, shard_count)
+}

@@ -1,0 +1,590 @@
+//! One broker shard: a pinned thread that owns an engine shard, the client connections it
+//! accepted, the parked pulls and unacknowledged SYNC_FLUSH sends of its queues, and (on shard
+//! 0) the control plane.
+//!
+//! The loop: wait on mio (sockets, the inbox waker, the storage completion fd), read frames,
+//! route each request to its owner (here, or another shard's bounded inbox — a full inbox is
+//! answered SYSTEM_BUSY), tick the engine, answer sends that became durable and pulls that
+//! found messages, flush sockets. Only this thread writes to its sockets, so frames never
+//! interleave; responses carry the request's opaque and may complete out of order.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use ringmq_engine::shard::Shard;
+use ringmq_engine::types::PhysicalOffset;
+use ringmq_protocol::command::RemotingCommand;
+
+use crate::connection::{Connection, ReadOutcome};
+use crate::context::BrokerContext;
+use crate::control::snapshot::ControlSnapshot;
+use crate::control::ControlPlane;
+use crate::long_poll::LongPolls;
+use crate::message::{ConnectionRef, Inbox, Message, Origin, Outboxes, Response, SendError};
+use crate::routing::{self, Target, CONTROL_SHARD};
+
+pub(crate) const WAKER: Token = Token(0);
+const STORAGE: Token = Token(1);
+const LISTENER_FIRST: usize = 2;
+const CONNECTION_FIRST: usize = 16;
+/// Connections one shard serves at most.
+const CONNECTIONS_MAX: usize = 16_384;
+/// Inbox messages handled per loop iteration, so sockets are not starved.
+const INBOX_BATCH_MAX: usize = 4096;
+/// The loop wakes at least this often for timers (long polls, flush timeouts, heartbeats).
+const TIMER_PERIOD: Duration = Duration::from_millis(10);
+
+/// A send waiting for its record to become durable (SYNC_FLUSH).
+#[derive(Debug)]
+pub(crate) struct PendingAck {
+    pub(crate) end: PhysicalOffset,
+    pub(crate) origin: Origin,
+    pub(crate) response: Response,
+    pub(crate) deadline: Duration,
+}
+
+/// See the module docs.
+pub(crate) struct BrokerShard {
+    pub(crate) index: u16,
+    pub(crate) context: Arc<BrokerContext>,
+    pub(crate) engine: Shard,
+    pub(crate) snapshot: Arc<ControlSnapshot>,
+    pub(crate) control: Option<ControlPlane>,
+    pub(crate) outboxes: Outboxes,
+    inbox: Inbox,
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    connections: HashMap<u64, Connection>,
+    next_connection: u64,
+    pub(crate) pending_acks: VecDeque<PendingAck>,
+    pub(crate) long_polls: LongPolls,
+    undelivered: VecDeque<(u16, Message)>,
+    wake: Vec<bool>,
+    next_queue: u32,
+    stopping: bool,
+    frames: Vec<RemotingCommand>,
+    pub(crate) gathers: crate::handlers::query::Gathers,
+}
+
+impl std::fmt::Debug for BrokerShard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerShard")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything a shard thread is started with.
+pub(crate) struct ShardParts {
+    pub(crate) index: u16,
+    pub(crate) context: Arc<BrokerContext>,
+    pub(crate) engine: Shard,
+    pub(crate) snapshot: Arc<ControlSnapshot>,
+    pub(crate) control: Option<ControlPlane>,
+    pub(crate) outboxes: Outboxes,
+    pub(crate) inbox: Inbox,
+    pub(crate) poll: Poll,
+    pub(crate) listeners: Vec<std::net::TcpListener>,
+}
+
+impl BrokerShard {
+    pub(crate) fn new(parts: ShardParts) -> std::io::Result<Self> {
+        let ShardParts {
+            index,
+            context,
+            engine,
+            snapshot,
+            control,
+            outboxes,
+            inbox,
+            poll,
+            listeners,
+        } = parts;
+        let mut registered = Vec::new();
+        for (position, listener) in listeners.into_iter().enumerate() {
+            listener.set_nonblocking(true)?;
+            let mut listener = TcpListener::from_std(listener);
+            poll.registry().register(
+                &mut listener,
+                Token(LISTENER_FIRST + position),
+                Interest::READABLE,
+            )?;
+            registered.push(listener);
+        }
+        if let Some(fd) = engine.notify_fd() {
+            poll.registry()
+                .register(&mut SourceFd(&fd), STORAGE, Interest::READABLE)?;
+        }
+        let shard_count = usize::from(outboxes.shard_count());
+        Ok(Self {
+            index,
+            context,
+            engine,
+            snapshot,
+            control,
+            outboxes,
+            inbox,
+            poll,
+            listeners: registered,
+            connections: HashMap::new(),
+            next_connection: u64::try_from(CONNECTION_FIRST).expect("small"),
+            pending_acks: VecDeque::new(),
+            long_polls: LongPolls::default(),
+            undelivered: VecDeque::new(),
+            wake: vec![false; shard_count],
+            next_queue: 0,
+            stopping: false,
+            frames: Vec::new(),
+            gathers: crate::handlers::query::Gathers::default(),
+        })
+    }
+
+    /// Run until shut down; then flush and close the engine shard.
+    pub(crate) fn run(mut self) -> Result<(), String> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = if self.busy() {
+                Duration::ZERO
+            } else {
+                TIMER_PERIOD
+            };
+            if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
+                if error.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(format!("shard {}: poll failed: {error}", self.index));
+                }
+            }
+            for event in &events {
+                self.on_event(event.token(), event.is_readable(), event.is_writable());
+            }
+            if self.drain_inbox() {
+                break;
+            }
+            self.after_io();
+        }
+        self.shut_down()
+    }
+
+    fn busy(&self) -> bool {
+        !self.undelivered.is_empty()
+    }
+
+    fn on_event(&mut self, token: Token, readable: bool, writable: bool) {
+        match token.0 {
+            0 | 1 => {}
+            id if (LISTENER_FIRST..CONNECTION_FIRST).contains(&id) => {
+                self.accept(id - LISTENER_FIRST)
+            }
+            id => {
+                let id = u64::try_from(id).expect("tokens come from u64 ids");
+                if readable {
+                    self.read_connection(id);
+                }
+                if writable {
+                    self.flush_connection(id);
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, listener: usize) {
+        loop {
+            let accepted = match self.listeners.get(listener) {
+                Some(listener) => listener.accept(),
+                None => return,
+            };
+            match accepted {
+                Ok((stream, peer)) => self.add_connection(stream, peer),
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(error) => {
+                    self.context
+                        .log
+                        .warn(&format!("shard {}: accept failed: {error}", self.index));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn add_connection(&mut self, mut stream: TcpStream, peer: std::net::SocketAddr) {
+        if self.connections.len() >= CONNECTIONS_MAX || self.stopping {
+            self.context.log.warn(&format!(
+                "refusing connection from {peer}: {CONNECTIONS_MAX} connections open"
+            ));
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let id = self.next_connection;
+        self.next_connection += 1;
+        let token = Token(usize::try_from(id).expect("connection ids fit usize"));
+        if let Err(error) = self.poll.registry().register(
+            &mut stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            self.context
+                .log
+                .warn(&format!("cannot register connection from {peer}: {error}"));
+            return;
+        }
+        self.connections.insert(id, Connection::new(stream, peer));
+    }
+
+    fn read_connection(&mut self, id: u64) {
+        let Some(connection) = self.connections.get_mut(&id) else {
+            return;
+        };
+        let mut frames = std::mem::take(&mut self.frames);
+        let outcome = connection.read_frames(self.context.max_frame_bytes, &mut frames);
+        let peer = connection.peer;
+        let origin = Origin {
+            connection: ConnectionRef {
+                shard: self.index,
+                id,
+            },
+            peer,
+        };
+        for request in frames.drain(..) {
+            self.on_request(origin.clone(), request);
+        }
+        self.frames = frames;
+        match outcome {
+            ReadOutcome::Open => {}
+            ReadOutcome::Closed => self.close_connection(id, None),
+            ReadOutcome::Malformed(error) => {
+                self.close_connection(id, Some(format!("malformed frame from {peer}: {error}")))
+            }
+        }
+    }
+
+    fn flush_connection(&mut self, id: u64) {
+        let Some(connection) = self.connections.get_mut(&id) else {
+            return;
+        };
+        if let Err(error) = connection.flush() {
+            let reason = format!("write to {} failed: {error}", connection.peer);
+            self.close_connection(id, Some(reason));
+        }
+    }
+
+    pub(crate) fn close_connection(&mut self, id: u64, reason: Option<String>) {
+        let Some(mut connection) = self.connections.remove(&id) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut connection.stream);
+        if let Some(reason) = reason {
+            self.context
+                .log
+                .warn(&format!("closing connection: {reason}"));
+        }
+        let closed = ConnectionRef {
+            shard: self.index,
+            id,
+        };
+        self.long_polls.remove_connection(closed);
+        self.deliver(
+            CONTROL_SHARD,
+            Message::ConnectionClosed { connection: closed },
+        );
+    }
+
+    /// Route one decoded request.
+    fn on_request(&mut self, origin: Origin, mut request: RemotingCommand) {
+        if request.is_response() {
+            // Replies to our own server-initiated requests need no handling.
+            return;
+        }
+        ringmq_protocol::header::strip_credentials(&mut request);
+        let shard_count = self.outboxes.shard_count();
+        let target = routing::target(
+            &mut request,
+            &self.snapshot,
+            shard_count,
+            &mut self.next_queue,
+        );
+        match target {
+            Target::Shard(shard) if shard == self.index => self.execute(origin, request),
+            Target::Control if self.index == CONTROL_SHARD => self.execute_control(origin, request),
+            Target::Shard(shard) => self.forward(shard, origin, request, false),
+            Target::Control => self.forward(CONTROL_SHARD, origin, request, true),
+            Target::AllShards => crate::handlers::query::scatter(self, origin, request),
+        }
+    }
+
+    /// Send a request to its owner; a full inbox is overload.
+    pub(crate) fn forward(
+        &mut self,
+        shard: u16,
+        origin: Origin,
+        request: RemotingCommand,
+        control: bool,
+    ) {
+        match self.outboxes.send(
+            shard,
+            Message::Request {
+                origin,
+                request,
+                control,
+            },
+        ) {
+            Ok(()) => self.wake[usize::from(shard)] = true,
+            Err(
+                SendError::Full(Message::Request {
+                    origin, request, ..
+                })
+                | SendError::Gone(Message::Request {
+                    origin, request, ..
+                }),
+            ) => {
+                let response = crate::error::system_busy(&request);
+                self.respond(&origin, &request, response);
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Handle a request whose queue (or offset) this shard owns.
+    pub(crate) fn execute(&mut self, origin: Origin, request: RemotingCommand) {
+        if let Some(response) = crate::handlers::dispatch(self, &origin, &request) {
+            self.respond(&origin, &request, response);
+        }
+    }
+
+    fn execute_control(&mut self, origin: Origin, request: RemotingCommand) {
+        let Some(mut control) = self.control.take() else {
+            return self.forward(CONTROL_SHARD, origin, request, true);
+        };
+        let outcome = control.handle(self, &origin, request);
+        self.control = Some(control);
+        self.apply_control_outcome(origin, outcome);
+    }
+
+    fn apply_control_outcome(&mut self, origin: Origin, outcome: crate::control::Outcome) {
+        match outcome {
+            crate::control::Outcome::Reply(request, response) => {
+                self.respond(&origin, &request, response)
+            }
+            crate::control::Outcome::NoReply => {}
+            crate::control::Outcome::Route(request) => self.on_request(origin, request),
+        }
+        self.publish_snapshot_if_changed();
+    }
+
+    /// Answer `request` (never for oneway requests).
+    pub(crate) fn respond(
+        &mut self,
+        origin: &Origin,
+        request: &RemotingCommand,
+        response: Response,
+    ) {
+        if request.is_oneway() {
+            return;
+        }
+        self.respond_to(origin.connection, response);
+    }
+
+    pub(crate) fn respond_to(&mut self, connection: ConnectionRef, response: Response) {
+        if connection.shard == self.index {
+            self.write_response(connection.id, &response);
+        } else {
+            self.deliver(
+                connection.shard,
+                Message::Respond {
+                    connection: connection.id,
+                    response,
+                },
+            );
+        }
+    }
+
+    /// Send a message that must not be lost (retried while the target inbox is full).
+    pub(crate) fn deliver(&mut self, shard: u16, message: Message) {
+        if shard == self.index {
+            self.on_message(message);
+            return;
+        }
+        match self.outboxes.send(shard, message) {
+            Ok(()) => self.wake[usize::from(shard)] = true,
+            Err(SendError::Full(message)) => self.undelivered.push_back((shard, message)),
+            Err(SendError::Gone(_)) => {}
+        }
+    }
+
+    fn write_response(&mut self, id: u64, response: &Response) {
+        let Some(connection) = self.connections.get_mut(&id) else {
+            return;
+        };
+        if !connection.queue_response(response) {
+            let reason = format!(
+                "{} reads too slowly (over the write queue limit)",
+                connection.peer
+            );
+            return self.close_connection(id, Some(reason));
+        }
+        self.flush_connection(id);
+    }
+
+    pub(crate) fn push_command(&mut self, connection: ConnectionRef, command: RemotingCommand) {
+        if connection.shard != self.index {
+            return self.deliver(
+                connection.shard,
+                Message::Push {
+                    connection: connection.id,
+                    command,
+                },
+            );
+        }
+        if let Some(target) = self.connections.get_mut(&connection.id) {
+            if target.queue_command(&command) {
+                self.flush_connection(connection.id);
+            }
+        }
+    }
+
+    /// Handle queued messages; true when the shard must stop.
+    fn drain_inbox(&mut self) -> bool {
+        for _ in 0..INBOX_BATCH_MAX {
+            match self.inbox.try_recv() {
+                Ok(Message::Shutdown) => return true,
+                Ok(message) => self.on_message(message),
+                Err(_) => break,
+            }
+        }
+        false
+    }
+
+    fn on_message(&mut self, message: Message) {
+        match message {
+            Message::Request {
+                origin,
+                request,
+                control: true,
+            } => self.execute_control(origin, request),
+            Message::Request {
+                origin,
+                request,
+                control: false,
+            } => self.execute(origin, request),
+            Message::Respond {
+                connection,
+                response,
+            } => self.write_response(connection, &response),
+            Message::Push {
+                connection,
+                command,
+            } => {
+                self.push_command(
+                    ConnectionRef {
+                        shard: self.index,
+                        id: connection,
+                    },
+                    command,
+                );
+            }
+            Message::Snapshot(snapshot) => self.snapshot = snapshot,
+            Message::ConnectionClosed { connection } => {
+                if let Some(control) = self.control.as_mut() {
+                    let changed = control.connection_closed(connection);
+                    self.notify_groups_changed(&changed);
+                    self.publish_snapshot_if_changed();
+                }
+            }
+            Message::CommitOffset {
+                group,
+                topic,
+                queue_id,
+                offset,
+            } => {
+                if let Some(control) = self.control.as_mut() {
+                    control.commit_offset(&group, &topic, queue_id, offset);
+                }
+            }
+            Message::Gather(gather) => crate::handlers::query::on_gather(self, gather),
+            Message::Gathered(result) => crate::handlers::query::on_gathered(self, result),
+            Message::Shutdown => {}
+        }
+    }
+
+    /// Engine tick, acknowledgements, long polls, timers, retries, wake-ups.
+    fn after_io(&mut self) {
+        if let Err(error) = self.engine.tick() {
+            self.context.log.error(&format!(
+                "shard {}: storage tick failed: {error}",
+                self.index
+            ));
+        }
+        crate::handlers::send::complete_acks(self);
+        crate::handlers::pull::wake_parked(self);
+        if let Some(mut control) = self.control.take() {
+            control.on_timer(self);
+            self.control = Some(control);
+            self.publish_snapshot_if_changed();
+        }
+        let mut retry = std::mem::take(&mut self.undelivered);
+        while let Some((shard, message)) = retry.pop_front() {
+            self.deliver(shard, message);
+        }
+        let pending: Vec<u64> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.has_pending_writes())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in pending {
+            self.flush_connection(id);
+        }
+        for shard in 0..self.wake.len() {
+            if std::mem::take(&mut self.wake[shard]) {
+                self.outboxes.wake(u16::try_from(shard).expect("small"));
+            }
+        }
+    }
+
+    /// Send NOTIFY_CONSUMER_IDS_CHANGED to the members of each changed group.
+    pub(crate) fn notify_groups_changed(&mut self, groups: &[String]) {
+        let Some(control) = self.control.as_ref() else {
+            return;
+        };
+        let pushes = control.consumer_ids_changed(groups);
+        for (connection, command) in pushes {
+            self.push_command(connection, command);
+        }
+    }
+
+    /// Publish the control plane's state to every shard if it changed.
+    pub(crate) fn publish_snapshot_if_changed(&mut self) {
+        let Some(control) = self.control.as_mut() else {
+            return;
+        };
+        let Some(snapshot) = control.take_snapshot_if_changed() else {
+            return;
+        };
+        self.snapshot = Arc::clone(&snapshot);
+        for shard in 1..self.outboxes.shard_count() {
+            self.deliver(shard, Message::Snapshot(Arc::clone(&snapshot)));
+        }
+    }
+
+    fn shut_down(mut self) -> Result<(), String> {
+        self.stopping = true;
+        for mut listener in std::mem::take(&mut self.listeners) {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        crate::handlers::send::finish_acks(&mut self);
+        crate::handlers::pull::release_parked(&mut self);
+        if let Some(mut control) = self.control.take() {
+            control.persist(&self.context.log);
+        }
+        let ids: Vec<u64> = self.connections.keys().copied().collect();
+        for id in ids {
+            self.flush_connection(id);
+        }
+        let index = self.index;
+        self.engine
+            .close()
+            .map_err(|error| format!("shard {index}: {error}"))
+    }
+}
