@@ -76,36 +76,7 @@ pub(crate) fn start(
     let (sender, receiver) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("broker-register".to_owned())
-        .spawn(move || {
-            while let Ok(command) = receiver.recv() {
-                // Only the newest table matters when several changes queued up.
-                let mut command = command;
-                while let Ok(newer) = receiver.try_recv() {
-                    command = newer;
-                }
-                match command {
-                    Command::Register(topics) => {
-                        for address in &namesrv_addrs {
-                            if let Err(error) = register(&identity, address, &topics) {
-                                log.warn(&format!(
-                                    "register broker to name server {address} failed: {error}"
-                                ));
-                            }
-                        }
-                    }
-                    Command::Unregister => {
-                        for address in &namesrv_addrs {
-                            if let Err(error) = unregister(&identity, address) {
-                                log.warn(&format!(
-                                    "unregister broker from name server {address} failed: {error}"
-                                ));
-                            }
-                        }
-                        return;
-                    }
-                }
-            }
-        })?;
+        .spawn(move || serve(&identity, &namesrv_addrs, &receiver, &log))?;
     Ok((
         RegistrationHandle {
             sender: Some(sender),
@@ -114,9 +85,64 @@ pub(crate) fn start(
     ))
 }
 
+/// The registration thread's loop. It keeps one long-lived connection per name server: a
+/// name server forgets a broker whose registering connection closes, as RocketMQ's does.
+fn serve(
+    identity: &Identity,
+    namesrv_addrs: &[String],
+    receiver: &mpsc::Receiver<Command>,
+    log: &Log,
+) {
+    let mut connections: Vec<Option<RemotingClient>> = namesrv_addrs.iter().map(|_| None).collect();
+    while let Ok(mut command) = receiver.recv() {
+        // Only the newest table matters when several changes queued up.
+        while let Ok(newer) = receiver.try_recv() {
+            command = newer;
+        }
+        let unregistering = matches!(command, Command::Unregister);
+        for (address, connection) in namesrv_addrs.iter().zip(connections.iter_mut()) {
+            let result = match &command {
+                Command::Register(topics) => {
+                    register(identity, address, connection, topics).map(drop)
+                }
+                Command::Unregister => unregister(identity, address, connection),
+            };
+            if let Err(error) = result {
+                *connection = None;
+                let verb = if unregistering {
+                    "unregister broker from"
+                } else {
+                    "register broker to"
+                };
+                log.warn(&format!("{verb} name server {address} failed: {error}"));
+            }
+        }
+        if unregistering {
+            return;
+        }
+    }
+}
+
+/// The open connection to `address`, connecting if there is none.
+fn connected<'a>(
+    address: &str,
+    connection: &'a mut Option<RemotingClient>,
+) -> Result<&'a mut RemotingClient, String> {
+    if connection.is_none() {
+        let client =
+            RemotingClient::connect(address, CALL_TIMEOUT).map_err(|error| error.to_string())?;
+        *connection = Some(client);
+    }
+    connection
+        .as_mut()
+        .ok_or_else(|| "not connected".to_owned())
+}
+
+/// REGISTER_BROKER; returns the master address a slave learns from the reply.
 fn register(
     identity: &Identity,
     address: &str,
+    connection: &mut Option<RemotingClient>,
     topics: &TopicConfigSerializeWrapper,
 ) -> Result<Option<String>, String> {
     let body = RegisterBrokerBody {
@@ -139,9 +165,9 @@ fn register(
     }
     .write_to(&mut request);
     request.body = body.into();
-    let mut client =
-        RemotingClient::connect(address, CALL_TIMEOUT).map_err(|error| error.to_string())?;
-    let response = client.call(request).map_err(|error| error.to_string())?;
+    let response = connected(address, connection)?
+        .call(request)
+        .map_err(|error| error.to_string())?;
     if response.code != response_code::SUCCESS {
         return Err(format!(
             "code {} {}",
@@ -154,7 +180,11 @@ fn register(
     Ok(header.master_addr)
 }
 
-fn unregister(identity: &Identity, address: &str) -> Result<(), String> {
+fn unregister(
+    identity: &Identity,
+    address: &str,
+    connection: &mut Option<RemotingClient>,
+) -> Result<(), String> {
     let mut request = RemotingCommand::request(request_code::UNREGISTER_BROKER);
     BrokerIdentityRequestHeader {
         broker_name: identity.broker_name.clone(),
@@ -163,9 +193,9 @@ fn unregister(identity: &Identity, address: &str) -> Result<(), String> {
         broker_id: identity.broker_id,
     }
     .write_to(&mut request);
-    let mut client =
-        RemotingClient::connect(address, CALL_TIMEOUT).map_err(|error| error.to_string())?;
-    let response = client.call(request).map_err(|error| error.to_string())?;
+    let response = connected(address, connection)?
+        .call(request)
+        .map_err(|error| error.to_string())?;
     if response.code == response_code::SUCCESS {
         Ok(())
     } else {

@@ -70,6 +70,13 @@ pub(crate) fn target(
             }
         }
         code::QUERY_MESSAGE => Target::AllShards,
+        // The control plane found no committed offset and asks the queue's owner.
+        code::QUERY_CONSUMER_OFFSET if request.ext(crate::control::OFFSET_NOT_FOUND_MARK).is_some() => {
+            match queue_of(request) {
+                Some((topic, queue)) => queue_shard(topic, queue, shard_count),
+                None => Target::Shard(CONTROL_SHARD),
+            }
+        }
         _ => Target::Control,
     }
 }

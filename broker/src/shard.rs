@@ -363,14 +363,15 @@ impl BrokerShard {
     }
 
     fn apply_control_outcome(&mut self, origin: Origin, outcome: crate::control::Outcome) {
+        // Publish first: a re-routed send must see the topic the control plane just created.
+        self.publish_snapshot_if_changed();
         match outcome {
             crate::control::Outcome::Reply(request, response) => {
-                self.respond(&origin, &request, response)
+                self.respond(&origin, &request, response);
             }
             crate::control::Outcome::NoReply => {}
             crate::control::Outcome::Route(request) => self.on_request(origin, request),
         }
-        self.publish_snapshot_if_changed();
     }
 
     /// Answer `request` (never for oneway requests).

@@ -1,0 +1,201 @@
+//! Shared fixtures for end-to-end tests: free loopback ports, temporary stores, `ringmq`
+//! processes that are killed when the test ends (even on panic), and a minimal remoting
+//! client for requests the real client libraries do not expose.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::frame;
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_ringmq");
+
+/// A port nobody listens on now (and, for brokers, whose neighbours −2 and +1 are free too).
+pub fn free_port_block() -> u16 {
+    for _ in 0..200 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        if port < 1030 || port > 65_000 {
+            continue;
+        }
+        let all_free = [port - 2, port - 1, port + 1].iter().all(|p| TcpListener::bind(("0.0.0.0", *p)).is_ok());
+        if all_free {
+            return port;
+        }
+    }
+    panic!("no free port block found");
+}
+
+/// A child process that is killed and reaped on drop.
+pub struct Process {
+    pub child: Child,
+    pub lines: mpsc::Receiver<String>,
+    pub name: String,
+}
+
+impl Process {
+    /// Start `ringmq <args>` and wait until a stdout line contains `ready`.
+    pub fn start(name: &str, args: &[&str], ready: &str, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BINARY);
+        command.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        let (sender, lines) = mpsc::channel();
+        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>)].into_iter().flatten() {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if sender.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut process = Self { child, lines, name: name.to_owned() };
+        process.wait_for(ready, Duration::from_secs(30));
+        process
+    }
+
+    /// Wait for a line containing `text`; panics with everything seen on timeout.
+    pub fn wait_for(&mut self, text: &str, timeout: Duration) -> String {
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(line) => seen.push(line),
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.child.try_wait();
+                    panic!("{} exited ({status:?}) before '{text}':\n{}", self.name, seen.join("\n"));
+                }
+            }
+        }
+        panic!("{} did not print '{text}' in {timeout:?}:\n{}", self.name, seen.join("\n"));
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = self.child.wait().expect("wait");
+        std::mem::forget(self);
+        status
+    }
+
+    /// SIGKILL (a crash) and reap.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = self.child.kill();
+            std::thread::sleep(Duration::from_millis(200));
+            for line in self.lines.try_iter() {
+                eprintln!("[{}] {line}", self.name);
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A name server on a free port.
+pub fn start_namesrv(directory: &Path) -> (Process, String) {
+    let port = free_port_block();
+    let config = directory.join("namesrv.properties");
+    std::fs::write(&config, format!("listenPort={port}\nkvConfigPath={}\n", directory.join("kv.json").display())).expect("write");
+    let logs = directory.join("namesrv-logs");
+    let process = Process::start("namesrv", &["namesrv", "-c", config.to_str().expect("utf8")], "The Name Server boot success", &[("RINGMQ_LOG_DIR", logs.to_str().expect("utf8"))]);
+    (process, format!("127.0.0.1:{port}"))
+}
+
+/// Write a broker properties file for a single master on a free port.
+pub fn broker_properties(directory: &Path, namesrv: &str, extra: &str) -> (PathBuf, u16) {
+    let port = free_port_block();
+    let path = directory.join(format!("broker-{port}.properties"));
+    let text = format!(
+        "brokerClusterName=DefaultCluster\nbrokerName=broker-a\nbrokerId=0\nbrokerRole=ASYNC_MASTER\n\
+         flushDiskType=ASYNC_FLUSH\nbrokerIP1=127.0.0.1\nlistenPort={port}\nnamesrvAddr={namesrv}\n\
+         storePathRootDir={}\nlogDir={}\nmappedFileSizeCommitLog=67108864\nshards=2\n{extra}",
+        directory.join("store").display(),
+        directory.join("broker-logs").display(),
+    );
+    std::fs::write(&path, text).expect("write properties");
+    (path, port)
+}
+
+pub fn start_broker(properties: &Path) -> Process {
+    Process::start("broker", &["broker", "-c", properties.to_str().expect("utf8")], "boot success", &[])
+}
+
+/// A blocking remoting client.
+pub struct Client {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+    opaque: i32,
+}
+
+impl Client {
+    pub fn connect(address: &str) -> Self {
+        let address: SocketAddr = address.parse().expect("address");
+        let stream = TcpStream::connect_timeout(&address, Duration::from_secs(5)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        Self { stream, buffer: Vec::new(), opaque: 0 }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    pub fn call(&mut self, mut request: RemotingCommand) -> RemotingCommand {
+        self.opaque += 1;
+        request.opaque = self.opaque;
+        let mut bytes = Vec::new();
+        frame::encode(&request, &mut bytes);
+        self.send_raw(&bytes);
+        loop {
+            let response = self.read_frame().expect("response");
+            if response.is_response() && response.opaque == request.opaque {
+                return response;
+            }
+        }
+    }
+
+    /// The next frame, or `None` when the server closed the connection.
+    pub fn read_frame(&mut self) -> Option<RemotingCommand> {
+        loop {
+            if let Some((command, used)) = frame::decode(&self.buffer, 64 << 20).expect("valid frame") {
+                self.buffer.drain(..used);
+                return Some(command);
+            }
+            let mut chunk = vec![0u8; 1 << 16];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(read) => self.buffer.extend_from_slice(&chunk[..read]),
+            }
+        }
+    }
+}
+
+pub fn request(code: i32, ext: &[(&str, &str)]) -> RemotingCommand {
+    let mut command = RemotingCommand::request(code);
+    for (key, value) in ext {
+        command.ext_fields.insert((*key).to_owned(), (*value).to_owned());
+    }
+    command
+}
