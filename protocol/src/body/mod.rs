@@ -16,6 +16,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub mod admin;
 pub mod consumer;
 pub mod heartbeat;
 pub mod kv_table;
