@@ -66,6 +66,22 @@ pub struct ClusterInfo {
     pub cluster_addr_table: BTreeMap<String, BTreeSet<String>>,
 }
 
+/// The addresses of one broker name (`BrokerMemberGroup`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BrokerMemberGroup {
+    pub broker_addrs: BTreeMap<u64, String>,
+    pub broker_name: String,
+    pub cluster: String,
+}
+
+/// Reply body of GET_BROKER_MEMBER_GROUP (`GetBrokerMemberGroupResponseBody`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BrokerMemberGroupBody {
+    pub broker_member_group: BrokerMemberGroup,
+}
+
 /// Reply body of the topic-list codes (`TopicList`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

@@ -349,12 +349,13 @@ mod tests {
     #[test]
     fn start_reports_port_in_use_naming_the_address() {
         let dir = tempfile::tempdir().unwrap();
-        let config = |port| NamesrvConfig {
-            bind_address: "127.0.0.1".to_owned(),
-            listen_port: port,
-            log_dir: dir.path().join("logs"),
-            kv_config_path: dir.path().join("kv.json"),
-            ..NamesrvConfig::default()
+        let config = |port| {
+            let mut config = NamesrvConfig::default();
+            "127.0.0.1".clone_into(&mut config.bind_address);
+            config.listen_port = port;
+            config.log_dir = dir.path().join("logs");
+            config.kv_config_path = dir.path().join("kv.json");
+            config
         };
         let first = start(config(0)).unwrap();
         let port = first.local_addr().port();

@@ -344,6 +344,13 @@ impl RouteTable {
         }
     }
 
+    /// Addresses of `broker_name` by broker id.
+    pub fn broker_addrs(&self, broker_name: &str) -> Option<&BTreeMap<u64, String>> {
+        self.brokers
+            .get(broker_name)
+            .map(|broker| &broker.broker_addrs)
+    }
+
     /// Every topic with queue data.
     pub fn topics(&self) -> BTreeSet<String> {
         self.topic_queues.keys().cloned().collect()

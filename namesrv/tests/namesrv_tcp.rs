@@ -103,8 +103,8 @@ fn unknown_topic_gets_topic_not_exist_with_rocketmq_remark() {
     assert_eq!(
         response.remark.as_deref(),
         Some(
-            "No topic route info in name server for the topic: Nope, \
-             faq: https://rocketmq.apache.org/docs/bestPractice/06FAQ"
+            "No topic route info in name server for the topic: Nope\n\
+             See https://rocketmq.apache.org/docs/bestPractice/06FAQ for further details."
         )
     );
     assert!(response.body.is_empty());
@@ -450,4 +450,34 @@ fn many_clients_are_served_and_pipelined_requests_answer_in_order() {
     for opaque in 100..400 {
         assert_eq!(client.receive().unwrap().opaque, opaque);
     }
+}
+
+#[test]
+fn broker_heartbeat_keeps_a_broker_alive_and_member_group_lists_its_addresses() {
+    let namesrv = TestNamesrv::start_with(|config| config.scan_not_active_broker_interval_ms = 50);
+    let mut client = namesrv.client();
+    let mut master = broker("broker-a", 0, A_MASTER, &["T"]);
+    master.heartbeat_timeout_ms = Some(400);
+    client.call(master.register_request());
+    client.call(broker("broker-a", 1, A_SLAVE, &["T"]).register_request());
+    let heartbeat = RemotingCommand::request(request_code::BROKER_HEARTBEAT)
+        .with_ext("clusterName", &"DefaultCluster")
+        .with_ext("brokerAddr", &A_MASTER)
+        .with_ext("brokerName", &"broker-a");
+    for _ in 0..8 {
+        assert_eq!(client.call(heartbeat.clone()).code, response_code::SUCCESS);
+        ringmq_namesrv::clock::pause(Duration::from_millis(100));
+    }
+    let group = client.call(
+        RemotingCommand::request(request_code::GET_BROKER_MEMBER_GROUP)
+            .with_ext("clusterName", &"DefaultCluster")
+            .with_ext("brokerName", &"broker-a"),
+    );
+    assert_eq!(
+        body_text(&group),
+        format!(
+            "{{\"brokerMemberGroup\":{{\"brokerAddrs\":{{\"0\":\"{A_MASTER}\",\"1\":\"{A_SLAVE}\"}},\
+             \"brokerName\":\"broker-a\",\"cluster\":\"DefaultCluster\"}}}}"
+        )
+    );
 }

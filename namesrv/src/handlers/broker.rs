@@ -1,5 +1,6 @@
-//! Broker-facing codes: REGISTER_BROKER (103), UNREGISTER_BROKER (104) and
-//! QUERY_DATA_VERSION (322).
+//! Broker-facing codes: REGISTER_BROKER (103), UNREGISTER_BROKER (104), QUERY_DATA_VERSION
+//! (322), and the 5.x acting-master pair GET_BROKER_MEMBER_GROUP (901) and BROKER_HEARTBEAT
+//! (904).
 
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::response_code;
@@ -7,7 +8,9 @@ use ringmq_protocol::response_code;
 use super::{
     optional_bool, required, required_number, success, Arrival, HandlerError, Namesrv, Reply,
 };
-use crate::body::{self, DataVersion, KvTableBody, RegisterBrokerBody};
+use crate::body::{
+    self, BrokerMemberGroup, BrokerMemberGroupBody, DataVersion, KvTableBody, RegisterBrokerBody,
+};
 use crate::constants::BROKER_CHANNEL_EXPIRED_MS_DEFAULT;
 use crate::kv_table::NAMESPACE_ORDER_TOPIC_CONFIG;
 use crate::route_table::{BrokerAddrKey, Registration};
@@ -201,4 +204,37 @@ pub(super) fn query_data_version(
         response = response.with_body(body::to_json(&ours));
     }
     Ok(response)
+}
+
+/// BROKER_HEARTBEAT: refresh a registered broker's liveness without re-registering.
+pub(super) fn heartbeat(
+    namesrv: &mut Namesrv,
+    request: &RemotingCommand,
+    arrival: Arrival,
+) -> Reply {
+    let key = BrokerAddrKey {
+        cluster: required(request, "clusterName")?.to_owned(),
+        addr: required(request, "brokerAddr")?.to_owned(),
+    };
+    namesrv.liveness.touch(&key, arrival.now);
+    Ok(success(request))
+}
+
+/// GET_BROKER_MEMBER_GROUP: the addresses registered under one broker name.
+pub(super) fn member_group(namesrv: &Namesrv, request: &RemotingCommand) -> Reply {
+    let cluster = required(request, "clusterName")?;
+    let broker_name = required(request, "brokerName")?;
+    let group = BrokerMemberGroup {
+        broker_addrs: namesrv
+            .routes
+            .broker_addrs(broker_name)
+            .cloned()
+            .unwrap_or_default(),
+        broker_name: broker_name.to_owned(),
+        cluster: cluster.to_owned(),
+    };
+    let body = BrokerMemberGroupBody {
+        broker_member_group: group,
+    };
+    Ok(success(request).with_body(body::to_json(&body)))
 }

@@ -102,6 +102,8 @@ impl Namesrv {
             request_code::REGISTER_BROKER => broker::register(self, request, arrival),
             request_code::UNREGISTER_BROKER => broker::unregister(self, request, arrival),
             request_code::QUERY_DATA_VERSION => broker::query_data_version(self, request, arrival),
+            request_code::BROKER_HEARTBEAT => broker::heartbeat(self, request, arrival),
+            request_code::GET_BROKER_MEMBER_GROUP => broker::member_group(self, request),
             request_code::GET_ROUTEINFO_BY_TOPIC => route::route_of_topic(self, request),
             request_code::GET_BROKER_CLUSTER_INFO => Ok(route::cluster_info(self, request)),
             request_code::GET_ALL_TOPIC_LIST_FROM_NAMESERVER => {

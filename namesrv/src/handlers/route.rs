@@ -16,6 +16,11 @@ use crate::route_table::WritePerm;
 /// RocketMQ `FAQUrl.APPLY_TOPIC_URL`.
 const APPLY_TOPIC_URL: &str = "https://rocketmq.apache.org/docs/bestPractice/06FAQ";
 
+/// RocketMQ `FAQUrl.suggestTodo`: the hint Java appends to TOPIC_NOT_EXIST remarks.
+fn suggest_todo(url: &str) -> String {
+    format!("\nSee {url} for further details.")
+}
+
 pub(super) fn route_of_topic(namesrv: &mut Namesrv, request: &RemotingCommand) -> Reply {
     let topic = required(request, "topic")?;
     let Some(mut route) = namesrv
@@ -26,7 +31,8 @@ pub(super) fn route_of_topic(namesrv: &mut Namesrv, request: &RemotingCommand) -
             request,
             response_code::TOPIC_NOT_EXIST,
             Some(format!(
-                "No topic route info in name server for the topic: {topic}, faq: {APPLY_TOPIC_URL}"
+                "No topic route info in name server for the topic: {topic}{}",
+                suggest_todo(APPLY_TOPIC_URL)
             )),
         ));
     };
