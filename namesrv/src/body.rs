@@ -1,76 +1,29 @@
 //! JSON bodies the name server reads and writes, in RocketMQ's field names.
 //!
-//! Field order in each struct is alphabetical, which is what Java's fastjson (`MapSortField`)
-//! emits, so our output matches the Java name server byte for byte where the data agree.
-//! Inputs are decoded leniently: unknown fields are ignored and missing ones take defaults, since
-//! brokers of several versions send these bodies.
+//! The shared wire bodies (routes, cluster info, topic lists, registrations, data versions, KV
+//! tables) come from the protocol crate and are re-exported here; this file adds the few bodies
+//! only the name server uses. Field order in each struct is alphabetical, which is what Java's
+//! fastjson (`MapSortField`) emits. Inputs are decoded leniently: unknown fields are ignored and
+//! missing ones take defaults, since brokers of several versions send these bodies.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
+pub use ringmq_protocol::body::kv_table::KvTable as KvTableBody;
+pub use ringmq_protocol::body::register::RegisterBrokerBody;
+pub use ringmq_protocol::body::route::{
+    BrokerData, ClusterInfo, QueueData, TopicList, TopicRouteData, MASTER_ID,
+};
+pub use ringmq_protocol::body::topic_config::{
+    DataVersion, TopicConfig, TopicConfigSerializeWrapper, PERM_READ, PERM_WRITE,
+};
+pub use ringmq_protocol::body::JsonBody;
 use serde::{Deserialize, Serialize};
-
-/// `PermName.PERM_WRITE`.
-pub const PERM_WRITE: u32 = 2;
-/// `PermName.PERM_READ`.
-pub const PERM_READ: u32 = 4;
-
-/// A broker's topic-config version (`DataVersion`): a registration with the same version as
-/// the last one carries no topic changes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct DataVersion {
-    pub counter: i64,
-    pub state_version: i64,
-    pub timestamp: i64,
-}
-
-/// One topic's queues on one broker name (`QueueData`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct QueueData {
-    pub broker_name: String,
-    pub perm: u32,
-    pub read_queue_nums: u32,
-    pub topic_sys_flag: u32,
-    pub write_queue_nums: u32,
-}
-
-/// The addresses of one broker name: id 0 is the master, others are slaves (`BrokerData`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct BrokerData {
-    pub broker_addrs: BTreeMap<u64, String>,
-    pub broker_name: String,
-    pub cluster: String,
-    pub enable_acting_master: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub zone_name: Option<String>,
-}
-
-/// Reply body of GET_ROUTEINFO_BY_TOPIC (`TopicRouteData`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct TopicRouteData {
-    pub broker_datas: Vec<BrokerData>,
-    pub filter_server_table: BTreeMap<String, Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub order_topic_conf: Option<String>,
-    pub queue_datas: Vec<QueueData>,
-}
-
-/// Reply body of GET_BROKER_CLUSTER_INFO (`ClusterInfo`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ClusterInfo {
-    pub broker_addr_table: BTreeMap<String, BrokerData>,
-    pub cluster_addr_table: BTreeMap<String, BTreeSet<String>>,
-}
 
 /// The addresses of one broker name (`BrokerMemberGroup`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BrokerMemberGroup {
-    pub broker_addrs: BTreeMap<u64, String>,
+    pub broker_addrs: BTreeMap<i64, String>,
     pub broker_name: String,
     pub cluster: String,
 }
@@ -80,64 +33,6 @@ pub struct BrokerMemberGroup {
 #[serde(rename_all = "camelCase", default)]
 pub struct BrokerMemberGroupBody {
     pub broker_member_group: BrokerMemberGroup,
-}
-
-/// Reply body of the topic-list codes (`TopicList`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct TopicList {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub broker_addr: Option<String>,
-    pub topic_list: BTreeSet<String>,
-}
-
-/// Reply body of GET_KVLIST_BY_NAMESPACE (`KVTable`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct KvTableBody {
-    pub table: BTreeMap<String, String>,
-}
-
-/// One topic as a broker reports it in a registration (`TopicConfig`); only the fields the
-/// route needs are kept.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct TopicConfig {
-    pub perm: u32,
-    pub read_queue_nums: u32,
-    pub topic_name: String,
-    pub topic_sys_flag: u32,
-    pub write_queue_nums: u32,
-}
-
-impl Default for TopicConfig {
-    fn default() -> Self {
-        // RocketMQ's TopicConfig defaults: 16 queues each way, read and write.
-        Self {
-            perm: PERM_READ | PERM_WRITE,
-            read_queue_nums: 16,
-            topic_name: String::new(),
-            topic_sys_flag: 0,
-            write_queue_nums: 16,
-        }
-    }
-}
-
-/// `TopicConfigSerializeWrapper` (5.x `TopicConfigAndMappingSerializeWrapper`); mapping fields
-/// for static topics are ignored.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct TopicConfigSerializeWrapper {
-    pub data_version: DataVersion,
-    pub topic_config_table: BTreeMap<String, TopicConfig>,
-}
-
-/// Request body of REGISTER_BROKER (`RegisterBrokerBody`), uncompressed form.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct RegisterBrokerBody {
-    pub filter_server_list: Vec<String>,
-    pub topic_config_serialize_wrapper: TopicConfigSerializeWrapper,
 }
 
 /// The KV config file (`KVConfigSerializeWrapper`).
@@ -192,7 +87,7 @@ mod tests {
             {"attributes":{},"order":false,"perm":6,"readQueueNums":4,
             "topicFilterType":"SINGLE_TAG","topicName":"T","topicSysFlag":0,"writeQueueNums":4}},
             "topicQueueMappingInfoMap":{},"topicQueueMappingDetailMap":{}}}"#;
-        let decoded: RegisterBrokerBody = serde_json::from_str(body).unwrap();
+        let decoded = RegisterBrokerBody::decode(body.as_bytes()).unwrap();
         let wrapper = decoded.topic_config_serialize_wrapper;
         assert_eq!(wrapper.data_version.counter, 3);
         assert_eq!(wrapper.topic_config_table["T"].read_queue_nums, 4);

@@ -15,7 +15,7 @@ use std::io::Read;
 
 use flate2::read::ZlibDecoder;
 
-use crate::body::{DataVersion, RegisterBrokerBody, TopicConfig};
+use crate::body::{DataVersion, JsonBody, RegisterBrokerBody, TopicConfig};
 use crate::constants::FRAME_BYTES_MAX;
 
 /// Decompressed size limit; guards against a zlib bomb.
@@ -36,7 +36,7 @@ pub(crate) fn decode_compressed(compressed: &[u8]) -> Result<RegisterBrokerBody,
         at: 0,
     };
     let mut body = RegisterBrokerBody::default();
-    let version: DataVersion = serde_json::from_slice(cursor.chunk("data version")?)
+    let version = DataVersion::decode(cursor.chunk("data version")?)
         .map_err(|error| format!("data version: {error}"))?;
     body.topic_config_serialize_wrapper.data_version = version;
     let count = cursor.length("topic count")?;
@@ -61,7 +61,7 @@ fn topic_config(text: &str) -> Result<TopicConfig, String> {
     }
     let number = |index: usize| {
         fields[index]
-            .parse::<u32>()
+            .parse::<i32>()
             .map_err(|_| format!("topic config {text:?}: field {index} is not a number"))
     };
     Ok(TopicConfig {
@@ -69,7 +69,7 @@ fn topic_config(text: &str) -> Result<TopicConfig, String> {
         read_queue_nums: number(1)?,
         write_queue_nums: number(2)?,
         perm: number(3)?,
-        topic_sys_flag: 0,
+        ..TopicConfig::default()
     })
 }
 

@@ -16,13 +16,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use crate::body::MASTER_ID;
 use crate::body::{
     BrokerData, ClusterInfo, DataVersion, QueueData, TopicConfig, TopicRouteData, PERM_READ,
     PERM_WRITE,
 };
-
-/// Broker id of a master.
-pub const MASTER_ID: u64 = 0;
 
 /// A broker process as the liveness table knows it: cluster plus address (`BrokerAddrInfo`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,7 +35,7 @@ pub struct Registration {
     pub cluster: String,
     pub broker_name: String,
     pub broker_addr: String,
-    pub broker_id: u64,
+    pub broker_id: i64,
     pub ha_server_addr: String,
     /// `None` for brokers older than 5.0, which do not send the field.
     pub enable_acting_master: Option<bool>,
@@ -345,7 +343,7 @@ impl RouteTable {
     }
 
     /// Addresses of `broker_name` by broker id.
-    pub fn broker_addrs(&self, broker_name: &str) -> Option<&BTreeMap<u64, String>> {
+    pub fn broker_addrs(&self, broker_name: &str) -> Option<&BTreeMap<i64, String>> {
         self.brokers
             .get(broker_name)
             .map(|broker| &broker.broker_addrs)
@@ -446,7 +444,7 @@ impl RouteTable {
 /// With `supportActingMaster`, a broker name whose master is gone and whose queues are
 /// read-only shows its lowest-id slave as id 0 so clients can still consume from it.
 fn promote_acting_masters(route: &mut TopicRouteData) {
-    let queue_perms: BTreeMap<&str, u32> = route
+    let queue_perms: BTreeMap<&str, i32> = route
         .queue_datas
         .iter()
         .map(|queue| (queue.broker_name.as_str(), queue.perm))
@@ -473,17 +471,16 @@ fn promote_acting_masters(route: &mut TopicRouteData) {
 mod tests {
     use super::*;
 
-    fn topic(read: u32, write: u32, perm: u32) -> TopicConfig {
+    fn topic(read: i32, write: i32, perm: i32) -> TopicConfig {
         TopicConfig {
             perm,
             read_queue_nums: read,
-            topic_name: String::new(),
-            topic_sys_flag: 0,
             write_queue_nums: write,
+            ..TopicConfig::default()
         }
     }
 
-    fn registration(name: &str, addr: &str, id: u64, topics: &[&str]) -> Registration {
+    fn registration(name: &str, addr: &str, id: i64, topics: &[&str]) -> Registration {
         Registration {
             cluster: "DefaultCluster".to_owned(),
             broker_name: name.to_owned(),

@@ -9,7 +9,8 @@ use super::{
     optional_bool, required, required_number, success, Arrival, HandlerError, Namesrv, Reply,
 };
 use crate::body::{
-    self, BrokerMemberGroup, BrokerMemberGroupBody, DataVersion, KvTableBody, RegisterBrokerBody,
+    self, BrokerMemberGroup, BrokerMemberGroupBody, DataVersion, JsonBody, KvTableBody,
+    RegisterBrokerBody,
 };
 use crate::constants::BROKER_CHANNEL_EXPIRED_MS_DEFAULT;
 use crate::kv_table::NAMESPACE_ORDER_TOPIC_CONFIG;
@@ -19,7 +20,7 @@ use crate::route_table::{BrokerAddrKey, Registration};
 struct BrokerIdentity {
     key: BrokerAddrKey,
     broker_name: String,
-    broker_id: u64,
+    broker_id: i64,
 }
 
 fn identity(request: &RemotingCommand) -> Result<BrokerIdentity, HandlerError> {
@@ -29,7 +30,7 @@ fn identity(request: &RemotingCommand) -> Result<BrokerIdentity, HandlerError> {
             addr: required(request, "brokerAddr")?.to_owned(),
         },
         broker_name: required(request, "brokerName")?.to_owned(),
-        broker_id: required_number(request, "brokerId", "a non-negative broker id")?,
+        broker_id: required_number(request, "brokerId", "a broker id (0 = master)")?,
     })
 }
 
@@ -120,7 +121,7 @@ fn crc_matches(request: &RemotingCommand) -> Result<bool, HandlerError> {
 fn registration_of(
     request: &RemotingCommand,
     broker_name: String,
-    broker_id: u64,
+    broker_id: i64,
 ) -> Result<Registration, HandlerError> {
     let register_body = decode_register_body(request)?;
     let wrapper = register_body.topic_config_serialize_wrapper;
@@ -150,7 +151,7 @@ fn decode_register_body(request: &RemotingCommand) -> Result<RegisterBrokerBody,
             }
         });
     }
-    serde_json::from_slice(&request.body).map_err(|error| HandlerError::BadBody {
+    RegisterBrokerBody::decode(&request.body).map_err(|error| HandlerError::BadBody {
         what: "register",
         reason: error.to_string(),
     })
@@ -189,7 +190,7 @@ pub(super) fn query_data_version(
     let offered: DataVersion = if request.body.is_empty() {
         DataVersion::default()
     } else {
-        serde_json::from_slice(&request.body).map_err(|error| HandlerError::BadBody {
+        DataVersion::decode(&request.body).map_err(|error| HandlerError::BadBody {
             what: "data version",
             reason: error.to_string(),
         })?
