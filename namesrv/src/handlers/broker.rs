@@ -5,9 +5,7 @@
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::response_code;
 
-use super::{
-    optional_bool, required, required_number, success, Arrival, HandlerError, Namesrv, Reply,
-};
+use super::{success, Arrival, HandlerError, Namesrv, Reply};
 use crate::body::{
     self, BrokerMemberGroup, BrokerMemberGroupBody, DataVersion, JsonBody, KvTableBody,
     RegisterBrokerBody,
@@ -15,24 +13,8 @@ use crate::body::{
 use crate::constants::BROKER_CHANNEL_EXPIRED_MS_DEFAULT;
 use crate::kv_table::NAMESPACE_ORDER_TOPIC_CONFIG;
 use crate::route_table::{BrokerAddrKey, Registration};
-
-/// The identity fields every broker-facing header carries.
-struct BrokerIdentity {
-    key: BrokerAddrKey,
-    broker_name: String,
-    broker_id: i64,
-}
-
-fn identity(request: &RemotingCommand) -> Result<BrokerIdentity, HandlerError> {
-    Ok(BrokerIdentity {
-        key: BrokerAddrKey {
-            cluster: required(request, "clusterName")?.to_owned(),
-            addr: required(request, "brokerAddr")?.to_owned(),
-        },
-        broker_name: required(request, "brokerName")?.to_owned(),
-        broker_id: required_number(request, "brokerId", "a broker id (0 = master)")?,
-    })
-}
+use ringmq_protocol::header::namesrv::{BrokerIdentityRequestHeader, RegisterBrokerRequestHeader};
+use ringmq_protocol::header::HeaderError;
 
 /// RocketMQ `UtilAll.crc32`: CRC32 with the sign bit cleared.
 pub(crate) fn body_crc32(body: &[u8]) -> u32 {
@@ -44,13 +26,17 @@ pub(super) fn register(
     request: &RemotingCommand,
     arrival: Arrival,
 ) -> Reply {
-    let identity = identity(request)?;
-    if !crc_matches(request)? {
+    let header = RegisterBrokerRequestHeader::from_command(request)?;
+    let key = BrokerAddrKey {
+        cluster: header.cluster_name.clone(),
+        addr: header.broker_addr.clone(),
+    };
+    if !crc_matches(request, header.body_crc32) {
         namesrv.log.warn(
             arrival.wall,
             &format!(
                 "receive registerBroker request, crc32 not match, broker {}",
-                identity.key.addr
+                key.addr
             ),
         );
         return Ok(RemotingCommand::response_to(
@@ -59,37 +45,34 @@ pub(super) fn register(
             Some("crc32 not match".to_owned()),
         ));
     }
-    let timeout_ms = match request.ext("heartbeatTimeoutMillis") {
-        None => BROKER_CHANNEL_EXPIRED_MS_DEFAULT,
-        Some(_) => {
-            required_number::<u64>(request, "heartbeatTimeoutMillis", "milliseconds")?.max(1)
-        }
-    };
-    let registration = registration_of(request, identity.broker_name, identity.broker_id)?;
-    let first = namesrv.routes.data_version(&identity.key).is_none();
+    let timeout_ms = header
+        .heartbeat_timeout_millis
+        .and_then(|millis| u64::try_from(millis).ok())
+        .filter(|millis| *millis > 0)
+        .unwrap_or(BROKER_CHANNEL_EXPIRED_MS_DEFAULT);
+    let registration = registration_of(request, header)?;
+    let first = namesrv.routes.data_version(&key).is_none();
     let outcome = namesrv.routes.register(&registration);
     if outcome.accepted {
-        namesrv.liveness.heartbeat(
-            identity.key,
-            arrival.now,
-            timeout_ms,
-            Some(arrival.connection),
-        );
+        namesrv
+            .liveness
+            .heartbeat(key, arrival.now, timeout_ms, Some(arrival.connection));
         if first {
             namesrv.log.info(
                 arrival.wall,
                 &format!(
-                "new broker registered, cluster={} brokerName={} brokerId={} addr={} HAService: {}",
-                registration.cluster,
-                registration.broker_name,
-                registration.broker_id,
-                registration.broker_addr,
-                registration.ha_server_addr
-            ),
+                    "new broker registered, cluster={} brokerName={} brokerId={} addr={} \
+                     HAService: {}",
+                    registration.cluster,
+                    registration.broker_name,
+                    registration.broker_id,
+                    registration.broker_addr,
+                    registration.ha_server_addr
+                ),
             );
         }
     } else {
-        namesrv.liveness.remove(&identity.key);
+        namesrv.liveness.remove(&key);
     }
     let mut response = success(request);
     if let Some(ha_server_addr) = outcome.ha_server_addr {
@@ -103,35 +86,31 @@ pub(super) fn register(
             let table = KvTableBody {
                 table: entries.clone(),
             };
-            response = response.with_body(body::to_json(&table));
+            response = response.with_body(table.encode());
         }
     }
     Ok(response)
 }
 
 /// `bodyCrc32` absent or 0 skips the check, as in RocketMQ.
-fn crc_matches(request: &RemotingCommand) -> Result<bool, HandlerError> {
-    let expected: u32 = match request.ext("bodyCrc32") {
-        None => 0,
-        Some(_) => required_number(request, "bodyCrc32", "a CRC32 value")?,
-    };
-    Ok(expected == 0 || body_crc32(&request.body) == expected)
+fn crc_matches(request: &RemotingCommand, expected: Option<i32>) -> bool {
+    let expected = expected.unwrap_or(0);
+    expected == 0 || i64::from(body_crc32(&request.body)) == i64::from(expected)
 }
 
 fn registration_of(
     request: &RemotingCommand,
-    broker_name: String,
-    broker_id: i64,
+    header: RegisterBrokerRequestHeader,
 ) -> Result<Registration, HandlerError> {
-    let register_body = decode_register_body(request)?;
+    let register_body = decode_register_body(request, header.compressed.unwrap_or(false))?;
     let wrapper = register_body.topic_config_serialize_wrapper;
     Ok(Registration {
-        cluster: required(request, "clusterName")?.to_owned(),
-        broker_name,
-        broker_addr: required(request, "brokerAddr")?.to_owned(),
-        broker_id,
-        ha_server_addr: request.ext("haServerAddr").unwrap_or_default().to_owned(),
-        enable_acting_master: optional_bool(request, "enableActingMaster"),
+        cluster: header.cluster_name,
+        broker_name: header.broker_name,
+        broker_addr: header.broker_addr,
+        broker_id: header.broker_id,
+        ha_server_addr: header.ha_server_addr,
+        enable_acting_master: header.enable_acting_master,
         zone_name: request.ext("zoneName").map(str::to_owned),
         data_version: wrapper.data_version,
         topics: wrapper.topic_config_table,
@@ -139,11 +118,14 @@ fn registration_of(
     })
 }
 
-fn decode_register_body(request: &RemotingCommand) -> Result<RegisterBrokerBody, HandlerError> {
+fn decode_register_body(
+    request: &RemotingCommand,
+    compressed: bool,
+) -> Result<RegisterBrokerBody, HandlerError> {
     if request.body.is_empty() {
         return Ok(RegisterBrokerBody::default());
     }
-    if optional_bool(request, "compressed").unwrap_or(false) {
+    if compressed {
         return crate::register_body::decode_compressed(&request.body).map_err(|reason| {
             HandlerError::BadBody {
                 what: "compressed register",
@@ -162,19 +144,21 @@ pub(super) fn unregister(
     request: &RemotingCommand,
     arrival: Arrival,
 ) -> Reply {
-    let identity = identity(request)?;
-    namesrv.liveness.remove(&identity.key);
-    let removed = namesrv
-        .routes
-        .unregister(&identity.key, &identity.broker_name);
+    let header = BrokerIdentityRequestHeader::from_command(request)?;
+    let key = BrokerAddrKey {
+        cluster: header.cluster_name,
+        addr: header.broker_addr,
+    };
+    namesrv.liveness.remove(&key);
+    let removed = namesrv.routes.unregister(&key, &header.broker_name);
     namesrv.log.info(
         arrival.wall,
         &format!(
             "unregisterBroker, cluster={} brokerName={} brokerId={} addr={} removed={}",
-            identity.key.cluster,
-            identity.broker_name,
-            identity.broker_id,
-            identity.key.addr,
+            key.cluster,
+            header.broker_name,
+            header.broker_id,
+            key.addr,
             removed.is_some()
         ),
     );
@@ -186,7 +170,11 @@ pub(super) fn query_data_version(
     request: &RemotingCommand,
     arrival: Arrival,
 ) -> Reply {
-    let identity = identity(request)?;
+    let header = BrokerIdentityRequestHeader::from_command(request)?;
+    let key = BrokerAddrKey {
+        cluster: header.cluster_name,
+        addr: header.broker_addr,
+    };
     let offered: DataVersion = if request.body.is_empty() {
         DataVersion::default()
     } else {
@@ -195,14 +183,14 @@ pub(super) fn query_data_version(
             reason: error.to_string(),
         })?
     };
-    let ours = namesrv.routes.data_version(&identity.key).cloned();
+    let ours = namesrv.routes.data_version(&key).cloned();
     let changed = ours.as_ref() != Some(&offered);
     if !changed {
-        namesrv.liveness.touch(&identity.key, arrival.now);
+        namesrv.liveness.touch(&key, arrival.now);
     }
     let mut response = success(request).with_ext("changed", &changed);
     if let Some(ours) = ours {
-        response = response.with_body(body::to_json(&ours));
+        response = response.with_body(ours.encode());
     }
     Ok(response)
 }
@@ -238,4 +226,9 @@ pub(super) fn member_group(namesrv: &Namesrv, request: &RemotingCommand) -> Repl
         broker_member_group: group,
     };
     Ok(success(request).with_body(body::to_json(&body)))
+}
+
+/// A required ext field of a header the protocol crate does not type (901, 904).
+fn required<'a>(request: &'a RemotingCommand, field: &'static str) -> Result<&'a str, HeaderError> {
+    request.ext(field).ok_or(HeaderError::Missing { field })
 }

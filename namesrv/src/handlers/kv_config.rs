@@ -4,14 +4,20 @@
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::response_code;
 
-use super::{required, success, Arrival, Namesrv, Reply};
-use crate::body::{self, KvTableBody};
+use ringmq_protocol::header::namesrv::{
+    GetKvListByNamespaceRequestHeader, KvConfigKeyRequestHeader, PutKvConfigRequestHeader,
+};
+
+use super::{success, Arrival, Namesrv, Reply};
+use crate::body::{JsonBody, KvTableBody};
 
 pub(super) fn put(namesrv: &mut Namesrv, request: &RemotingCommand, arrival: Arrival) -> Reply {
-    let namespace = required(request, "namespace")?;
-    let key = required(request, "key")?;
-    let value = required(request, "value")?;
-    match namesrv.kv.put(namespace, key, value) {
+    let PutKvConfigRequestHeader {
+        namespace,
+        key,
+        value,
+    } = PutKvConfigRequestHeader::from_command(request)?;
+    match namesrv.kv.put(&namespace, &key, &value) {
         Ok(()) => {
             namesrv.log.info(
                 arrival.wall,
@@ -24,9 +30,9 @@ pub(super) fn put(namesrv: &mut Namesrv, request: &RemotingCommand, arrival: Arr
 }
 
 pub(super) fn get(namesrv: &Namesrv, request: &RemotingCommand) -> Reply {
-    let namespace = required(request, "namespace")?;
-    let key = required(request, "key")?;
-    Ok(match namesrv.kv.get(namespace, key) {
+    let KvConfigKeyRequestHeader { namespace, key } =
+        KvConfigKeyRequestHeader::from_command(request)?;
+    Ok(match namesrv.kv.get(&namespace, &key) {
         Some(value) => success(request).with_ext("value", &value),
         None => RemotingCommand::response_to(
             request,
@@ -37,22 +43,22 @@ pub(super) fn get(namesrv: &Namesrv, request: &RemotingCommand) -> Reply {
 }
 
 pub(super) fn delete(namesrv: &mut Namesrv, request: &RemotingCommand, arrival: Arrival) -> Reply {
-    let namespace = required(request, "namespace")?;
-    let key = required(request, "key")?;
-    match namesrv.kv.delete(namespace, key) {
+    let KvConfigKeyRequestHeader { namespace, key } =
+        KvConfigKeyRequestHeader::from_command(request)?;
+    match namesrv.kv.delete(&namespace, &key) {
         Ok(()) => Ok(success(request)),
         Err(error) => Ok(persist_failed(namesrv, request, arrival, &error)),
     }
 }
 
 pub(super) fn list(namesrv: &Namesrv, request: &RemotingCommand) -> Reply {
-    let namespace = required(request, "namespace")?;
-    Ok(match namesrv.kv.namespace(namespace) {
+    let namespace = GetKvListByNamespaceRequestHeader::from_command(request)?.namespace;
+    Ok(match namesrv.kv.namespace(&namespace) {
         Some(entries) => {
             let table = KvTableBody {
                 table: entries.clone(),
             };
-            success(request).with_body(body::to_json(&table))
+            success(request).with_body(table.encode())
         }
         None => RemotingCommand::response_to(
             request,

@@ -13,6 +13,7 @@ mod route;
 use std::fmt;
 
 use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::header::HeaderError;
 use ringmq_protocol::{request_code, response_code};
 
 use crate::clock::{MonotonicMs, WallMs};
@@ -34,14 +35,8 @@ pub(crate) struct Arrival {
 #[derive(Debug)]
 #[non_exhaustive]
 pub(crate) enum HandlerError {
-    /// A required ext field is absent (Java: `@CFNotNull` field is null).
-    MissingField(&'static str),
-    /// An ext field does not parse.
-    BadField {
-        field: &'static str,
-        value: String,
-        expected: &'static str,
-    },
+    /// The request header lacks a required field or a field does not parse.
+    Header(HeaderError),
     /// The body does not decode.
     BadBody { what: &'static str, reason: String },
 }
@@ -49,17 +44,15 @@ pub(crate) enum HandlerError {
 impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HandlerError::MissingField(field) => write!(f, "the custom field <{field}> is null"),
-            HandlerError::BadField {
-                field,
-                value,
-                expected,
-            } => write!(
-                f,
-                "the custom field <{field}> = {value:?} is not {expected}"
-            ),
+            HandlerError::Header(error) => write!(f, "{error}"),
             HandlerError::BadBody { what, reason } => write!(f, "bad {what} body: {reason}"),
         }
+    }
+}
+
+impl From<HeaderError> for HandlerError {
+    fn from(error: HeaderError) -> Self {
+        HandlerError::Header(error)
     }
 }
 
@@ -174,35 +167,6 @@ impl Namesrv {
             }
         }
     }
-}
-
-/// A required ext field.
-fn required<'a>(
-    request: &'a RemotingCommand,
-    field: &'static str,
-) -> Result<&'a str, HandlerError> {
-    request.ext(field).ok_or(HandlerError::MissingField(field))
-}
-
-/// A required numeric ext field.
-fn required_number<T: std::str::FromStr>(
-    request: &RemotingCommand,
-    field: &'static str,
-    expected: &'static str,
-) -> Result<T, HandlerError> {
-    let value = required(request, field)?;
-    value.trim().parse().map_err(|_| HandlerError::BadField {
-        field,
-        value: value.to_owned(),
-        expected,
-    })
-}
-
-/// An optional boolean ext field, parsed like Java's `Boolean.parseBoolean`.
-fn optional_bool(request: &RemotingCommand, field: &str) -> Option<bool> {
-    request
-        .ext(field)
-        .map(|value| value.trim().eq_ignore_ascii_case("true"))
 }
 
 fn success(request: &RemotingCommand) -> RemotingCommand {

@@ -8,8 +8,13 @@
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::response_code;
 
-use super::{required, success, HandlerError, Namesrv, Reply};
-use crate::body::{self, TopicList};
+use ringmq_protocol::header::namesrv::{
+    BrokerNameRequestHeader, DeleteTopicFromNamesrvRequestHeader, GetRouteInfoRequestHeader,
+    GetTopicsByClusterRequestHeader,
+};
+
+use super::{success, HandlerError, Namesrv, Reply};
+use crate::body::{JsonBody, TopicList};
 use crate::kv_table::NAMESPACE_ORDER_TOPIC_CONFIG;
 use crate::route_table::WritePerm;
 
@@ -22,7 +27,8 @@ fn suggest_todo(url: &str) -> String {
 }
 
 pub(super) fn route_of_topic(namesrv: &mut Namesrv, request: &RemotingCommand) -> Reply {
-    let topic = required(request, "topic")?;
+    let header = GetRouteInfoRequestHeader::from_command(request)?;
+    let topic = header.topic.as_str();
     let Some(mut route) = namesrv
         .routes
         .route(topic, namesrv.config.support_acting_master)
@@ -42,11 +48,11 @@ pub(super) fn route_of_topic(namesrv: &mut Namesrv, request: &RemotingCommand) -
             .get(NAMESPACE_ORDER_TOPIC_CONFIG, topic)
             .map(str::to_owned);
     }
-    Ok(success(request).with_body(body::to_json(&route)))
+    Ok(success(request).with_body(route.encode()))
 }
 
 pub(super) fn cluster_info(namesrv: &Namesrv, request: &RemotingCommand) -> RemotingCommand {
-    success(request).with_body(body::to_json(&namesrv.routes.cluster_info()))
+    success(request).with_body(namesrv.routes.cluster_info().encode())
 }
 
 fn disabled(request: &RemotingCommand) -> RemotingCommand {
@@ -65,26 +71,26 @@ pub(super) fn all_topics(namesrv: &Namesrv, request: &RemotingCommand) -> Remoti
         broker_addr: None,
         topic_list: namesrv.routes.topics(),
     };
-    success(request).with_body(body::to_json(&list))
+    success(request).with_body(list.encode())
 }
 
 pub(super) fn topics_of_cluster(namesrv: &Namesrv, request: &RemotingCommand) -> Reply {
     if !namesrv.config.enable_topic_list {
         return Ok(disabled(request));
     }
-    let cluster = required(request, "cluster")?;
+    let header = GetTopicsByClusterRequestHeader::from_command(request)?;
     let list = TopicList {
         broker_addr: None,
-        topic_list: namesrv.routes.topics_of_cluster(cluster),
+        topic_list: namesrv.routes.topics_of_cluster(&header.cluster),
     };
-    Ok(success(request).with_body(body::to_json(&list)))
+    Ok(success(request).with_body(list.encode()))
 }
 
 pub(super) fn delete_topic(namesrv: &mut Namesrv, request: &RemotingCommand) -> Reply {
-    let topic = required(request, "topic")?;
+    let header = DeleteTopicFromNamesrvRequestHeader::from_command(request)?;
     namesrv
         .routes
-        .delete_topic(topic, request.ext("clusterName"));
+        .delete_topic(&header.topic, header.cluster_name.as_deref());
     Ok(success(request))
 }
 
@@ -102,7 +108,7 @@ fn write_perm(
     change: WritePerm,
     count_field: &str,
 ) -> Result<RemotingCommand, HandlerError> {
-    let broker_name = required(request, "brokerName")?;
-    let count = namesrv.routes.set_write_perm(broker_name, change);
+    let header = BrokerNameRequestHeader::from_command(request)?;
+    let count = namesrv.routes.set_write_perm(&header.broker_name, change);
     Ok(success(request).with_ext(count_field, &count))
 }
