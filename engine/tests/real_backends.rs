@@ -1,0 +1,490 @@
+//! Goal: the shard's contract holds on the real backends, io_uring and the pwrite fallback
+//! (`--io-backend fallback` must pass the same suite): SYNC and ASYNC appends become
+//! readable through their consume queue byte for byte, records straddling segment rolls stay
+//! readable, a clean close and reopen keeps everything without re-dispatching, dropping a
+//! shard without close (a process crash: the page cache survives) loses no acknowledged
+//! record, cold reads after the tail cache evicted the data return the stored bytes, keys
+//! find their records, and a tail cache larger than the buffer pool cannot wedge appends.
+//!
+//! Method: each scenario is a function of the backend, instantiated as a test for both by
+//! `for_each_backend!`. Stores live under `CARGO_TARGET_TMPDIR` (ext4 here); a probe skips
+//! the test with a printed reason where O_DIRECT is unsupported (tmpfs), and io_uring tests
+//! skip where io_uring is unavailable. Expected bytes are recomputed by encoding the same
+//! draft at the offset, queue offset and store time the append reported, so every check is
+//! byte-exact, not just body-equal.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use ringmq_engine::config::{EngineConfig, FlushMode};
+use ringmq_engine::error::AppendError;
+use ringmq_engine::io::select::BackendChoice;
+use ringmq_engine::shard::{QueueReadStatus, ReadLimits, Shard};
+use ringmq_engine::store::StoreGuard;
+use ringmq_engine::types::{PhysicalOffset, QueueId, QueueOffset, TimestampMs};
+use ringmq_protocol::record::StoreStamp;
+
+const TOPICS: [&str; 2] = ["RealA", "RealB"];
+const QUEUES: u32 = 4;
+/// Waits of 5 ms an append may spend on Busy before the shard counts as wedged.
+const BUSY_WAITS_MAX: u32 = 1000;
+const READ_BATCH: ReadLimits = ReadLimits {
+    messages_max: 256,
+    bytes_max: 4 << 20,
+};
+
+/// One appended record, with everything needed to recompute its stored bytes.
+#[derive(Clone, Debug)]
+struct Sent {
+    index: u64,
+    topic: &'static str,
+    queue: u32,
+    body: Vec<u8>,
+    properties: String,
+    key: String,
+    offset: PhysicalOffset,
+    end: PhysicalOffset,
+    queue_offset: u64,
+    store_timestamp: TimestampMs,
+}
+
+impl Sent {
+    fn expected_bytes(&self) -> Vec<u8> {
+        let message = draft(
+            self.topic,
+            i32::try_from(self.queue).expect("small"),
+            &self.body,
+            &self.properties,
+        );
+        let stamp = StoreStamp {
+            queue_offset: i64::try_from(self.queue_offset).expect("small"),
+            physical_offset: self.offset.as_i64(),
+            store_timestamp: self.store_timestamp.as_i64(),
+        };
+        expected_record(&message, stamp)
+    }
+}
+
+/// A store directory, its config and the storage to open it with; `None` means skip.
+struct Store {
+    directory: tempfile::TempDir,
+    backend: BackendChoice,
+}
+
+impl Store {
+    fn new(backend: BackendChoice) -> Option<Self> {
+        let directory = real_store_directory("real-backends-");
+        if let Some(reason) = direct_io_unsupported(directory.path()) {
+            println!("skipped: {reason}");
+            return None;
+        }
+        // Probe the backend once so an unavailable io_uring skips before any work.
+        real_storage(backend, 1 << 20)?;
+        Some(Self { directory, backend })
+    }
+
+    fn root(&self) -> &Path {
+        self.directory.path()
+    }
+
+    fn config(&self, flush: FlushMode) -> EngineConfig {
+        real_config(self.root(), flush)
+    }
+
+    fn open(&self, config: &EngineConfig) -> (Shard, ringmq_engine::recovery::RecoveryReport) {
+        self.open_with_pool(config, REAL_POOL_BYTES)
+    }
+
+    fn open_with_pool(
+        &self,
+        config: &EngineConfig,
+        pool_bytes: usize,
+    ) -> (Shard, ringmq_engine::recovery::RecoveryReport) {
+        let storage = real_storage(self.backend, pool_bytes).expect("probed in new()");
+        open_real_shard(config, storage)
+    }
+}
+
+/// Append `count` records numbered from `first`, spread over topics and queues, retrying
+/// on Busy; `size_of` picks each body size.
+fn append_records(
+    shard: &mut Shard,
+    first: u64,
+    count: u64,
+    size_of: &dyn Fn(u64) -> usize,
+) -> Vec<Sent> {
+    let mut sent = Vec::new();
+    for index in first..first + count {
+        let topic = TOPICS[usize::try_from(index % 2).expect("small")];
+        let queue = u32::try_from(index / 2 % u64::from(QUEUES)).expect("small");
+        let body = body_of(index, size_of(index));
+        let key = format!("key-{index}");
+        let properties = format!(
+            "KEYS\u{1}{key}\u{2}UNIQ_KEY\u{1}U{index:08}\u{2}TAGS\u{1}tag{}\u{2}",
+            index % 3
+        );
+        let message = draft(
+            topic,
+            i32::try_from(queue).expect("small"),
+            &body,
+            &properties,
+        );
+        let mut busy_waits = 0u32;
+        let outcome = loop {
+            match shard.append(&message) {
+                Ok(outcome) => break outcome,
+                Err(AppendError::Busy) if busy_waits < BUSY_WAITS_MAX => {
+                    busy_waits += 1;
+                    shard.wait(Duration::from_millis(5)).expect("tick");
+                }
+                Err(error) => panic!("append {index} after {busy_waits} waits: {error}: {shard:?}"),
+            }
+        };
+        sent.push(Sent {
+            index,
+            topic,
+            queue,
+            body,
+            properties,
+            key,
+            offset: outcome.appended.offset,
+            end: outcome.appended.end,
+            queue_offset: outcome.queue_offset.0,
+            store_timestamp: outcome.appended.store_timestamp,
+        });
+        if index % 64 == 0 {
+            shard.tick().expect("tick");
+        }
+    }
+    sent
+}
+
+fn settle(shard: &mut Shard) {
+    let end = shard.appended();
+    drive_real(shard, |s| s.visible() >= end);
+}
+
+/// Every queue holds exactly `sent` (in queue order, at the reported offsets) byte for byte,
+/// and `read_record` returns the same bytes.
+fn verify_queues(shard: &mut Shard, sent: &[Sent]) {
+    let mut by_queue: BTreeMap<(&str, u32), Vec<&Sent>> = BTreeMap::new();
+    for record in sent {
+        by_queue
+            .entry((record.topic, record.queue))
+            .or_default()
+            .push(record);
+    }
+    for ((topic, queue), expected) in by_queue {
+        let (min, max) = shard.queue_bounds(topic, QueueId(queue));
+        assert_eq!(min, QueueOffset(0), "{topic}/{queue}");
+        assert_eq!(max.0, u64::try_from(expected.len()).expect("small"));
+        let mut position = 0usize;
+        while position < expected.len() {
+            let from = QueueOffset(u64::try_from(position).expect("small"));
+            let read = shard
+                .read_queue(topic, QueueId(queue), from, READ_BATCH, &|_| true)
+                .unwrap_or_else(|error| panic!("{topic}/{queue} at {position}: {error}"));
+            assert_eq!(read.status, QueueReadStatus::Found, "{topic}/{queue}");
+            for message in &read.messages {
+                let original = expected[position];
+                assert_eq!(message.queue_offset.0, original.queue_offset);
+                assert_eq!(
+                    message.offset, original.offset,
+                    "{topic}/{queue}@{position}"
+                );
+                assert!(
+                    message.bytes == original.expected_bytes(),
+                    "{topic}/{queue}@{position}: stored bytes differ from the appended record"
+                );
+                position += 1;
+            }
+            assert_eq!(read.next_offset.0, u64::try_from(position).expect("small"));
+        }
+    }
+    for original in sent.iter().step_by(7) {
+        let bytes = shard
+            .read_record(original.offset)
+            .unwrap_or_else(|error| panic!("read_record {:?}: {error}", original.offset));
+        assert!(
+            bytes == original.expected_bytes(),
+            "read_record bytes differ"
+        );
+    }
+}
+
+fn small_bodies(index: u64) -> usize {
+    64 + usize::try_from(index * 131 % 2000).expect("small")
+}
+
+fn appends_become_readable_through_their_queue_byte_for_byte(backend: BackendChoice) {
+    for flush in [FlushMode::Sync, FlushMode::Async] {
+        let Some(store) = Store::new(backend) else {
+            return;
+        };
+        let config = store.config(flush);
+        let (mut shard, report) = store.open(&config);
+        assert_eq!(report.valid_end, 0, "a new store is empty");
+        let sent = append_records(&mut shard, 0, 600, &small_bodies);
+        settle(&mut shard);
+        assert!(shard.visible() <= shard.written());
+        if flush == FlushMode::Sync {
+            assert_eq!(
+                shard.visible(),
+                shard.durable(),
+                "SYNC acknowledges durable data"
+            );
+        }
+        verify_queues(&mut shard, &sent);
+        shard.close().expect("clean close");
+    }
+}
+
+fn records_straddling_segment_rolls_stay_readable(backend: BackendChoice) {
+    let Some(store) = Store::new(backend) else {
+        return;
+    };
+    let config = store.config(FlushMode::Sync);
+    let (mut shard, _) = store.open(&config);
+    // Bodies of 5–60 KiB make the end of each 1 MiB segment land at many different points.
+    let size_of = |index: u64| 5_000 + usize::try_from(index * 7919 % 55_000).expect("small");
+    let sent = append_records(&mut shard, 0, 140, &size_of);
+    settle(&mut shard);
+    let segment_bytes = config.segment_bytes;
+    let segments = shard.appended().local() / segment_bytes + 1;
+    assert!(
+        segments >= 4,
+        "the workload rolled into {segments} segments"
+    );
+    for record in &sent {
+        assert_eq!(
+            record.offset.local() / segment_bytes,
+            (record.end.local() - 1) / segment_bytes,
+            "a record never spans two segments: {record:?}"
+        );
+    }
+    verify_queues(&mut shard, &sent);
+    let names = std::fs::read_dir(&config.paths.commitlog)
+        .expect("list the commitlog")
+        .count();
+    assert!(
+        u64::try_from(names).expect("small") >= segments,
+        "one file per segment"
+    );
+    shard.close().expect("clean close");
+}
+
+fn clean_close_and_reopen_keeps_every_record_and_redispatches_nothing(backend: BackendChoice) {
+    let Some(store) = Store::new(backend) else {
+        return;
+    };
+    let config = store.config(FlushMode::Async);
+    let guard = StoreGuard::acquire(&config).expect("lock the store");
+    let (mut shard, _) = store.open(&config);
+    let mut sent = append_records(&mut shard, 0, 900, &small_bodies);
+    settle(&mut shard);
+    let appended = shard.appended();
+    shard.close().expect("clean close");
+    guard.close_clean().expect("remove abort");
+
+    let guard = StoreGuard::acquire(&config).expect("lock again");
+    assert!(guard.previous_exit_clean());
+    let (mut shard, report) = store.open(&config);
+    assert_eq!(report.records_redispatched, 0, "{report:?}");
+    assert_eq!(shard.appended(), appended);
+    verify_queues(&mut shard, &sent);
+    // Appends continue after the old end, at the next queue offsets.
+    sent.extend(append_records(&mut shard, 900, 300, &small_bodies));
+    settle(&mut shard);
+    verify_queues(&mut shard, &sent);
+    shard.close().expect("clean close");
+    guard.close_clean().expect("remove abort");
+}
+
+fn dropping_a_shard_without_close_keeps_every_acknowledged_record(backend: BackendChoice) {
+    for flush in [FlushMode::Sync, FlushMode::Async] {
+        let Some(store) = Store::new(backend) else {
+            return;
+        };
+        let config = store.config(flush);
+        let guard = StoreGuard::acquire(&config).expect("lock the store");
+        let (mut shard, _) = store.open(&config);
+        let mut sent = append_records(&mut shard, 0, 400, &small_bodies);
+        settle(&mut shard);
+        // A second burst is still in flight when the "process" dies.
+        sent.extend(append_records(&mut shard, 400, 800, &small_bodies));
+        shard.tick().expect("tick");
+        let visible = shard.visible();
+        drop(shard);
+        drop(guard);
+
+        let guard = StoreGuard::acquire(&config).expect("lock again");
+        assert!(!guard.previous_exit_clean(), "abort marks the crash");
+        let (mut shard, report) = store.open(&config);
+        let end = PhysicalOffset::new(shard.id(), report.valid_end);
+        assert!(
+            end >= visible,
+            "{flush:?}: recovery ended at {end:?} below the acknowledged {visible:?}: {report:?}"
+        );
+        // With the page cache intact, whatever was written survives; nothing else appears.
+        let survivors: Vec<Sent> = sent.iter().filter(|s| s.end <= end).cloned().collect();
+        assert!(sent.iter().all(|s| s.end <= end || s.offset >= end));
+        verify_queues(&mut shard, &survivors);
+        shard.close().expect("clean close");
+        guard.close_clean().expect("remove abort");
+    }
+}
+
+fn cold_reads_after_tail_cache_eviction_return_the_stored_bytes(backend: BackendChoice) {
+    let Some(store) = Store::new(backend) else {
+        return;
+    };
+    let mut config = store.config(FlushMode::Sync);
+    config.tail_cache_bytes = 4096;
+    let (mut shard, _) = store.open(&config);
+    let size_of = |index: u64| 200 + usize::try_from(index * 977 % 9000).expect("small");
+    let sent = append_records(&mut shard, 0, 1400, &size_of);
+    settle(&mut shard);
+    // More log than the four 1 MiB cold-read windows cover, so reads must go to disk.
+    assert!(shard.appended().local() > 6 * config.segment_bytes);
+    let before = shard.stats().commitlog.cold_reads;
+    // Oldest first, then a scattered order that defeats the sequential read-ahead windows.
+    verify_queues(&mut shard, &sent);
+    for step in 0..sent.len() {
+        let original = &sent[step * 389 % sent.len()];
+        let bytes = shard.read_record(original.offset).expect("cold read");
+        assert!(
+            bytes == original.expected_bytes(),
+            "cold bytes differ at step {step}"
+        );
+    }
+    let cold = shard.stats().commitlog.cold_reads - before;
+    assert!(
+        cold > 10,
+        "reads came from disk, not the tail cache: {cold}"
+    );
+    shard.close().expect("clean close");
+}
+
+fn keys_find_their_records_before_and_after_reopen(backend: BackendChoice) {
+    let Some(store) = Store::new(backend) else {
+        return;
+    };
+    let config = store.config(FlushMode::Sync);
+    let (mut shard, _) = store.open(&config);
+    let sent = append_records(&mut shard, 0, 500, &small_bodies);
+    settle(&mut shard);
+    let check = |shard: &mut Shard| {
+        for original in sent.iter().step_by(11) {
+            let found = shard
+                .lookup_key(
+                    original.topic,
+                    &original.key,
+                    TimestampMs(0),
+                    TimestampMs(u64::MAX / 2),
+                    4,
+                )
+                .expect("lookup");
+            assert_eq!(found.len(), 1, "{}", original.key);
+            assert!(found[0] == original.expected_bytes());
+            let unique = format!("U{:08}", original.index);
+            let by_unique = shard
+                .lookup_key(
+                    original.topic,
+                    &unique,
+                    TimestampMs(0),
+                    TimestampMs(u64::MAX / 2),
+                    4,
+                )
+                .expect("lookup");
+            assert_eq!(by_unique.len(), 1, "{unique}");
+            let other = if original.topic == TOPICS[0] {
+                TOPICS[1]
+            } else {
+                TOPICS[0]
+            };
+            let wrong_topic = shard
+                .lookup_key(
+                    other,
+                    &original.key,
+                    TimestampMs(0),
+                    TimestampMs(u64::MAX / 2),
+                    4,
+                )
+                .expect("lookup");
+            assert!(wrong_topic.is_empty(), "a key is scoped to its topic");
+        }
+    };
+    check(&mut shard);
+    shard.close().expect("clean close");
+    let (mut shard, _) = store.open(&config);
+    check(&mut shard);
+    shard.close().expect("clean close");
+}
+
+/// Fill the log with 48 MiB of 60 KB records in bursts: each staging buffer fills up, so
+/// each written chunk pins a whole 1 MiB pool buffer in the tail cache.
+fn write_48_mib_in_bursts(shard: &mut Shard) -> Vec<Sent> {
+    let size_of = |_| 60_000;
+    let mut sent = Vec::new();
+    for burst in 0..24 {
+        sent.extend(append_records(shard, burst * 35, 35, &size_of));
+        settle(shard);
+    }
+    sent
+}
+
+fn sustained_writes_with_the_broker_pool_sizing_never_wedge_on_busy(backend: BackendChoice) {
+    let Some(store) = Store::new(backend) else {
+        return;
+    };
+    let mut config = store.config(FlushMode::Async);
+    config.tail_cache_bytes = 64 << 20;
+    config.segment_bytes = 16 << 20;
+    // broker/src/runtime.rs sizes the pool as tail cache + staging pool.
+    let (mut shard, _) = store.open_with_pool(&config, (64 << 20) + REAL_POOL_BYTES);
+    let sent = write_48_mib_in_bursts(&mut shard);
+    verify_queues(&mut shard, &sent);
+    shard.close().expect("clean close");
+}
+
+/// Engine hazard: the tail cache evicts only above its budget, so when the budget is larger
+/// than the storage's pool, written chunks pin every pool buffer, the staging batch can never
+/// be frozen, nothing more is written, nothing is evicted, and appends stay Busy forever.
+fn a_tail_cache_larger_than_the_pool_never_wedges_appends_on_busy(backend: BackendChoice) {
+    let Some(store) = Store::new(backend) else {
+        return;
+    };
+    let mut config = store.config(FlushMode::Async);
+    config.tail_cache_bytes = 64 << 20;
+    config.segment_bytes = 16 << 20;
+    let (mut shard, _) = store.open_with_pool(&config, REAL_POOL_BYTES);
+    let sent = write_48_mib_in_bursts(&mut shard);
+    verify_queues(&mut shard, &sent);
+    shard.close().expect("clean close");
+}
+
+macro_rules! for_each_backend {
+    ($($case:ident),* $(,)?) => {
+        mod uring {
+            $( #[test] fn $case() { super::$case(super::BackendChoice::Uring); } )*
+        }
+        mod fallback {
+            $( #[test] fn $case() { super::$case(super::BackendChoice::Fallback); } )*
+        }
+    };
+}
+
+for_each_backend!(
+    appends_become_readable_through_their_queue_byte_for_byte,
+    records_straddling_segment_rolls_stay_readable,
+    clean_close_and_reopen_keeps_every_record_and_redispatches_nothing,
+    dropping_a_shard_without_close_keeps_every_acknowledged_record,
+    cold_reads_after_tail_cache_eviction_return_the_stored_bytes,
+    keys_find_their_records_before_and_after_reopen,
+    sustained_writes_with_the_broker_pool_sizing_never_wedge_on_busy,
+    a_tail_cache_larger_than_the_pool_never_wedges_appends_on_busy,
+);
