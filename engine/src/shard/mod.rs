@@ -531,7 +531,19 @@ impl Shard {
                 size: u32::try_from(found.total_size).unwrap_or(u32::MAX),
                 tags_code: tags_code(found.property(properties::TAGS)),
             };
-            let state = self.queue_state_or_create(found.topic, queue_id)?;
+            self.queue_state_or_create(found.topic, queue_id)?;
+            let state = self
+                .topics
+                .get_mut(found.topic)
+                .and_then(|queues| queues.get_mut(&queue_id))
+                .expect("created above");
+            // A crash can tear a queue's leading entries (blank) while later ones landed, so
+            // the reopened queue starts past records recovery is re-dispatching. Every entry
+            // from here on points at this record or a later one, which the scan re-dispatches
+            // in order, so cutting the queue back to this offset loses nothing.
+            if queue_offset < state.queue.min_offset().0 {
+                state.queue.truncate(self.storage.as_mut(), queue_offset)?;
+            }
             if queue_offset >= state.queue.max_offset().0 {
                 state.queue.push(queue_offset, entry);
                 state.next_offset = state.next_offset.max(queue_offset + 1);
