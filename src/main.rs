@@ -14,6 +14,7 @@ commands:
   dev         a name server and a broker in one process, for development
   namesrv     run a name server (also invoked as mqnamesrv)
   broker      run a broker (also invoked as mqbroker)
+  bench       load generators: bench produce, bench consume
   help        print this help
 
 Run `ringmq <command> -h` for the options of a command.";
@@ -34,6 +35,7 @@ fn run(role: &str, args: &[String]) -> i32 {
         "namesrv" => ringmq_namesrv::run(args),
         "broker" => ringmq_broker::run(args),
         "dev" => dev::run(args),
+        "bench" => ringmq_bench::run(args),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             0

@@ -36,7 +36,10 @@ impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Header(error) => write!(f, "{error}"),
-            Self::Busy => f.write_str(SYSTEM_BUSY_REMARK),
+            Self::Busy => write!(
+                f,
+                "{SYSTEM_BUSY_REMARK} (commitlog staging buffers are full)"
+            ),
             Self::MessageIllegal(text)
             | Self::InvalidParameter(text)
             | Self::NoPermission(text)

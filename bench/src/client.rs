@@ -1,0 +1,158 @@
+//! A minimal blocking remoting client with pipelining: several requests may be in flight on
+//! one connection and responses are matched by opaque. Built on the protocol crate only, so
+//! the bench tool does not depend on the broker it measures.
+
+use std::io::{self, Read as _, Write as _};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::frame;
+
+/// Largest response frame accepted (pull responses carry many messages).
+const FRAME_BYTES_MAX: usize = 64 << 20;
+
+/// One connection.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+    read_start: usize,
+    next_opaque: i32,
+    encode: Vec<u8>,
+}
+
+impl Connection {
+    pub(crate) fn connect(address: &str, timeout: Duration) -> io::Result<Self> {
+        let target = address.to_socket_addrs()?.next().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{address} resolves to nothing"),
+            )
+        })?;
+        let stream = TcpStream::connect_timeout(&target, timeout)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        Ok(Self {
+            stream,
+            buffer: Vec::with_capacity(1 << 16),
+            read_start: 0,
+            next_opaque: 0,
+            encode: Vec::new(),
+        })
+    }
+
+    /// Send a request; returns its opaque.
+    pub(crate) fn send(&mut self, mut request: RemotingCommand) -> io::Result<i32> {
+        self.next_opaque = self.next_opaque.wrapping_add(1);
+        request.opaque = self.next_opaque;
+        self.encode.clear();
+        frame::encode(&request, &mut self.encode);
+        self.stream.write_all(&self.encode)?;
+        Ok(request.opaque)
+    }
+
+    /// The next response (any opaque).
+    pub(crate) fn receive(&mut self) -> io::Result<RemotingCommand> {
+        loop {
+            match frame::decode(&self.buffer[self.read_start..], FRAME_BYTES_MAX) {
+                Ok(Some((command, used))) => {
+                    self.read_start += used;
+                    if self.read_start == self.buffer.len() {
+                        self.buffer.clear();
+                        self.read_start = 0;
+                    }
+                    if command.is_response() {
+                        return Ok(command);
+                    }
+                }
+                Ok(None) => self.fill()?,
+                Err(error) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        error.to_string(),
+                    ))
+                }
+            }
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        if self.read_start > 0 {
+            self.buffer.drain(..self.read_start);
+            self.read_start = 0;
+        }
+        let filled = self.buffer.len();
+        self.buffer.resize(filled + (1 << 16), 0);
+        let read = self.stream.read(&mut self.buffer[filled..]);
+        match read {
+            Ok(0) => {
+                self.buffer.truncate(filled);
+                Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                ))
+            }
+            Ok(count) => {
+                self.buffer.truncate(filled + count);
+                Ok(())
+            }
+            Err(error) => {
+                self.buffer.truncate(filled);
+                Err(error)
+            }
+        }
+    }
+
+    /// Send and wait for this request's response.
+    pub(crate) fn call(&mut self, request: RemotingCommand) -> io::Result<RemotingCommand> {
+        let opaque = self.send(request)?;
+        loop {
+            let response = self.receive()?;
+            if response.opaque == opaque {
+                return Ok(response);
+            }
+        }
+    }
+}
+
+/// A request with string ext fields.
+pub(crate) fn request(code: i32, ext: &[(&str, String)]) -> RemotingCommand {
+    let mut command = RemotingCommand::request(code);
+    for (key, value) in ext {
+        command.ext_fields.insert((*key).to_owned(), value.clone());
+    }
+    command
+}
+
+/// The sending half of a split connection.
+#[derive(Debug)]
+pub(crate) struct WriteHalf {
+    stream: TcpStream,
+    next_opaque: i32,
+    encode: Vec<u8>,
+}
+
+impl WriteHalf {
+    /// Send a request; returns its opaque.
+    pub(crate) fn send(&mut self, mut request: RemotingCommand) -> io::Result<i32> {
+        self.next_opaque = self.next_opaque.wrapping_add(1);
+        request.opaque = self.next_opaque;
+        self.encode.clear();
+        frame::encode(&request, &mut self.encode);
+        self.stream.write_all(&self.encode)?;
+        Ok(request.opaque)
+    }
+}
+
+impl Connection {
+    /// Split into a sending half and a receiving half for two threads.
+    pub(crate) fn split(self) -> io::Result<(WriteHalf, Connection)> {
+        let writer = WriteHalf {
+            stream: self.stream.try_clone()?,
+            next_opaque: self.next_opaque,
+            encode: Vec::new(),
+        };
+        Ok((writer, self))
+    }
+}

@@ -1,0 +1,232 @@
+//! `ringmq bench consume`: RocketMQ's `consumer.sh` workload with a pull loop per queue —
+//! one outstanding long-polling PULL_MESSAGE per queue, many queues per connection — printing
+//! `consumer.sh`'s report lines (TPS, born→consume and store→consume latency) plus the
+//! consumed bytes per second, which is what a backlog drain is judged by.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::record::{self, Scanned};
+use ringmq_protocol::{request_code, response_code};
+
+use crate::client::{request, Connection};
+use crate::clock;
+use crate::options::{machine, Options};
+use crate::route::{resolve, Queue};
+use crate::stats::{Counters, Window};
+
+struct Shared {
+    options: Options,
+    counters: Counters,
+    born_ms_total: AtomicU64,
+    born_ms_max: AtomicU64,
+    stop: AtomicBool,
+}
+
+fn offset_request(code: i32, topic: &str, queue_id: i32) -> RemotingCommand {
+    request(
+        code,
+        &[
+            ("topic", topic.to_owned()),
+            ("queueId", queue_id.to_string()),
+        ],
+    )
+}
+
+fn pull_request(options: &Options, queue_id: i32, offset: u64) -> RemotingCommand {
+    request(
+        request_code::PULL_MESSAGE,
+        &[
+            ("consumerGroup", options.group.clone()),
+            ("topic", options.topic.clone()),
+            ("queueId", queue_id.to_string()),
+            ("queueOffset", offset.to_string()),
+            ("maxMsgNums", options.pull_batch.to_string()),
+            ("sysFlag", "6".to_owned()),
+            ("commitOffset", "0".to_owned()),
+            ("suspendTimeoutMillis", "5000".to_owned()),
+            ("subscription", options.filter.clone()),
+            ("subVersion", "0".to_owned()),
+            ("expressionType", "TAG".to_owned()),
+        ],
+    )
+}
+
+/// Count the records of a pull body and their latencies.
+fn account(shared: &Shared, body: &[u8]) -> u64 {
+    let now = i64::try_from(clock::wall_ms()).unwrap_or(i64::MAX);
+    let mut rest = body;
+    let mut count = 0;
+    while let Ok(Scanned::Record(found)) = record::scan(rest, false) {
+        let store_to_consume = u64::try_from(now - found.store_timestamp).unwrap_or(0);
+        let born_to_consume = u64::try_from(now - found.born_timestamp).unwrap_or(0);
+        shared.counters.record(
+            store_to_consume * 1000,
+            u64::try_from(found.total_size).unwrap_or(0),
+        );
+        shared
+            .born_ms_total
+            .fetch_add(born_to_consume, Ordering::Relaxed);
+        shared
+            .born_ms_max
+            .fetch_max(born_to_consume, Ordering::Relaxed);
+        rest = &rest[found.total_size..];
+        count += 1;
+    }
+    count
+}
+
+fn lane(shared: &Shared, broker: &str, queues: &[i32]) -> Result<(), String> {
+    let options = &shared.options;
+    let mut connection = Connection::connect(broker, Duration::from_secs(5))
+        .map_err(|e| format!("broker {broker}: {e}"))?;
+    let mut in_flight: HashMap<i32, i32> = HashMap::new();
+    for &queue in queues {
+        let code = if options.from_start {
+            request_code::GET_MIN_OFFSET
+        } else {
+            request_code::GET_MAX_OFFSET
+        };
+        let answer = connection
+            .call(offset_request(code, &options.topic, queue))
+            .map_err(|e| e.to_string())?;
+        let offset = answer
+            .ext("offset")
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0);
+        let opaque = connection
+            .send(pull_request(options, queue, offset))
+            .map_err(|e| e.to_string())?;
+        in_flight.insert(opaque, queue);
+    }
+    while !shared.stop.load(Ordering::Relaxed) {
+        let response = connection.receive().map_err(|e| e.to_string())?;
+        let Some(queue) = in_flight.remove(&response.opaque) else {
+            continue;
+        };
+        let next: u64 = response
+            .ext("nextBeginOffset")
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0);
+        match response.code {
+            response_code::SUCCESS => {
+                account(shared, &response.body);
+            }
+            response_code::PULL_NOT_FOUND
+            | response_code::PULL_RETRY_IMMEDIATELY
+            | response_code::PULL_OFFSET_MOVED => {}
+            _ => {
+                shared
+                    .counters
+                    .response_failed
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let opaque = connection
+            .send(pull_request(options, queue, next))
+            .map_err(|e| e.to_string())?;
+        in_flight.insert(opaque, queue);
+    }
+    Ok(())
+}
+
+/// Run the consumer benchmark.
+pub(crate) fn run(options: Options) -> Result<serde_json::Value, String> {
+    let queues = resolve(&options.namesrvs, &options.topic, options.queues)?;
+    let shared = Arc::new(Shared {
+        options: options.clone(),
+        counters: Counters::default(),
+        born_ms_total: AtomicU64::new(0),
+        born_ms_max: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+    });
+    let connections = options.threads.clamp(1, 4).min(queues.len());
+    let mut plan: Vec<(String, Vec<i32>)> = Vec::new();
+    for (index, queue) in queues.iter().enumerate() {
+        let Queue { broker, queue_id } = queue;
+        let slot = index % connections;
+        if plan.len() <= slot {
+            plan.push((broker.clone(), Vec::new()));
+        }
+        plan[slot].1.push(*queue_id);
+    }
+    let threads: Vec<_> = plan
+        .into_iter()
+        .map(|(broker, ids)| {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || lane(&shared, &broker, &ids))
+        })
+        .collect();
+    let started = clock::now();
+    let summary = report_until_done(&shared, started);
+    shared.stop.store(true, Ordering::Relaxed);
+    drop(threads);
+    let elapsed = clock::now()
+        .saturating_duration_since(started)
+        .as_secs_f64();
+    let consumed = shared.counters.success.load(Ordering::Relaxed);
+    let bytes = shared.counters.bytes.load(Ordering::Relaxed);
+    let (tps, megabytes) = (
+        consumed as f64 / elapsed.max(0.001),
+        bytes as f64 / 1e6 / elapsed.max(0.001),
+    );
+    println!("[Complete] Consume Total: {consumed} | Consume TPS: {tps:.0} | Consume MB/s: {megabytes:.1}");
+    Ok(serde_json::json!({
+        "kind": "consume",
+        "config": {"topic": options.topic, "group": options.group, "connections": connections, "queues": queues.len(), "from": if options.from_start { "first" } else { "last" }},
+        "machine": machine(),
+        "seconds": elapsed,
+        "messages": consumed,
+        "messages_per_second": tps,
+        "megabytes_per_second": megabytes,
+        "peak_window_messages_per_second": summary,
+        "response_failed": shared.counters.response_failed.load(Ordering::Relaxed),
+    }))
+}
+
+/// Report every interval; stop at the duration or once `-q` messages were consumed.
+fn report_until_done(shared: &Shared, started: std::time::Instant) -> u64 {
+    let options = &shared.options;
+    let mut window = Window::default();
+    let mut next_report = started + options.report_interval;
+    let mut tick = started;
+    let mut peak = 0;
+    let mut previous_born = (0u64, 0u64);
+    loop {
+        tick += Duration::from_secs(1).min(options.report_interval);
+        clock::wait_until(tick);
+        window.sample(&shared.counters, clock::wall_ms());
+        let rates = window.rates();
+        peak = peak.max(rates.tps);
+        let now = clock::now();
+        if now >= next_report {
+            next_report += options.report_interval;
+            let consumed = shared.counters.success.load(Ordering::Relaxed);
+            let born_total = shared.born_ms_total.load(Ordering::Relaxed);
+            let born_average =
+                (born_total - previous_born.1) as f64 / (consumed - previous_born.0).max(1) as f64;
+            previous_born = (consumed, born_total);
+            println!(
+                "Current Time: {} | Consume TPS: {} | AVG(B2C) RT(ms): {born_average:7.3} | AVG(S2C) RT(ms): {:7.3} | MAX(B2C) RT(ms): {} | MAX(S2C) RT(ms): {} | Consume Fail: {} | Consume MB/s: {:.1}",
+                clock::human(clock::wall_ms()),
+                rates.tps,
+                rates.average_ms,
+                shared.born_ms_max.swap(0, Ordering::Relaxed),
+                shared.counters.latency_ms_max.swap(0, Ordering::Relaxed),
+                rates.response_failed,
+                { rates.bytes_per_second as f64 / 1e6 },
+            );
+        }
+        let out_of_time = options
+            .duration
+            .is_some_and(|d| now.saturating_duration_since(started) >= d);
+        let enough = options.quantity > 0
+            && shared.counters.success.load(Ordering::Relaxed) >= options.quantity;
+        if out_of_time || enough {
+            return peak;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Counters shared by the load threads, RocketMQ-style periodic report lines, and the
+//! latency histogram (HDR, microseconds) behind the percentiles.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hdrhistogram::Histogram;
+
+/// Counters the workers bump; the reporter snapshots them every second.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) success: AtomicU64,
+    pub(crate) send_failed: AtomicU64,
+    pub(crate) response_failed: AtomicU64,
+    pub(crate) latency_ms_total: AtomicU64,
+    pub(crate) latency_ms_max: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn record(&self, latency_us: u64, bytes: u64) {
+        self.success.fetch_add(1, Ordering::Relaxed);
+        let ms = latency_us / 1000;
+        self.latency_ms_total.fetch_add(ms, Ordering::Relaxed);
+        self.latency_ms_max.fetch_max(ms, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self, at_ms: u64) -> Snapshot {
+        Snapshot {
+            at_ms,
+            success: self.success.load(Ordering::Relaxed),
+            send_failed: self.send_failed.load(Ordering::Relaxed),
+            response_failed: self.response_failed.load(Ordering::Relaxed),
+            latency_ms_total: self.latency_ms_total.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Snapshot {
+    at_ms: u64,
+    success: u64,
+    send_failed: u64,
+    response_failed: u64,
+    latency_ms_total: u64,
+    bytes: u64,
+}
+
+/// The last ten one-second snapshots, as RocketMQ's benchmark keeps them.
+#[derive(Debug, Default)]
+pub(crate) struct Window {
+    snapshots: VecDeque<Snapshot>,
+}
+
+/// Figures of a window.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Rates {
+    pub(crate) tps: u64,
+    pub(crate) bytes_per_second: u64,
+    pub(crate) average_ms: f64,
+    pub(crate) send_failed: u64,
+    pub(crate) response_failed: u64,
+}
+
+impl Window {
+    pub(crate) fn sample(&mut self, counters: &Counters, at_ms: u64) {
+        self.snapshots.push_back(counters.snapshot(at_ms));
+        if self.snapshots.len() > 10 {
+            self.snapshots.pop_front();
+        }
+    }
+
+    pub(crate) fn rates(&self) -> Rates {
+        let (Some(first), Some(last)) = (self.snapshots.front(), self.snapshots.back()) else {
+            return Rates::default();
+        };
+        let elapsed_ms = last.at_ms.saturating_sub(first.at_ms).max(1);
+        let sent = last.success - first.success;
+        let per_second = |count: u64| count.saturating_mul(1000) / elapsed_ms;
+        let average_ms = if sent == 0 {
+            0.0
+        } else {
+            (last.latency_ms_total - first.latency_ms_total) as f64 / sent as f64
+        };
+        Rates {
+            tps: per_second(sent),
+            bytes_per_second: per_second(last.bytes - first.bytes),
+            average_ms,
+            send_failed: last.send_failed,
+            response_failed: last.response_failed,
+        }
+    }
+}
+
+/// A fresh latency histogram: 1 µs to 10 minutes, 3 significant digits.
+pub(crate) fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("bounds are valid constants")
+}
+
+/// `p50 … max` in milliseconds.
+pub(crate) fn percentiles_line(histogram: &Histogram<u64>) -> String {
+    let ms = |us: u64| us as f64 / 1000.0;
+    format!(
+        "p50: {:.3} ms | p90: {:.3} ms | p99: {:.3} ms | p99.9: {:.3} ms | p99.99: {:.3} ms | max: {:.3} ms",
+        ms(histogram.value_at_quantile(0.50)),
+        ms(histogram.value_at_quantile(0.90)),
+        ms(histogram.value_at_quantile(0.99)),
+        ms(histogram.value_at_quantile(0.999)),
+        ms(histogram.value_at_quantile(0.9999)),
+        ms(histogram.max()),
+    )
+}
+
+/// The percentiles as JSON (milliseconds).
+pub(crate) fn percentiles_json(histogram: &Histogram<u64>) -> serde_json::Value {
+    let ms = |us: u64| us as f64 / 1000.0;
+    serde_json::json!({
+        "count": histogram.len(),
+        "p50_ms": ms(histogram.value_at_quantile(0.50)),
+        "p90_ms": ms(histogram.value_at_quantile(0.90)),
+        "p99_ms": ms(histogram.value_at_quantile(0.99)),
+        "p99_9_ms": ms(histogram.value_at_quantile(0.999)),
+        "p99_99_ms": ms(histogram.value_at_quantile(0.9999)),
+        "max_ms": ms(histogram.max()),
+        "mean_ms": histogram.mean() / 1000.0,
+    })
+}
