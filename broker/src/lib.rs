@@ -18,6 +18,7 @@ mod registration;
 mod remoting_client;
 mod routing;
 mod runtime;
+mod schedule;
 mod shard;
 
 pub use cli::{run, serve};

@@ -83,6 +83,8 @@ pub(crate) enum Message {
         queue_id: u32,
         offset: u64,
     },
+    /// A delay level's delivery progress (to the control plane, which persists it).
+    DelayProgress { level: i32, offset: u64 },
     /// Stop accepting, finish, flush and exit.
     Shutdown,
 }

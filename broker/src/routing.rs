@@ -15,6 +15,25 @@ use crate::control::snapshot::ControlSnapshot;
 /// The shard of the control plane.
 pub(crate) const CONTROL_SHARD: u16 = 0;
 
+/// Prefix of ext keys the broker adds to requests it routes internally (a re-routed send, a
+/// resolved send-back, a scheduled delivery). Requests read from sockets lose every such key,
+/// so a client cannot forge one.
+pub(crate) const INTERNAL_PREFIX: &str = "_ringmq";
+/// Set on sends the broker makes itself: they may target system topics (SCHEDULE_TOPIC_XXXX).
+pub(crate) const INTERNAL_SEND: &str = "_ringmqInternal";
+/// The born host (`ip:port`) of a message the broker re-appends on the producer's behalf.
+pub(crate) const INTERNAL_BORN_HOST: &str = "_ringmqBornHost";
+/// Set by the control plane on a CONSUMER_SEND_MSG_BACK whose group it resolved: the
+/// maxReconsumeTimes to apply. The request then goes to the shard holding the record.
+pub(crate) const SEND_BACK_RESOLVED: &str = "_ringmqSendBackMax";
+
+/// Drop the internal ext keys from a request read off a socket.
+pub(crate) fn strip_internal(request: &mut RemotingCommand) {
+    request
+        .ext_fields
+        .retain(|key, _| !key.starts_with(INTERNAL_PREFIX));
+}
+
 /// Where a request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Target {
@@ -54,24 +73,24 @@ pub(crate) fn target(
             Some((topic, queue)) => queue_shard(topic, queue, shard_count),
             None => Target::Shard(CONTROL_SHARD),
         },
-        code::VIEW_MESSAGE_BY_ID | code::CONSUMER_SEND_MSG_BACK => {
-            match request
-                .ext("offset")
-                .and_then(|offset| offset.trim().parse::<u64>().ok())
-            {
-                Some(offset) if PhysicalOffset(offset).shard().0 < shard_count => {
-                    if request.code == code::CONSUMER_SEND_MSG_BACK {
-                        Target::Control
-                    } else {
-                        Target::Shard(PhysicalOffset(offset).shard().0)
-                    }
-                }
-                _ => Target::Shard(CONTROL_SHARD),
-            }
+        code::CONSUMER_SEND_MSG_BACK if request.ext(SEND_BACK_RESOLVED).is_none() => {
+            Target::Control
         }
+        // A resolved send-back, like a view, runs where the record is.
+        code::VIEW_MESSAGE_BY_ID | code::CONSUMER_SEND_MSG_BACK => match request
+            .ext("offset")
+            .and_then(|offset| offset.trim().parse::<u64>().ok())
+        {
+            Some(offset) if PhysicalOffset(offset).shard().0 < shard_count => {
+                Target::Shard(PhysicalOffset(offset).shard().0)
+            }
+            _ => Target::Shard(CONTROL_SHARD),
+        },
         code::QUERY_MESSAGE => Target::AllShards,
         // The control plane found no committed offset and asks the queue's owner.
-        code::QUERY_CONSUMER_OFFSET if request.ext(crate::control::OFFSET_NOT_FOUND_MARK).is_some() => {
+        code::QUERY_CONSUMER_OFFSET
+            if request.ext(crate::control::OFFSET_NOT_FOUND_MARK).is_some() =>
+        {
             match queue_of(request) {
                 Some((topic, queue)) => queue_shard(topic, queue, shard_count),
                 None => Target::Shard(CONTROL_SHARD),

@@ -273,8 +273,9 @@ pub fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     let mut control = ControlPlane::load(Arc::clone(&context), registration, now_ms)
         .map_err(|error| StartError::Store(format!("loading store/config failed: {error}")))?;
     let snapshot = control.take_snapshot_if_changed().unwrap_or_default();
+    let delay_offsets = control.delay_offsets.all().clone();
     control.mark_changed();
-    let shards = spawn_shards(&context, &engine, control, &snapshot)?;
+    let shards = spawn_shards(&context, &engine, control, &snapshot, &delay_offsets)?;
     let boot_line = format!(
         "The broker[{}, {}] boot success. serializeType=JSON and name server is {}",
         context.config.broker_name,
@@ -300,6 +301,7 @@ fn spawn_shards(
     engine: &EngineConfig,
     control: ControlPlane,
     snapshot: &Arc<ControlSnapshot>,
+    delay_offsets: &std::collections::BTreeMap<i32, i64>,
 ) -> Result<Spawned, StartError> {
     let io = |error: std::io::Error| {
         StartError::Io(format!("cannot set up a shard event loop: {error}"))
@@ -333,6 +335,7 @@ fn spawn_shards(
             poll,
             control: if index == 0 { control.take() } else { None },
             snapshot: Arc::clone(snapshot),
+            delay_offsets: delay_offsets.clone(),
             ready: ready_sender.clone(),
         };
         let thread = std::thread::Builder::new()
@@ -384,6 +387,7 @@ struct ShardStart {
     poll: mio::Poll,
     control: Option<ControlPlane>,
     snapshot: Arc<ControlSnapshot>,
+    delay_offsets: std::collections::BTreeMap<i32, i64>,
     ready: mpsc::Sender<Result<(), String>>,
 }
 
@@ -454,6 +458,7 @@ impl ShardStart {
             inbox: self.inbox,
             poll: self.poll,
             listeners,
+            delay_offsets: self.delay_offsets,
         };
         BrokerShard::new(parts).map_err(|error| format!("shard {index}: {error}"))
     }

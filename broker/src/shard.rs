@@ -68,6 +68,7 @@ pub(crate) struct BrokerShard {
     stopping: bool,
     frames: Vec<RemotingCommand>,
     pub(crate) gathers: crate::handlers::query::Gathers,
+    pub(crate) scheduler: crate::schedule::Scheduler,
 }
 
 impl std::fmt::Debug for BrokerShard {
@@ -89,6 +90,8 @@ pub(crate) struct ShardParts {
     pub(crate) inbox: Inbox,
     pub(crate) poll: Poll,
     pub(crate) listeners: Vec<std::net::TcpListener>,
+    /// Delay level → next offset to deliver, as persisted.
+    pub(crate) delay_offsets: std::collections::BTreeMap<i32, i64>,
 }
 
 impl BrokerShard {
@@ -103,6 +106,7 @@ impl BrokerShard {
             inbox,
             poll,
             listeners,
+            delay_offsets,
         } = parts;
         let mut registered = Vec::new();
         for (position, listener) in listeners.into_iter().enumerate() {
@@ -119,6 +123,12 @@ impl BrokerShard {
             poll.registry()
                 .register(&mut SourceFd(&fd), STORAGE, Interest::READABLE)?;
         }
+        let scheduler = crate::schedule::Scheduler::new(
+            index,
+            outboxes.shard_count(),
+            &context.config.message_delay_levels,
+            &delay_offsets,
+        );
         let shard_count = usize::from(outboxes.shard_count());
         Ok(Self {
             index,
@@ -140,6 +150,7 @@ impl BrokerShard {
             stopping: false,
             frames: Vec::new(),
             gathers: crate::handlers::query::Gathers::default(),
+            scheduler,
         })
     }
 
@@ -247,7 +258,8 @@ impl BrokerShard {
             },
             peer,
         };
-        for request in frames.drain(..) {
+        for mut request in frames.drain(..) {
+            routing::strip_internal(&mut request);
             self.on_request(origin.clone(), request);
         }
         self.frames = frames;
@@ -292,7 +304,7 @@ impl BrokerShard {
     }
 
     /// Route one decoded request.
-    fn on_request(&mut self, origin: Origin, mut request: RemotingCommand) {
+    pub(crate) fn on_request(&mut self, origin: Origin, mut request: RemotingCommand) {
         if request.is_response() {
             // Replies to our own server-initiated requests need no handling.
             return;
@@ -415,6 +427,9 @@ impl BrokerShard {
     }
 
     fn write_response(&mut self, id: u64, response: &Response) {
+        if id == crate::schedule::SCHEDULE_CONNECTION {
+            return crate::schedule::on_response(self, response);
+        }
         let Some(connection) = self.connections.get_mut(&id) else {
             return;
         };
@@ -503,6 +518,11 @@ impl BrokerShard {
                     control.commit_offset(&group, &topic, queue_id, offset);
                 }
             }
+            Message::DelayProgress { level, offset } => {
+                if let Some(control) = self.control.as_mut() {
+                    control.delay_offsets.update(level, offset);
+                }
+            }
             Message::Gather(gather) => crate::handlers::query::on_gather(self, gather),
             Message::Gathered(result) => crate::handlers::query::on_gathered(self, result),
             Message::Shutdown => {}
@@ -519,6 +539,7 @@ impl BrokerShard {
         }
         crate::handlers::send::complete_acks(self);
         crate::handlers::pull::wake_parked(self);
+        crate::schedule::tick(self);
         if let Some(mut control) = self.control.take() {
             control.on_timer(self);
             self.control = Some(control);

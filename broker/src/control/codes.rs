@@ -15,14 +15,15 @@ use ringmq_protocol::header::client::{ConsumerGroupRequestHeader, UnregisterClie
 use ringmq_protocol::header::offset::{
     OffsetResponseHeader, QueryConsumerOffsetRequestHeader, UpdateConsumerOffsetRequestHeader,
 };
-use ringmq_protocol::header::send::SendMessageRequestHeader;
+use ringmq_protocol::header::send::{ConsumerSendMsgBackRequestHeader, SendMessageRequestHeader};
 use ringmq_protocol::{request_code as code, response_code};
 
 use super::clients::ClientChannel;
-use super::topics::{validate_topic_name, RETRY_PREFIX};
+use super::topics::{validate_topic_name, DLQ_PREFIX, RETRY_PREFIX};
 use super::{ControlPlane, Outcome, QueueLock};
 use crate::error::{not_supported, response, success, HandlerError};
 use crate::message::{Origin, Response};
+use crate::routing::SEND_BACK_RESOLVED;
 use crate::shard::BrokerShard;
 
 /// Ext key a re-routed QUERY_CONSUMER_OFFSET carries when the group has no offset, so the
@@ -46,6 +47,7 @@ pub(super) fn handle(
             auto_create_topic(control, shard, request.clone())
         }
         code::HEART_BEAT => heartbeat(control, shard, origin, request.clone()),
+        code::CONSUMER_SEND_MSG_BACK => resolve_send_back(control, shard, request.clone()),
         code::UNREGISTER_CLIENT => unregister(control, shard, origin, request.clone()),
         code::GET_CONSUMER_LIST_BY_GROUP => consumer_list(control, request.clone()),
         code::QUERY_CONSUMER_OFFSET => query_offset(control, request.clone()),
@@ -64,6 +66,11 @@ pub(super) fn handle(
         code::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => {
             let mut answer = success(&request);
             answer.command.body = control.groups.wrapper().encode().into();
+            reply(request.clone(), answer)
+        }
+        code::GET_ALL_DELAY_OFFSET => {
+            let mut answer = success(&request);
+            answer.command.body = control.delay_offsets.wrapper().encode().into();
             reply(request.clone(), answer)
         }
         code::GET_ALL_CONSUMER_OFFSET => {
@@ -88,18 +95,19 @@ fn auto_create_topic(
     let header = SendMessageRequestHeader::from_request(&request)?;
     validate_topic_name(&header.topic).map_err(HandlerError::MessageIllegal)?;
     if control.topics.get(&header.topic).is_none() {
-        let created = if header.topic.starts_with(RETRY_PREFIX) {
-            Some(retry_topic_config(&header.topic))
-        } else if control.context.config.auto_create_topic {
-            control.topics.inherit(
-                &header.topic,
-                &header.default_topic,
-                header.default_topic_queue_nums,
-                0,
-            )
-        } else {
-            None
-        };
+        let created =
+            if header.topic.starts_with(RETRY_PREFIX) || header.topic.starts_with(DLQ_PREFIX) {
+                Some(retry_topic_config(&header.topic))
+            } else if control.context.config.auto_create_topic {
+                control.topics.inherit(
+                    &header.topic,
+                    &header.default_topic,
+                    header.default_topic_queue_nums,
+                    0,
+                )
+            } else {
+                None
+            };
         let Some(config) = created else {
             return Err(HandlerError::TopicNotExist(format!(
                 "topic[{}] not exist, apply first please!",
@@ -108,6 +116,39 @@ fn auto_create_topic(
         };
         put_topic(control, shard, config)?;
     }
+    Ok(Outcome::Route(request))
+}
+
+/// CONSUMER_SEND_MSG_BACK, first step: the group must exist (or be auto-created) and its retry
+/// topic too; then the request goes to the shard holding the record with the group's
+/// maxReconsumeTimes attached (see `handlers::send_back`).
+fn resolve_send_back(
+    control: &mut ControlPlane,
+    shard: &BrokerShard,
+    mut request: RemotingCommand,
+) -> ControlResult {
+    let header = ConsumerSendMsgBackRequestHeader::from_command(&request)?;
+    let now = shard.engine.now().as_i64();
+    let auto = control.context.config.auto_create_subscription_group;
+    let group = control
+        .groups
+        .find_or_create(&header.group, auto, now)
+        .map_err(|error| HandlerError::System(error.to_string()))?
+        .cloned()
+        .ok_or_else(|| {
+            HandlerError::SubscriptionGroupNotExist(format!(
+                "subscription group not exist, {}",
+                header.group
+            ))
+        })?;
+    let retry_topic = format!("{RETRY_PREFIX}{}", header.group);
+    if control.topics.get(&retry_topic).is_none() {
+        put_topic(control, shard, retry_topic_config(&retry_topic))?;
+    }
+    let max = header.max_reconsume_times.unwrap_or(group.retry_max_times);
+    request
+        .ext_fields
+        .insert(SEND_BACK_RESOLVED.to_owned(), max.to_string());
     Ok(Outcome::Route(request))
 }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod clients;
 mod codes;
+pub(crate) mod delay_offsets;
 pub(crate) use codes::{put_topic, unsupported, OFFSET_NOT_FOUND_MARK};
 pub(crate) mod groups;
 pub(crate) mod offsets;
@@ -27,6 +28,7 @@ use crate::registration::RegistrationHandle;
 use crate::shard::BrokerShard;
 
 use self::clients::ClientRegistry;
+use self::delay_offsets::DelayOffsetTable;
 use self::groups::GroupTable;
 use self::offsets::OffsetTable;
 use self::snapshot::ControlSnapshot;
@@ -66,6 +68,7 @@ pub(crate) struct ControlPlane {
     pub(crate) topics: TopicTable,
     pub(crate) groups: GroupTable,
     pub(crate) offsets: OffsetTable,
+    pub(crate) delay_offsets: DelayOffsetTable,
     pub(crate) clients: ClientRegistry,
     pub(crate) locks: BTreeMap<(String, MessageQueue), QueueLock>,
     pub(crate) broker_permission: i32,
@@ -90,13 +93,21 @@ impl ControlPlane {
             context.config.default_topic_queue_count,
             now_ms,
         )?;
+        let mut topics = topics;
+        let levels = context.config.message_delay_levels.len().max(1);
+        topics.ensure_system_topic(
+            topics::SCHEDULE_TOPIC,
+            i32::try_from(levels).unwrap_or(i32::MAX),
+        );
         let groups = GroupTable::load(config_dir.join("subscriptionGroup.json"))?;
         let offsets = OffsetTable::load(config_dir.join("consumerOffset.json"))?;
+        let delay_offsets = DelayOffsetTable::load(config_dir.join("delayOffset.json"))?;
         Ok(Self {
             context,
             topics,
             groups,
             offsets,
+            delay_offsets,
             clients: ClientRegistry::default(),
             locks: BTreeMap::new(),
             broker_permission: PERM_READ | PERM_WRITE,
@@ -216,6 +227,11 @@ impl ControlPlane {
                     .log
                     .error(&format!("persisting consumer offsets failed: {error}"));
             }
+            if let Err(error) = self.delay_offsets.persist_if_dirty() {
+                self.context
+                    .log
+                    .error(&format!("persisting delay offsets failed: {error}"));
+            }
         }
         let register_due = self
             .last_register
@@ -237,6 +253,11 @@ impl ControlPlane {
         if let Err(error) = self.offsets.persist_if_dirty() {
             log.error(&format!(
                 "persisting consumer offsets at shutdown failed: {error}"
+            ));
+        }
+        if let Err(error) = self.delay_offsets.persist_if_dirty() {
+            log.error(&format!(
+                "persisting delay offsets at shutdown failed: {error}"
             ));
         }
         self.registration.unregister();

@@ -23,9 +23,11 @@ pub(crate) const TOPIC_NAME_BYTES_MAX: usize = 127;
 pub(crate) const SYSTEM_TOPIC_NAME_BYTES_MAX: usize = 255;
 pub(crate) const RETRY_PREFIX: &str = "%RETRY%";
 pub(crate) const DLQ_PREFIX: &str = "%DLQ%";
+/// Delayed messages wait in queue `level - 1` of this topic until their level's delay passed.
+pub(crate) const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
 /// Topics clients may never send to directly.
 const FORBIDDEN_TOPICS: [&str; 3] = [
-    "SCHEDULE_TOPIC_XXXX",
+    SCHEDULE_TOPIC,
     "RMQ_SYS_TRANS_HALF_TOPIC",
     "RMQ_SYS_TRANS_OP_HALF_TOPIC",
 ];
@@ -107,6 +109,21 @@ impl TopicTable {
         }
         table.touch(now_ms);
         Ok(table)
+    }
+
+    /// Make sure a broker-owned topic exists with `queues` queues (in memory; it is persisted
+    /// with the next change, and re-created at every start anyway).
+    pub(crate) fn ensure_system_topic(&mut self, topic: &str, queues: i32) {
+        let config = self
+            .topics
+            .entry(topic.to_owned())
+            .or_insert_with(|| TopicConfig {
+                topic_name: topic.to_owned(),
+                perm: PERM_READ | PERM_WRITE,
+                ..TopicConfig::default()
+            });
+        config.read_queue_nums = config.read_queue_nums.max(queues);
+        config.write_queue_nums = config.write_queue_nums.max(queues);
     }
 
     pub(crate) fn get(&self, topic: &str) -> Option<&TopicConfig> {

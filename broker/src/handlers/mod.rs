@@ -5,6 +5,7 @@ pub(crate) mod pull;
 pub(crate) mod query;
 pub(crate) mod queue_offset;
 pub(crate) mod send;
+pub(crate) mod send_back;
 
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::request_code as code;
@@ -33,6 +34,7 @@ pub(crate) fn dispatch(
         | code::GET_EARLIEST_MSG_STORETIME
         | code::SEARCH_OFFSET_BY_TIMESTAMP => queue_offset::handle(shard, request),
         code::VIEW_MESSAGE_BY_ID => query::view_by_id(shard, request),
+        code::CONSUMER_SEND_MSG_BACK => send_back::handle(shard, origin, request),
         code::QUERY_CONSUMER_OFFSET if request.ext(OFFSET_NOT_FOUND_MARK).is_some() => {
             queue_offset::offset_not_committed(shard, request)
         }

@@ -6,6 +6,10 @@
 //! size (MESSAGE_ILLEGAL). With ASYNC_FLUSH the reply goes out once the record is appended;
 //! with SYNC_FLUSH (and the message's WAIT not false) it waits until an fdatasync covers the
 //! record, or answers FLUSH_DISK_TIMEOUT after `syncFlushTimeout` (the record stays stored).
+//!
+//! A message with a `DELAY` level is not stored in its topic: it is re-routed, as an internal
+//! send, to queue `level - 1` of `SCHEDULE_TOPIC_XXXX` with `REAL_TOPIC`/`REAL_QID` set, and
+//! [`crate::schedule`] delivers it to its real queue when the level's delay has passed.
 
 use std::fmt::Write as _;
 
@@ -20,9 +24,10 @@ use ringmq_protocol::{batch, properties, request_code, response_code};
 use super::Handled;
 use crate::config::FlushDiskType;
 use crate::context::Counters;
-use crate::control::topics::{is_forbidden_for_send, validate_topic_name};
-use crate::error::{response, success, HandlerError};
-use crate::message::{Origin, Response};
+use crate::control::topics::{is_forbidden_for_send, validate_topic_name, SCHEDULE_TOPIC};
+use crate::error::{success, HandlerError};
+use crate::message::Origin;
+use crate::routing::{INTERNAL_BORN_HOST, INTERNAL_SEND};
 use crate::shard::{BrokerShard, PendingAck};
 
 /// Region name RocketMQ reports when none is configured.
@@ -32,9 +37,10 @@ const DEFAULT_REGION: &str = "DefaultRegion";
 pub(crate) fn check_topic(
     shard: &BrokerShard,
     header: &SendMessageRequestHeader,
+    internal: bool,
 ) -> Result<TopicConfig, HandlerError> {
     validate_topic_name(&header.topic).map_err(HandlerError::MessageIllegal)?;
-    if is_forbidden_for_send(&header.topic) {
+    if is_forbidden_for_send(&header.topic) && !internal {
         return Err(HandlerError::NoPermission(format!(
             "Sending message to topic[{}] is forbidden.",
             header.topic
@@ -111,8 +117,16 @@ pub(crate) fn handle(
     request: &RemotingCommand,
 ) -> Handled {
     let header = SendMessageRequestHeader::from_request(request)?;
-    check_topic(shard, &header)?;
+    check_topic(shard, &header, request.ext(INTERNAL_SEND).is_some())?;
     let header_properties = header.properties.clone().unwrap_or_default();
+    if request.code != request_code::SEND_BATCH_MESSAGE && header.topic != SCHEDULE_TOPIC {
+        if let Some(level) = delay_level(shard, &header_properties) {
+            check_sizes(shard, &request.body, &header_properties)?;
+            let scheduled = to_schedule_queue(request, &header, &header_properties, level);
+            shard.on_request(origin.clone(), scheduled);
+            return Ok(None);
+        }
+    }
     let messages = if request.code == request_code::SEND_BATCH_MESSAGE {
         let entries = batch::decode(&request.body)
             .map_err(|error| HandlerError::MessageIllegal(error.to_string()))?;
@@ -151,6 +165,10 @@ fn append_all(
     let mut last_end = PhysicalOffset(0);
     let mut wait = true;
     let mut transaction_id = None;
+    let born_host = request
+        .ext(INTERNAL_BORN_HOST)
+        .and_then(|host| host.parse().ok())
+        .unwrap_or(origin.peer);
     for (position, message) in messages.iter_mut().enumerate() {
         check_sizes(shard, message.body, &message.properties)?;
         if properties::find(&message.properties, properties::UNIQ_KEY).is_none() {
@@ -172,7 +190,7 @@ fn append_all(
             properties: &message.properties,
             sys_flag: header.sys_flag,
             born_timestamp: header.born_timestamp,
-            born_host: origin.peer,
+            born_host,
             store_host: shard.context.store_host,
             reconsume_times: header.reconsume_times.unwrap_or(0),
             prepared_transaction_offset: 0,
@@ -191,9 +209,16 @@ fn append_all(
         );
     }
     let mut reply = success(request);
+    // A delayed message reports the queue it was sent to, as RocketMQ does.
+    let reported_queue = messages
+        .first()
+        .filter(|_| header.topic == SCHEDULE_TOPIC)
+        .and_then(|message| properties::find(&message.properties, properties::REAL_QID))
+        .and_then(|queue| queue.parse().ok())
+        .unwrap_or(header.queue_id);
     SendMessageResponseHeader {
         msg_id: ids.join(","),
-        queue_id: header.queue_id,
+        queue_id: reported_queue,
         queue_offset: i64::try_from(first_queue_offset.unwrap_or(0)).unwrap_or(i64::MAX),
         transaction_id: if ids.len() == 1 { transaction_id } else { None },
         ..SendMessageResponseHeader::default()
@@ -261,9 +286,58 @@ pub(crate) fn finish_acks(shard: &mut BrokerShard) {
     }
 }
 
-/// A plain response with ext fields, for callers that build replies by hand.
-pub(crate) fn reply_with_body(request: &RemotingCommand, code: i32, body: Bytes) -> Response {
-    let mut reply = response(request, code, None);
-    reply.command.body = body;
-    reply
+/// The delay level of a message: its `DELAY` property clamped to the configured levels, or
+/// `None` when it has none (absent, not a number, or not positive).
+fn delay_level(shard: &BrokerShard, properties: &str) -> Option<usize> {
+    let level: usize = properties::find(properties, properties::DELAY)?
+        .trim()
+        .parse()
+        .ok()?;
+    let levels = shard.context.config.message_delay_levels.len();
+    (level > 0 && levels > 0).then(|| level.min(levels))
+}
+
+/// The send of a delayed message rewritten to its schedule queue (`level - 1`).
+fn to_schedule_queue(
+    request: &RemotingCommand,
+    header: &SendMessageRequestHeader,
+    properties_text: &str,
+    level: usize,
+) -> RemotingCommand {
+    let real_queue = header.queue_id.to_string();
+    let with_topic = properties::with(properties_text, properties::REAL_TOPIC, &header.topic);
+    let scheduled_properties = properties::with(&with_topic, properties::REAL_QID, &real_queue);
+    let scheduled = SendMessageRequestHeader {
+        topic: SCHEDULE_TOPIC.to_owned(),
+        queue_id: i32::try_from(level - 1).unwrap_or(0),
+        properties: Some(scheduled_properties),
+        batch: None,
+        ..header.clone()
+    };
+    internal_send(request, &scheduled, request.body.clone())
+}
+
+/// A SEND_MESSAGE the broker makes itself, answering to `request`'s connection and opaque.
+pub(crate) fn internal_send(
+    request: &RemotingCommand,
+    header: &SendMessageRequestHeader,
+    body: Bytes,
+) -> RemotingCommand {
+    let mut command = RemotingCommand::request(request_code::SEND_MESSAGE);
+    header.write_to(&mut command);
+    command.opaque = request.opaque;
+    command.flag = request.flag;
+    command.language = request.language.clone();
+    command.version = request.version;
+    command.serialize_type = request.serialize_type;
+    command.body = body;
+    for (key, value) in &request.ext_fields {
+        if key.starts_with(crate::routing::INTERNAL_PREFIX) {
+            command.ext_fields.insert(key.clone(), value.clone());
+        }
+    }
+    command
+        .ext_fields
+        .insert(INTERNAL_SEND.to_owned(), "true".to_owned());
+    command
 }
