@@ -289,6 +289,23 @@ impl Shard {
         }
     }
 
+    /// Used fraction (0..=1) of the file system holding the commitlog, for the broker's
+    /// `commitLogDiskRatio` (GET_BROKER_RUNTIME_INFO). One statfs; no files are touched.
+    pub fn commitlog_disk_ratio(&mut self) -> std::io::Result<f64> {
+        let directory = self.config().paths.commitlog.clone();
+        let (used, total) = self.storage().disk_usage(&directory)?;
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "a usage ratio needs no more than 52 bits"
+        )]
+        let ratio = if total == 0 {
+            0.0
+        } else {
+            used as f64 / total as f64
+        };
+        Ok(ratio)
+    }
+
     /// Last update of the index (for QUERY_MESSAGE's response header).
     pub fn index_last_update(&self) -> (TimestampMs, PhysicalOffset) {
         self.index.last_update()
