@@ -65,6 +65,10 @@ pub(crate) enum Message {
     Gather(crate::handlers::query::Gather),
     /// One shard's part of a gathered request, back to the shard that scattered it.
     Gathered(crate::handlers::query::Gathered),
+    /// Contribute this shard's facts to an admin request (topic/consume stats, runtime info).
+    AdminGather(crate::admin::gather::Part),
+    /// One shard's facts, back to the shard that scattered the admin request.
+    AdminAnswer(crate::admin::gather::Answer),
     /// Write this response to one of your connections.
     Respond { connection: u64, response: Response },
     /// Send this server-initiated request (e.g. NOTIFY_CONSUMER_IDS_CHANGED) to a client.

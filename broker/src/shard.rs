@@ -69,6 +69,7 @@ pub(crate) struct BrokerShard {
     frames: Vec<RemotingCommand>,
     pub(crate) gathers: crate::handlers::query::Gathers,
     pub(crate) scheduler: crate::schedule::Scheduler,
+    pub(crate) admin_gathers: crate::admin::gather::AdminGathers,
 }
 
 impl std::fmt::Debug for BrokerShard {
@@ -151,6 +152,7 @@ impl BrokerShard {
             frames: Vec::new(),
             gathers: crate::handlers::query::Gathers::default(),
             scheduler,
+            admin_gathers: crate::admin::gather::AdminGathers::default(),
         })
     }
 
@@ -383,6 +385,9 @@ impl BrokerShard {
             }
             crate::control::Outcome::NoReply => {}
             crate::control::Outcome::Route(request) => self.on_request(origin, request),
+            crate::control::Outcome::Gather(request, plan) => {
+                crate::admin::gather::scatter(self, origin, request, plan);
+            }
         }
     }
 
@@ -523,6 +528,8 @@ impl BrokerShard {
                     control.delay_offsets.update(level, offset);
                 }
             }
+            Message::AdminGather(part) => crate::admin::gather::on_part(self, part),
+            Message::AdminAnswer(answer) => crate::admin::gather::on_answer(self, answer),
             Message::Gather(gather) => crate::handlers::query::on_gather(self, gather),
             Message::Gathered(result) => crate::handlers::query::on_gathered(self, result),
             Message::Shutdown => {}

@@ -52,6 +52,8 @@ pub(crate) enum Outcome {
     NoReply,
     /// Route the (possibly rewritten) request again, e.g. a send after its topic was created.
     Route(RemotingCommand),
+    /// Ask every shard for facts, then reply (admin statistics; see `admin::gather`).
+    Gather(RemotingCommand, crate::admin::gather::Plan),
 }
 
 /// A queue lock of an orderly consumer.
@@ -72,6 +74,7 @@ pub(crate) struct ControlPlane {
     pub(crate) clients: ClientRegistry,
     pub(crate) locks: BTreeMap<(String, MessageQueue), QueueLock>,
     pub(crate) broker_permission: i32,
+    pub(crate) sampler: crate::admin::runtime_info::Sampler,
     registration: RegistrationHandle,
     changed: bool,
     published_version: u64,
@@ -111,6 +114,7 @@ impl ControlPlane {
             clients: ClientRegistry::default(),
             locks: BTreeMap::new(),
             broker_permission: PERM_READ | PERM_WRITE,
+            sampler: crate::admin::runtime_info::Sampler::default(),
             registration,
             changed: true,
             published_version: 0,
@@ -206,6 +210,13 @@ impl ControlPlane {
     /// Periodic work: client expiry, offset persistence, name-server registration.
     pub(crate) fn on_timer(&mut self, shard: &mut BrokerShard) {
         let now = shard.engine.monotonic();
+        let offsets = &self.offsets;
+        self.sampler.sample(
+            now,
+            shard.engine.now().as_i64(),
+            &self.context.counters,
+            || offsets.group_totals(),
+        );
         if now.saturating_sub(self.last_client_scan) >= CLIENT_SCAN_PERIOD {
             self.last_client_scan = now;
             let expiry = i64::try_from(CLIENT_EXPIRY.as_millis()).unwrap_or(i64::MAX);

@@ -92,6 +92,18 @@ impl OffsetTable {
             .collect()
     }
 
+    /// Per group, the sum of its committed offsets (how far it consumed, for its TPS).
+    pub(crate) fn group_totals(&self) -> BTreeMap<String, i64> {
+        let mut totals = BTreeMap::new();
+        for (name, queues) in &self.table {
+            if let Some((_, group)) = name.rsplit_once('@') {
+                let sum: i64 = queues.values().copied().sum();
+                *totals.entry(group.to_owned()).or_insert(0) += sum;
+            }
+        }
+        totals
+    }
+
     pub(crate) fn wrapper(&self) -> ConsumerOffsetSerializeWrapper {
         ConsumerOffsetSerializeWrapper {
             data_version: None,

@@ -1,0 +1,390 @@
+//! Administration codes of the control plane that `mqadmin` and the dashboard use.
+//!
+//! Codes answered from control-plane state alone (configs, connections) reply at once; those
+//! that need queue or store facts (topic stats, consume stats, runtime info, reset by time)
+//! return a [`gather::Plan`] and are finished by [`finish`] once every shard answered.
+
+pub(crate) mod gather;
+pub(crate) mod runtime_info;
+
+use std::collections::BTreeMap;
+
+use ringmq_protocol::body::admin::{
+    Connection, ConsumeStats, ConsumerConnection, OffsetWrapper, ProducerConnection,
+    ResetOffsetBody, TopicOffset, TopicStatsTable,
+};
+use ringmq_protocol::body::consumer::MessageQueue;
+use ringmq_protocol::body::topic_config::{PERM_READ, PERM_WRITE};
+use ringmq_protocol::body::JsonBody;
+use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::header::admin::{
+    GetBrokerConfigResponseHeader, GetConsumeStatsRequestHeader,
+    GetProducerConnectionListRequestHeader, ResetOffsetRequestHeader, TopicRequestHeader,
+};
+use ringmq_protocol::header::client::ConsumerGroupRequestHeader;
+use ringmq_protocol::{request_code as code, response_code};
+
+use self::gather::{Finish, Gathered, Plan, QueueProbe, ShardQuery};
+use crate::control::clients::ClientChannel;
+use crate::control::{ControlPlane, Outcome};
+use crate::error::{response, success, HandlerError};
+use crate::message::{Origin, Response};
+use crate::shard::BrokerShard;
+
+/// Broker settings UPDATE_BROKER_CONFIG may change while running.
+const RUNTIME_KEYS: [&str; 1] = ["brokerPermission"];
+
+pub(crate) fn handle(
+    control: &mut ControlPlane,
+    shard: &mut BrokerShard,
+    _origin: &Origin,
+    request: RemotingCommand,
+) -> Result<Outcome, HandlerError> {
+    match request.code {
+        code::GET_BROKER_CONFIG => {
+            let mut answer = success(&request);
+            answer.command.body = control.context.config.print_all().into_bytes().into();
+            GetBrokerConfigResponseHeader {
+                version: control.topics.version().counter.to_string(),
+            }
+            .write_to(&mut answer.command);
+            Ok(Outcome::Reply(request, answer))
+        }
+        code::UPDATE_BROKER_CONFIG => update_broker_config(control, shard, request),
+        code::GET_BROKER_RUNTIME_INFO => {
+            let now_ms = shard.engine.now().as_i64();
+            let table = runtime_info::control_part(
+                &control.context,
+                &control.sampler,
+                now_ms,
+                control.delay_offsets.all(),
+            );
+            let plan = Plan {
+                query: ShardQuery::Store,
+                finish: Finish::RuntimeInfo(table),
+            };
+            Ok(Outcome::Gather(request, plan))
+        }
+        code::GET_TOPIC_STATS_INFO => topic_stats(control, request),
+        code::GET_TOPIC_CONFIG => topic_config(control, request),
+        code::GET_CONSUMER_CONNECTION_LIST => consumer_connections(control, request),
+        code::GET_PRODUCER_CONNECTION_LIST => producer_connections(control, request),
+        code::GET_CONSUME_STATS => consume_stats(control, request),
+        code::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset(control, request),
+        _ => crate::control::unsupported(request),
+    }
+}
+
+/// The probes for queues `0..count` of `topic`.
+fn probes(topic: &str, count: i32) -> Vec<QueueProbe> {
+    (0..u32::try_from(count).unwrap_or(0))
+        .map(|queue_id| QueueProbe {
+            topic: topic.to_owned(),
+            queue_id,
+            at: None,
+        })
+        .collect()
+}
+
+fn topic_not_exist(topic: &str) -> HandlerError {
+    HandlerError::TopicNotExist(format!("topic[{topic}] not exist"))
+}
+
+fn topic_stats(control: &ControlPlane, request: RemotingCommand) -> Result<Outcome, HandlerError> {
+    let header = TopicRequestHeader::from_command(&request)?;
+    let config = control
+        .topics
+        .get(&header.topic)
+        .ok_or_else(|| topic_not_exist(&header.topic))?;
+    let plan = Plan {
+        query: ShardQuery::Queues(probes(&header.topic, config.write_queue_nums)),
+        finish: Finish::TopicStats,
+    };
+    Ok(Outcome::Gather(request, plan))
+}
+
+fn topic_config(control: &ControlPlane, request: RemotingCommand) -> Result<Outcome, HandlerError> {
+    let header = TopicRequestHeader::from_command(&request)?;
+    let config = control
+        .topics
+        .get(&header.topic)
+        .ok_or_else(|| topic_not_exist(&header.topic))?;
+    let mut answer = success(&request);
+    answer.command.body = config.encode().into();
+    Ok(Outcome::Reply(request, answer))
+}
+
+fn connection(channel: &ClientChannel) -> Connection {
+    Connection {
+        client_addr: channel.peer.to_string(),
+        client_id: channel.client_id.clone(),
+        language: channel.language.name().to_owned(),
+        version: channel.version,
+    }
+}
+
+fn consumer_connections(
+    control: &ControlPlane,
+    request: RemotingCommand,
+) -> Result<Outcome, HandlerError> {
+    let header = ConsumerGroupRequestHeader::from_command(&request)?;
+    let Some(group) = control.clients.consumer_group(&header.consumer_group) else {
+        let remark = format!("the consumer group[{}] not online", header.consumer_group);
+        let answer = response(&request, response_code::CONSUMER_NOT_ONLINE, Some(remark));
+        return Ok(Outcome::Reply(request, answer));
+    };
+    let mut connections: Vec<Connection> = group.members.values().map(connection).collect();
+    connections.sort();
+    let body = ConsumerConnection {
+        connection_set: connections,
+        consume_from_where: Some(group.consume_from_where.clone()).filter(|v| !v.is_empty()),
+        consume_type: Some(group.consume_type.clone()).filter(|v| !v.is_empty()),
+        message_model: Some(group.message_model.clone()).filter(|v| !v.is_empty()),
+        subscription_table: group.subscriptions.clone(),
+    };
+    let mut answer = success(&request);
+    answer.command.body = body.encode().into();
+    Ok(Outcome::Reply(request, answer))
+}
+
+fn producer_connections(
+    control: &ControlPlane,
+    request: RemotingCommand,
+) -> Result<Outcome, HandlerError> {
+    let header = GetProducerConnectionListRequestHeader::from_command(&request)?;
+    let Some(members) = control.clients.producer_group(&header.producer_group) else {
+        let remark = format!("the producer group[{}] not exist", header.producer_group);
+        let answer = response(&request, response_code::SYSTEM_ERROR, Some(remark));
+        return Ok(Outcome::Reply(request, answer));
+    };
+    let mut connections: Vec<Connection> = members.values().map(connection).collect();
+    connections.sort();
+    let mut answer = success(&request);
+    answer.command.body = ProducerConnection {
+        connection_set: connections,
+    }
+    .encode()
+    .into();
+    Ok(Outcome::Reply(request, answer))
+}
+
+fn consume_stats(control: &ControlPlane, request: RemotingCommand) -> Result<Outcome, HandlerError> {
+    let header = GetConsumeStatsRequestHeader::from_command(&request)?;
+    let group = header.consumer_group.clone();
+    let topics = match header.topic.as_deref().filter(|topic| !topic.is_empty()) {
+        Some(topic) => vec![topic.to_owned()],
+        None => control.offsets.topics_of_group(&group),
+    };
+    let mut queue_probes = Vec::new();
+    let mut committed = BTreeMap::new();
+    for topic in topics {
+        let Some(config) = control.topics.get(&topic) else {
+            continue;
+        };
+        for mut probe in probes(&topic, config.read_queue_nums) {
+            let queue = i32::try_from(probe.queue_id).unwrap_or(i32::MAX);
+            let offset = control.offsets.query(&topic, &group, queue).unwrap_or(0);
+            probe.at = u64::try_from(offset - 1).ok();
+            committed.insert((topic.clone(), probe.queue_id), offset);
+            queue_probes.push(probe);
+        }
+    }
+    let plan = Plan {
+        query: ShardQuery::Queues(queue_probes),
+        finish: Finish::ConsumeStats {
+            committed,
+            consume_tps: control.sampler.group_tps(&group),
+        },
+    };
+    Ok(Outcome::Gather(request, plan))
+}
+
+fn reset_offset(control: &ControlPlane, request: RemotingCommand) -> Result<Outcome, HandlerError> {
+    let header = ResetOffsetRequestHeader::from_command(&request)?;
+    let config = control
+        .topics
+        .get(&header.topic)
+        .ok_or_else(|| topic_not_exist(&header.topic))?;
+    let mut queues = probes(&header.topic, config.read_queue_nums);
+    if let Some(only) = header.queue_id.and_then(|queue| u32::try_from(queue).ok()) {
+        queues.retain(|probe| probe.queue_id == only);
+    }
+    let plan = Plan {
+        query: ShardQuery::OffsetsAt {
+            queues,
+            timestamp_ms: header.timestamp,
+        },
+        finish: Finish::ResetOffset {
+            group: header.group,
+            topic: header.topic,
+            timestamp_ms: header.timestamp,
+            offset: header.offset.filter(|offset| *offset >= 0),
+        },
+    };
+    Ok(Outcome::Gather(request, plan))
+}
+
+/// UPDATE_BROKER_CONFIG (25): the body is `key=value` lines. Only [`RUNTIME_KEYS`] change at
+/// run time; a request naming any other key is refused as a whole, saying which keys.
+fn update_broker_config(
+    control: &mut ControlPlane,
+    shard: &BrokerShard,
+    request: RemotingCommand,
+) -> Result<Outcome, HandlerError> {
+    let text = String::from_utf8_lossy(&request.body).into_owned();
+    let settings: Vec<(String, String)> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#') && !line.starts_with('!'))
+        .filter_map(|line| line.split_once(['=', ':']))
+        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    let refused: Vec<&str> = settings
+        .iter()
+        .map(|(key, _)| key.as_str())
+        .filter(|key| !RUNTIME_KEYS.contains(key))
+        .collect();
+    if !refused.is_empty() {
+        return Err(HandlerError::InvalidParameter(format!(
+            "updateBrokerConfig: ringmq cannot change {} while running; set it in the broker's \
+             .properties file and restart. Changeable at run time: {}",
+            refused.join(", "),
+            RUNTIME_KEYS.join(", ")
+        )));
+    }
+    for (_, value) in &settings {
+        let permission: i32 = value.parse().map_err(|_| {
+            HandlerError::InvalidParameter(format!(
+                "brokerPermission={value}: expected 2 (write), 4 (read) or 6 (read and write)"
+            ))
+        })?;
+        control.broker_permission = permission & (PERM_READ | PERM_WRITE);
+        control.mark_changed();
+        control.register_now(shard.engine.monotonic());
+        control.context.log.info(&format!(
+            "brokerPermission changed to {} by updateBrokerConfig",
+            control.broker_permission
+        ));
+    }
+    Ok(Outcome::Reply(request.clone(), success(&request)))
+}
+
+fn message_queue(broker_name: &str, topic: &str, queue_id: u32) -> MessageQueue {
+    MessageQueue {
+        broker_name: broker_name.to_owned(),
+        queue_id: i32::try_from(queue_id).unwrap_or(i32::MAX),
+        topic: topic.to_owned(),
+    }
+}
+
+fn as_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Build the reply of a gathered request (on the shard that scattered it).
+pub(crate) fn finish(
+    shard: &mut BrokerShard,
+    request: &RemotingCommand,
+    finish: Finish,
+    gathered: Gathered,
+) -> Response {
+    let broker_name = shard.context.config.broker_name.clone();
+    let body = match finish {
+        Finish::TopicStats => {
+            let mut table = TopicStatsTable::default();
+            for (probe, facts) in gathered.queues {
+                let queue = message_queue(&broker_name, &probe.topic, probe.queue_id);
+                let offsets = TopicOffset {
+                    last_update_timestamp: facts.last_store_ms,
+                    max_offset: as_i64(facts.max),
+                    min_offset: as_i64(facts.min),
+                };
+                table.offset_table.insert(queue, offsets);
+            }
+            table.encode()
+        }
+        Finish::ConsumeStats {
+            committed,
+            consume_tps,
+        } => {
+            let mut stats = ConsumeStats {
+                consume_tps,
+                ..ConsumeStats::default()
+            };
+            for (probe, facts) in gathered.queues {
+                let consumer_offset = committed
+                    .get(&(probe.topic.clone(), probe.queue_id))
+                    .copied()
+                    .unwrap_or(0);
+                let queue = message_queue(&broker_name, &probe.topic, probe.queue_id);
+                let wrapper = OffsetWrapper {
+                    broker_offset: as_i64(facts.max),
+                    consumer_offset,
+                    last_timestamp: facts.at_store_ms,
+                    pull_offset: consumer_offset,
+                };
+                stats.offset_table.insert(queue, wrapper);
+            }
+            stats.encode()
+        }
+        Finish::ResetOffset {
+            group,
+            topic,
+            timestamp_ms,
+            offset,
+        } => reset_offsets(shard, &group, &topic, timestamp_ms, offset, gathered).encode(),
+        Finish::RuntimeInfo(mut table) => {
+            runtime_info::complete(&mut table, &gathered.store);
+            ringmq_protocol::body::kv_table::KvTable { table }.encode()
+        }
+    };
+    let mut answer = success(request);
+    answer.command.body = body.into();
+    answer
+}
+
+/// Commit the offsets found for the reset, then tell the group's online members
+/// (RESET_CONSUMER_CLIENT_OFFSET, 220) so they drop their in-memory progress.
+fn reset_offsets(
+    shard: &mut BrokerShard,
+    group: &str,
+    topic: &str,
+    timestamp_ms: i64,
+    explicit: Option<i64>,
+    gathered: Gathered,
+) -> ResetOffsetBody {
+    let broker_name = shard.context.config.broker_name.clone();
+    let mut body = ResetOffsetBody::default();
+    for (probe, facts) in gathered.queues {
+        let offset = explicit.unwrap_or(as_i64(facts.offset_at));
+        let offset = offset.clamp(as_i64(facts.min), as_i64(facts.max));
+        let queue = message_queue(&broker_name, &probe.topic, probe.queue_id);
+        body.offset_table.insert(queue, offset);
+    }
+    let Some(control) = shard.control.as_mut() else {
+        return body;
+    };
+    for (queue, offset) in &body.offset_table {
+        control
+            .offsets
+            .commit(topic, group, queue.queue_id, *offset);
+    }
+    let members: Vec<_> = control
+        .clients
+        .consumer_group(group)
+        .map(|group| group.members.keys().copied().collect())
+        .unwrap_or_default();
+    for connection in members {
+        let mut command = RemotingCommand::request(code::RESET_CONSUMER_CLIENT_OFFSET);
+        ResetOffsetRequestHeader {
+            group: group.to_owned(),
+            topic: topic.to_owned(),
+            timestamp: timestamp_ms,
+            ..ResetOffsetRequestHeader::default()
+        }
+        .write_to(&mut command);
+        command.body = body.encode().into();
+        shard.push_command(connection, command);
+    }
+    body
+}
