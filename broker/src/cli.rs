@@ -34,7 +34,7 @@ fn parse(args: &[String]) -> Result<Arguments, String> {
                 parsed.config_file = Some(PathBuf::from(value));
             }
             "-n" | "--namesrvAddr" => {
-                parsed.namesrv = Some(iterator.next().ok_or("-n needs an address list")?.clone())
+                parsed.namesrv = Some(iterator.next().ok_or("-n needs an address list")?.clone());
             }
             "-p" | "--printConfigItem" => parsed.print_all = true,
             "-m" | "--printImportantConfig" => parsed.print_important = true,

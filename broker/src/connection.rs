@@ -40,7 +40,6 @@ pub(crate) struct Connection {
     read_start: usize,
     write_queue: VecDeque<Bytes>,
     write_bytes: usize,
-    pub(crate) closing: bool,
 }
 
 impl Connection {
@@ -52,7 +51,6 @@ impl Connection {
             read_start: 0,
             write_queue: VecDeque::new(),
             write_bytes: 0,
-            closing: false,
         }
     }
 
@@ -82,7 +80,7 @@ impl Connection {
                     };
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {
-                    self.read_buffer.truncate(filled)
+                    self.read_buffer.truncate(filled);
                 }
                 Err(_) => {
                     self.read_buffer.truncate(filled);

@@ -27,7 +27,7 @@ impl Log {
             128 << 20,
             to_stdout,
         )?;
-        let path = writer.path().to_path_buf();
+        let path = writer.path().clone();
         let (sender, receiver) = mpsc::sync_channel::<String>(LOG_LINES_QUEUED_MAX);
         let thread = std::thread::Builder::new()
             .name("broker-log".to_owned())

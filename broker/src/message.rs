@@ -104,17 +104,18 @@ impl std::fmt::Debug for Outboxes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outboxes")
             .field("shards", &self.senders.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 /// Why a message could not be delivered.
 #[derive(Debug)]
 pub(crate) enum SendError {
-    /// The target's inbox is full: answer SYSTEM_BUSY.
-    Full(Message),
+    /// The target's inbox is full: answer SYSTEM_BUSY. Boxed so the common `Ok` stays small;
+    /// only the failure path allocates.
+    Full(Box<Message>),
     /// The target shard has stopped.
-    Gone(Message),
+    Gone(Box<Message>),
 }
 
 impl Outboxes {
@@ -130,8 +131,8 @@ impl Outboxes {
     pub(crate) fn send(&self, shard: u16, message: Message) -> Result<(), SendError> {
         match self.senders[usize::from(shard)].try_send(message) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(message)) => Err(SendError::Full(message)),
-            Err(TrySendError::Disconnected(message)) => Err(SendError::Gone(message)),
+            Err(TrySendError::Full(message)) => Err(SendError::Full(Box::new(message))),
+            Err(TrySendError::Disconnected(message)) => Err(SendError::Gone(Box::new(message))),
         }
     }
 

@@ -50,7 +50,7 @@ impl RemotingClient {
                     }
                 }
                 Ok(None) => {
-                    let mut chunk = [0u8; 64 * 1024];
+                    let mut chunk = vec![0u8; 64 * 1024];
                     let read = self.stream.read(&mut chunk)?;
                     if read == 0 {
                         return Err(io::Error::new(
@@ -68,13 +68,5 @@ impl RemotingClient {
                 }
             }
         }
-    }
-
-    /// Send a oneway request.
-    pub(crate) fn send_oneway(&mut self, mut request: RemotingCommand) -> io::Result<()> {
-        request.flag |= ringmq_protocol::command::FLAG_ONEWAY;
-        let mut bytes = Vec::new();
-        frame::encode(&request, &mut bytes);
-        self.stream.write_all(&bytes)
     }
 }

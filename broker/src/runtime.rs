@@ -20,7 +20,7 @@ use crate::control::snapshot::ControlSnapshot;
 use crate::control::ControlPlane;
 use crate::log::Log;
 use crate::message::{Message, Outboxes, INBOX_MESSAGES_MAX};
-use crate::registration::{self, Identity, RegistrationHandle};
+use crate::registration::{self, Identity};
 use crate::shard::{BrokerShard, ShardParts, WAKER};
 
 /// Why a broker could not start.
@@ -218,6 +218,22 @@ fn backend_choice(config: &BrokerConfig) -> BackendChoice {
     }
 }
 
+/// Who this broker is to the name servers; HA is served on brokerIP2 (default brokerIP1).
+fn identity(config: &BrokerConfig, store_host: SocketAddr) -> Identity {
+    let ha_ip = config
+        .broker_ip2
+        .as_deref()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(store_host.ip());
+    Identity {
+        cluster: config.broker_cluster_name.clone(),
+        broker_name: config.broker_name.clone(),
+        broker_addr: store_host.to_string(),
+        ha_addr: SocketAddr::new(ha_ip, config.ha_port()).to_string(),
+        broker_id: i64::try_from(config.broker_id).unwrap_or(0),
+    }
+}
+
 /// Start a broker; returns once every shard is serving.
 pub fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     check_ports(&config)?;
@@ -240,21 +256,7 @@ pub fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     if !guard.previous_exit_clean() {
         log.warn("the previous run did not shut down cleanly (abort file present); recovering from the checkpoint");
     }
-    let identity = Identity {
-        cluster: config.broker_cluster_name.clone(),
-        broker_name: config.broker_name.clone(),
-        broker_addr: store_host.to_string(),
-        ha_addr: SocketAddr::new(
-            config
-                .broker_ip2
-                .as_deref()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(ip),
-            config.ha_port(),
-        )
-        .to_string(),
-        broker_id: i64::try_from(config.broker_id).unwrap_or(0),
-    };
+    let identity = identity(&config, store_host);
     let (registration, registration_thread) =
         registration::start(identity, config.namesrv_addrs(), log.clone()).map_err(|error| {
             StartError::Io(format!("cannot start the registration thread: {error}"))

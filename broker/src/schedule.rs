@@ -279,19 +279,16 @@ fn read_one(
     scheduler.next_opaque = scheduler.next_opaque.wrapping_add(1);
     let opaque = scheduler.next_opaque;
     let body = message.bytes.slice_ref(stored.body);
-    match delivery_of(&stored, opaque, body) {
-        Some(command) => {
-            cursor.in_flight.insert(offset, Delivery::Pending);
-            scheduler.sent.insert(opaque, (index, offset));
-            outgoing.push(command);
-        }
-        None => {
-            shard.context.log.warn(&format!(
-                "delay level {}: message at offset {offset} has no REAL_TOPIC/REAL_QID; skipped",
-                cursor.level
-            ));
-            cursor.in_flight.insert(offset, Delivery::Done);
-        }
+    if let Some(command) = delivery_of(&stored, opaque, body) {
+        cursor.in_flight.insert(offset, Delivery::Pending);
+        scheduler.sent.insert(opaque, (index, offset));
+        outgoing.push(command);
+    } else {
+        shard.context.log.warn(&format!(
+            "delay level {}: message at offset {offset} has no REAL_TOPIC/REAL_QID; skipped",
+            cursor.level
+        ));
+        cursor.in_flight.insert(offset, Delivery::Done);
     }
     true
 }

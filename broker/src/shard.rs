@@ -189,7 +189,7 @@ impl BrokerShard {
         match token.0 {
             0 | 1 => {}
             id if (LISTENER_FIRST..CONNECTION_FIRST).contains(&id) => {
-                self.accept(id - LISTENER_FIRST)
+                self.accept(id - LISTENER_FIRST);
             }
             id => {
                 let id = u64::try_from(id).expect("tokens come from u64 ids");
@@ -269,7 +269,7 @@ impl BrokerShard {
             ReadOutcome::Open => {}
             ReadOutcome::Closed => self.close_connection(id, None),
             ReadOutcome::Malformed(error) => {
-                self.close_connection(id, Some(format!("malformed frame from {peer}: {error}")))
+                self.close_connection(id, Some(format!("malformed frame from {peer}: {error}")));
             }
         }
     }
@@ -320,7 +320,7 @@ impl BrokerShard {
             &mut self.next_queue,
         );
         match target {
-            Target::Shard(shard) if shard == self.index => self.execute(origin, request),
+            Target::Shard(shard) if shard == self.index => self.execute(&origin, &request),
             Target::Control if self.index == CONTROL_SHARD => self.execute_control(origin, request),
             Target::Shard(shard) => self.forward(shard, origin, request, false),
             Target::Control => self.forward(CONTROL_SHARD, origin, request, true),
@@ -345,25 +345,22 @@ impl BrokerShard {
             },
         ) {
             Ok(()) => self.wake[usize::from(shard)] = true,
-            Err(
-                SendError::Full(Message::Request {
+            Err(SendError::Full(message) | SendError::Gone(message)) => {
+                if let Message::Request {
                     origin, request, ..
-                })
-                | SendError::Gone(Message::Request {
-                    origin, request, ..
-                }),
-            ) => {
-                let response = crate::error::system_busy(&request);
-                self.respond(&origin, &request, response);
+                } = *message
+                {
+                    let response = crate::error::system_busy(&request);
+                    self.respond(&origin, &request, response);
+                }
             }
-            Err(_) => {}
         }
     }
 
     /// Handle a request whose queue (or offset) this shard owns.
-    pub(crate) fn execute(&mut self, origin: Origin, request: RemotingCommand) {
-        if let Some(response) = crate::handlers::dispatch(self, &origin, &request) {
-            self.respond(&origin, &request, response);
+    pub(crate) fn execute(&mut self, origin: &Origin, request: &RemotingCommand) {
+        if let Some(response) = crate::handlers::dispatch(self, origin, request) {
+            self.respond(origin, request, response);
         }
     }
 
@@ -426,7 +423,7 @@ impl BrokerShard {
         }
         match self.outboxes.send(shard, message) {
             Ok(()) => self.wake[usize::from(shard)] = true,
-            Err(SendError::Full(message)) => self.undelivered.push_back((shard, message)),
+            Err(SendError::Full(message)) => self.undelivered.push_back((shard, *message)),
             Err(SendError::Gone(_)) => {}
         }
     }
@@ -488,7 +485,7 @@ impl BrokerShard {
                 origin,
                 request,
                 control: false,
-            } => self.execute(origin, request),
+            } => self.execute(&origin, &request),
             Message::Respond {
                 connection,
                 response,
@@ -530,7 +527,7 @@ impl BrokerShard {
             }
             Message::AdminGather(part) => crate::admin::gather::on_part(self, part),
             Message::AdminAnswer(answer) => crate::admin::gather::on_answer(self, answer),
-            Message::Gather(gather) => crate::handlers::query::on_gather(self, gather),
+            Message::Gather(gather) => crate::handlers::query::on_gather(self, &gather),
             Message::Gathered(result) => crate::handlers::query::on_gathered(self, result),
             Message::Shutdown => {}
         }

@@ -8,6 +8,9 @@
 //! driven over loopback by a blocking remoting client; JSON bodies are decoded with the
 //! protocol crate's types.
 
+// These tests wait on a real broker with real time (sleeps, deadlines).
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use std::collections::BTreeMap;
@@ -16,7 +19,9 @@ use std::time::Duration;
 use ringmq_protocol::body::admin::{
     ConsumeStats, ConsumerConnection, ProducerConnection, ResetOffsetBody, TopicStatsTable,
 };
-use ringmq_protocol::body::heartbeat::{ConsumerData, HeartbeatData, ProducerData, SubscriptionData};
+use ringmq_protocol::body::heartbeat::{
+    ConsumerData, HeartbeatData, ProducerData, SubscriptionData,
+};
 use ringmq_protocol::body::kv_table::KvTable;
 use ringmq_protocol::body::JsonBody;
 use ringmq_protocol::{request_code as code, response_code};
@@ -37,14 +42,23 @@ fn fill(client: &mut Client, topic: &str, counts: &[usize]) {
 
 fn topic_stats(client: &mut Client, topic: &str) -> BTreeMap<i32, (i64, i64, i64)> {
     let response = client.call(request(code::GET_TOPIC_STATS_INFO, &[("topic", topic)]));
-    assert_eq!(response.code, response_code::SUCCESS, "{:?}", response.remark);
+    assert_eq!(
+        response.code,
+        response_code::SUCCESS,
+        "{:?}",
+        response.remark
+    );
     let table = TopicStatsTable::decode(&response.body).expect("TopicStatsTable");
     table
         .offset_table
         .iter()
         .map(|(queue, offsets)| {
             assert_eq!(queue.broker_name, "broker-a");
-            let stat = (offsets.min_offset, offsets.max_offset, offsets.last_update_timestamp);
+            let stat = (
+                offsets.min_offset,
+                offsets.max_offset,
+                offsets.last_update_timestamp,
+            );
             (queue.queue_id, stat)
         })
         .collect()
@@ -53,9 +67,15 @@ fn topic_stats(client: &mut Client, topic: &str) -> BTreeMap<i32, (i64, i64, i64
 fn commit(client: &mut Client, group: &str, topic: &str, queue: i32, offset: i64) {
     let queue = queue.to_string();
     let offset = offset.to_string();
-    let response = client.call(request(code::UPDATE_CONSUMER_OFFSET, &[
-        ("consumerGroup", group), ("topic", topic), ("queueId", &queue), ("commitOffset", &offset),
-    ]));
+    let response = client.call(request(
+        code::UPDATE_CONSUMER_OFFSET,
+        &[
+            ("consumerGroup", group),
+            ("topic", topic),
+            ("queueId", &queue),
+            ("commitOffset", &offset),
+        ],
+    ));
     assert_eq!(response.code, response_code::SUCCESS);
 }
 
@@ -68,22 +88,49 @@ fn runtime_info_has_every_key_clusterlist_parses_in_its_format() {
     assert_eq!(response.code, response_code::SUCCESS);
     let table = KvTable::decode(&response.body).expect("KVTable").table;
     for key in [
-        "brokerVersionDesc", "brokerVersion", "putTps", "getTransferredTps", "getFoundTps",
-        "getMissTps", "getTotalTps", "sendThreadPoolQueueSize",
-        "sendThreadPoolQueueHeadWaitTimeMills", "pullThreadPoolQueueSize",
-        "pullThreadPoolQueueHeadWaitTimeMills", "ackThreadPoolQueueSize",
-        "ackThreadPoolQueueHeadWaitTimeMills", "pageCacheLockTimeMills",
-        "earliestMessageTimeStamp", "commitLogDiskRatio", "timerReadBehind", "timerOffsetBehind",
-        "timerCongestNum", "timerEnqueueTps", "timerDequeueTps", "brokerActive",
-        "msgPutTotalYesterdayMorning", "msgPutTotalTodayMorning", "msgPutTotalTodayNow",
-        "msgGetTotalYesterdayMorning", "msgGetTotalTodayMorning", "msgGetTotalTodayNow",
-        "dispatchBehindBytes", "bootTimestamp", "runtime", "commitLogMinOffset",
-        "commitLogMaxOffset", "putMessageDistributeTime", "scheduleMessageOffset_1",
+        "brokerVersionDesc",
+        "brokerVersion",
+        "putTps",
+        "getTransferredTps",
+        "getFoundTps",
+        "getMissTps",
+        "getTotalTps",
+        "sendThreadPoolQueueSize",
+        "sendThreadPoolQueueHeadWaitTimeMills",
+        "pullThreadPoolQueueSize",
+        "pullThreadPoolQueueHeadWaitTimeMills",
+        "ackThreadPoolQueueSize",
+        "ackThreadPoolQueueHeadWaitTimeMills",
+        "pageCacheLockTimeMills",
+        "earliestMessageTimeStamp",
+        "commitLogDiskRatio",
+        "timerReadBehind",
+        "timerOffsetBehind",
+        "timerCongestNum",
+        "timerEnqueueTps",
+        "timerDequeueTps",
+        "brokerActive",
+        "msgPutTotalYesterdayMorning",
+        "msgPutTotalTodayMorning",
+        "msgPutTotalTodayNow",
+        "msgGetTotalYesterdayMorning",
+        "msgGetTotalTodayMorning",
+        "msgGetTotalTodayNow",
+        "dispatchBehindBytes",
+        "bootTimestamp",
+        "runtime",
+        "commitLogMinOffset",
+        "commitLogMaxOffset",
+        "putMessageDistributeTime",
+        "scheduleMessageOffset_1",
     ] {
         assert!(table.contains_key(key), "missing {key}: {table:?}");
     }
     for key in ["putTps", "getTransferredTps"] {
-        let parts: Vec<f64> = table[key].split(' ').map(|p| p.parse().expect("double")).collect();
+        let parts: Vec<f64> = table[key]
+            .split(' ')
+            .map(|p| p.parse().expect("double"))
+            .collect();
         assert_eq!(parts.len(), 3, "{key} is \"<10s> <60s> <600s>\"");
     }
     assert_eq!(table["msgPutTotalTodayNow"], "3");
@@ -92,7 +139,11 @@ fn runtime_info_has_every_key_clusterlist_parses_in_its_format() {
     let earliest: i64 = table["earliestMessageTimeStamp"].parse().expect("ms");
     let boot: i64 = table["bootTimestamp"].parse().expect("ms");
     assert!(earliest >= boot - 1000, "earliest {earliest} boot {boot}");
-    assert!(table["runtime"].starts_with("[ 0 days, 0 hours, "), "{}", table["runtime"]);
+    assert!(
+        table["runtime"].starts_with("[ 0 days, 0 hours, "),
+        "{}",
+        table["runtime"]
+    );
     assert_eq!(table["brokerVersionDesc"], "V5_3_1");
 }
 
@@ -104,7 +155,11 @@ fn topic_stats_report_each_queues_bounds_across_shards() {
     let stats = topic_stats(&mut client, "Stats");
     assert_eq!(stats.len(), 4, "{stats:?}");
     assert_eq!((stats[&0].0, stats[&0].1), (0, 3));
-    assert_eq!((stats[&1].0, stats[&1].1, stats[&1].2), (0, 0, 0), "empty queue has no time");
+    assert_eq!(
+        (stats[&1].0, stats[&1].1, stats[&1].2),
+        (0, 0, 0),
+        "empty queue has no time"
+    );
     assert_eq!(stats[&2].1, 1);
     assert_eq!(stats[&3].1, 2);
     assert!(stats[&0].2 > 0 && stats[&3].2 > 0);
@@ -118,8 +173,16 @@ fn consume_stats_compare_committed_offsets_with_queue_ends() {
     let mut client = broker.client();
     fill(&mut client, "Work", &[3, 2, 0, 0]);
     commit(&mut client, "G", "Work", 0, 2);
-    let response = client.call(request(code::GET_CONSUME_STATS, &[("consumerGroup", "G"), ("topic", "Work")]));
-    assert_eq!(response.code, response_code::SUCCESS, "{:?}", response.remark);
+    let response = client.call(request(
+        code::GET_CONSUME_STATS,
+        &[("consumerGroup", "G"), ("topic", "Work")],
+    ));
+    assert_eq!(
+        response.code,
+        response_code::SUCCESS,
+        "{:?}",
+        response.remark
+    );
     let stats = ConsumeStats::decode(&response.body).expect("ConsumeStats");
     let by_queue: BTreeMap<i32, _> = stats
         .offset_table
@@ -127,9 +190,18 @@ fn consume_stats_compare_committed_offsets_with_queue_ends() {
         .map(|(queue, wrapper)| (queue.queue_id, *wrapper))
         .collect();
     assert_eq!(by_queue.len(), 4);
-    assert_eq!((by_queue[&0].broker_offset, by_queue[&0].consumer_offset), (3, 2));
-    assert!(by_queue[&0].last_timestamp > 0, "store time of the last consumed message");
-    assert_eq!((by_queue[&1].broker_offset, by_queue[&1].consumer_offset), (2, 0));
+    assert_eq!(
+        (by_queue[&0].broker_offset, by_queue[&0].consumer_offset),
+        (3, 2)
+    );
+    assert!(
+        by_queue[&0].last_timestamp > 0,
+        "store time of the last consumed message"
+    );
+    assert_eq!(
+        (by_queue[&1].broker_offset, by_queue[&1].consumer_offset),
+        (2, 0)
+    );
     assert_eq!(by_queue[&1].last_timestamp, 0);
     // Without a topic: every topic the group committed offsets for.
     let all = client.call(request(code::GET_CONSUME_STATS, &[("consumerGroup", "G")]));
@@ -138,7 +210,6 @@ fn consume_stats_compare_committed_offsets_with_queue_ends() {
 }
 
 #[test]
-#[allow(clippy::disallowed_methods)]
 fn reset_offset_by_time_rewinds_the_group_to_the_first_message_after_it() {
     let broker = Broker::start("");
     let mut client = broker.client();
@@ -154,10 +225,21 @@ fn reset_offset_by_time_rewinds_the_group_to_the_first_message_after_it() {
     });
     commit(&mut client, "G", "Replay", 0, 4);
     let timestamp = middle.to_string();
-    let response = client.call(request(code::INVOKE_BROKER_TO_RESET_OFFSET, &[
-        ("group", "G"), ("topic", "Replay"), ("timestamp", &timestamp), ("isForce", "true"),
-    ]));
-    assert_eq!(response.code, response_code::SUCCESS, "{:?}", response.remark);
+    let response = client.call(request(
+        code::INVOKE_BROKER_TO_RESET_OFFSET,
+        &[
+            ("group", "G"),
+            ("topic", "Replay"),
+            ("timestamp", &timestamp),
+            ("isForce", "true"),
+        ],
+    ));
+    assert_eq!(
+        response.code,
+        response_code::SUCCESS,
+        "{:?}",
+        response.remark
+    );
     let body = ResetOffsetBody::decode(&response.body).expect("ResetOffsetBody");
     let offsets: BTreeMap<i32, i64> = body
         .offset_table
@@ -165,10 +247,19 @@ fn reset_offset_by_time_rewinds_the_group_to_the_first_message_after_it() {
         .map(|(queue, offset)| (queue.queue_id, *offset))
         .collect();
     assert_eq!(offsets[&0], 2, "first message stored after the time");
-    assert_eq!(offsets.len(), 4, "every readable queue of the topic: {offsets:?}");
-    let query = client.call(request(code::QUERY_CONSUMER_OFFSET, &[
-        ("consumerGroup", "G"), ("topic", "Replay"), ("queueId", "0"),
-    ]));
+    assert_eq!(
+        offsets.len(),
+        4,
+        "every readable queue of the topic: {offsets:?}"
+    );
+    let query = client.call(request(
+        code::QUERY_CONSUMER_OFFSET,
+        &[
+            ("consumerGroup", "G"),
+            ("topic", "Replay"),
+            ("queueId", "0"),
+        ],
+    ));
     assert_eq!(query.ext("offset"), Some("2"));
 }
 
@@ -184,7 +275,9 @@ fn heartbeat(client: &mut Client) {
             }],
             ..ConsumerData::default()
         }],
-        producer_data_set: vec![ProducerData { group_name: "PG".to_owned() }],
+        producer_data_set: vec![ProducerData {
+            group_name: "PG".to_owned(),
+        }],
         ..HeartbeatData::default()
     };
     let mut beat = request(code::HEART_BEAT, &[]);
@@ -197,17 +290,26 @@ fn connection_lists_name_the_clients_that_sent_heartbeats() {
     let broker = Broker::start("");
     let mut client = broker.client();
     heartbeat(&mut client);
-    let consumers = client.call(request(code::GET_CONSUMER_CONNECTION_LIST, &[("consumerGroup", "CG")]));
+    let consumers = client.call(request(
+        code::GET_CONSUMER_CONNECTION_LIST,
+        &[("consumerGroup", "CG")],
+    ));
     assert_eq!(consumers.code, response_code::SUCCESS);
     let consumers = ConsumerConnection::decode(&consumers.body).expect("ConsumerConnection");
     assert_eq!(consumers.connection_set.len(), 1);
     assert_eq!(consumers.connection_set[0].client_id, "10.0.0.9@4242");
     assert_eq!(consumers.connection_set[0].language, "JAVA");
     assert!(consumers.subscription_table.contains_key("Work"));
-    let producers = client.call(request(code::GET_PRODUCER_CONNECTION_LIST, &[("producerGroup", "PG")]));
+    let producers = client.call(request(
+        code::GET_PRODUCER_CONNECTION_LIST,
+        &[("producerGroup", "PG")],
+    ));
     let producers = ProducerConnection::decode(&producers.body).expect("ProducerConnection");
     assert_eq!(producers.connection_set[0].client_id, "10.0.0.9@4242");
-    let offline = client.call(request(code::GET_CONSUMER_CONNECTION_LIST, &[("consumerGroup", "Gone")]));
+    let offline = client.call(request(
+        code::GET_CONSUMER_CONNECTION_LIST,
+        &[("consumerGroup", "Gone")],
+    ));
     assert_eq!(offline.code, response_code::CONSUMER_NOT_ONLINE);
 }
 
@@ -234,5 +336,8 @@ fn update_broker_config_changes_permission_and_refuses_other_keys() {
     other.body = b"flushDiskType=SYNC_FLUSH\n".to_vec().into();
     let response = client.call(other);
     assert_eq!(response.code, response_code::INVALID_PARAMETER);
-    assert!(response.remark.unwrap_or_default().contains("flushDiskType"));
+    assert!(response
+        .remark
+        .unwrap_or_default()
+        .contains("flushDiskType"));
 }

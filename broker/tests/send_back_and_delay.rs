@@ -8,6 +8,9 @@
 //! driven over loopback by a blocking remoting client; offsets come from send responses, and
 //! records are read back with pulls.
 
+// These tests wait on a real broker with real time (sleeps, deadlines).
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 use std::time::{Duration, Instant};
@@ -22,7 +25,9 @@ const LEVELS: &str = "messageDelayLevel=1s 2s\n";
 /// The physical offset of the message `msg_id` once a consumer can see it: a send-back names a
 /// message the consumer pulled, never one still being written.
 fn consumed_offset(client: &mut Client, topic: &str, queue_id: i32, msg_id: &str) -> i64 {
-    let offset = record::decode_offset_msg_id(msg_id).expect("offset msg id").1;
+    let offset = record::decode_offset_msg_id(msg_id)
+        .expect("offset msg id")
+        .1;
     eventually(Duration::from_secs(5), "the message to be pullable", || {
         client
             .pull("Reader", topic, queue_id, 0)
@@ -59,7 +64,6 @@ fn pull_all(client: &mut Client, group: &str, topic: &str) -> Vec<Stored> {
 }
 
 #[test]
-#[allow(clippy::disallowed_methods)]
 fn a_sent_back_message_reaches_the_retry_topic_only_after_its_delay() {
     let broker = Broker::start(LEVELS);
     let mut client = broker.client();
@@ -170,7 +174,6 @@ fn send_back_without_the_group_fails_when_groups_are_not_auto_created() {
 }
 
 #[test]
-#[allow(clippy::disallowed_methods)]
 fn delayed_messages_arrive_in_order_not_before_their_level() {
     let broker = Broker::start(LEVELS);
     let mut client = broker.client();

@@ -206,7 +206,13 @@ fn store_time_at(shard: &mut BrokerShard, topic: &str, queue_id: u32, offset: u6
     };
     shard
         .engine
-        .read_queue(topic, QueueId(queue_id), QueueOffset(offset), limits, &|_| true)
+        .read_queue(
+            topic,
+            QueueId(queue_id),
+            QueueOffset(offset),
+            limits,
+            &|_| true,
+        )
         .ok()
         .and_then(|read| read.messages.into_iter().next())
         .and_then(|message| record::peek_store_timestamp(&message.bytes))
@@ -225,7 +231,9 @@ fn queue_facts(shard: &mut BrokerShard, probe: &QueueProbe) -> QueueFacts {
     let at_store_ms = probe
         .at
         .filter(|at| (min.0..max.0).contains(at))
-        .map_or(0, |at| store_time_at(shard, &probe.topic, probe.queue_id, at));
+        .map_or(0, |at| {
+            store_time_at(shard, &probe.topic, probe.queue_id, at)
+        });
     QueueFacts {
         min: min.0,
         max: max.0,

@@ -71,7 +71,7 @@ pub(crate) fn handle(
         code::GET_PRODUCER_CONNECTION_LIST => producer_connections(control, request),
         code::GET_CONSUME_STATS => consume_stats(control, request),
         code::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset(control, request),
-        _ => crate::control::unsupported(request),
+        _ => Ok(crate::control::unsupported(request)),
     }
 }
 
@@ -168,7 +168,10 @@ fn producer_connections(
     Ok(Outcome::Reply(request, answer))
 }
 
-fn consume_stats(control: &ControlPlane, request: RemotingCommand) -> Result<Outcome, HandlerError> {
+fn consume_stats(
+    control: &ControlPlane,
+    request: RemotingCommand,
+) -> Result<Outcome, HandlerError> {
     let header = GetConsumeStatsRequestHeader::from_command(&request)?;
     let group = header.consumer_group.clone();
     let topics = match header.topic.as_deref().filter(|topic| !topic.is_empty()) {
@@ -266,7 +269,8 @@ fn update_broker_config(
             control.broker_permission
         ));
     }
-    Ok(Outcome::Reply(request.clone(), success(&request)))
+    let answer = success(&request);
+    Ok(Outcome::Reply(request, answer))
 }
 
 fn message_queue(broker_name: &str, topic: &str, queue_id: u32) -> MessageQueue {

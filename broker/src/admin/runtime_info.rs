@@ -78,7 +78,8 @@ impl Sampler {
         while self.samples.len() > SAMPLES_MAX {
             self.samples.pop_front();
         }
-        if self.groups_latest.is_empty() || now.saturating_sub(self.groups_at) >= GROUP_SAMPLE_PERIOD
+        if self.groups_latest.is_empty()
+            || now.saturating_sub(self.groups_at) >= GROUP_SAMPLE_PERIOD
         {
             self.groups_span = now.saturating_sub(self.groups_at);
             self.groups_at = now;
@@ -100,15 +101,17 @@ impl Sampler {
         if seconds <= 0.0 {
             return 0.0;
         }
-        #[allow(clippy::cast_precision_loss, reason = "a rate needs no more than 52 bits")]
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "a rate needs no more than 52 bits"
+        )]
         let delta = value(latest).saturating_sub(value(oldest)) as f64;
         delta / seconds
     }
 
     fn tps_triple(&self, value: impl Fn(&Sample) -> u64 + Copy) -> String {
-        let [ten, minute, ten_minutes] = [10, 60, 600].map(|seconds| {
-            self.tps(Duration::from_secs(seconds), value)
-        });
+        let [ten, minute, ten_minutes] =
+            [10, 60, 600].map(|seconds| self.tps(Duration::from_secs(seconds), value));
         format!("{ten:.2} {minute:.2} {ten_minutes:.2}")
     }
 
@@ -124,7 +127,10 @@ impl Sampler {
         if seconds <= 0.0 {
             return 0.0;
         }
-        #[allow(clippy::cast_precision_loss, reason = "a rate needs no more than 52 bits")]
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "a rate needs no more than 52 bits"
+        )]
         let delta = latest.saturating_sub(*previous).max(0) as f64;
         delta / seconds
     }
@@ -161,11 +167,23 @@ pub(crate) fn control_part(
     set("brokerVersion", VERSION_OURS.to_string());
     set("brokerActive", "true".to_owned());
     set("msgPutTotalTodayNow", put.to_string());
-    set("msgPutTotalTodayMorning", sampler.put_today_morning.to_string());
-    set("msgPutTotalYesterdayMorning", sampler.put_yesterday_morning.to_string());
+    set(
+        "msgPutTotalTodayMorning",
+        sampler.put_today_morning.to_string(),
+    );
+    set(
+        "msgPutTotalYesterdayMorning",
+        sampler.put_yesterday_morning.to_string(),
+    );
     set("msgGetTotalTodayNow", got.to_string());
-    set("msgGetTotalTodayMorning", sampler.got_today_morning.to_string());
-    set("msgGetTotalYesterdayMorning", sampler.got_yesterday_morning.to_string());
+    set(
+        "msgGetTotalTodayMorning",
+        sampler.got_today_morning.to_string(),
+    );
+    set(
+        "msgGetTotalYesterdayMorning",
+        sampler.got_yesterday_morning.to_string(),
+    );
     set("putTps", sampler.tps_triple(|sample| sample.put));
     set("getTransferredTps", sampler.tps_triple(|sample| sample.got));
     set("getFoundTps", sampler.tps_triple(|sample| sample.got));
@@ -173,15 +191,25 @@ pub(crate) fn control_part(
     set("getTotalTps", sampler.tps_triple(|sample| sample.got));
     set("putMessageTimesTotal", put.to_string());
     set("putMessageSizeTotal", bytes.to_string());
-    #[allow(clippy::cast_precision_loss, reason = "an average needs no more than 52 bits")]
-    let average = if put == 0 { 0.0 } else { bytes as f64 / put as f64 };
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "an average needs no more than 52 bits"
+    )]
+    let average = if put == 0 {
+        0.0
+    } else {
+        bytes as f64 / put as f64
+    };
     set("putMessageAverageSize", average.to_string());
     set("bootTimestamp", context.started_ms.to_string());
     set("runtime", uptime(now_ms - context.started_ms));
     for level in 1..=context.config.message_delay_levels.len() {
         let level = i32::try_from(level).unwrap_or(i32::MAX);
         let delivered = delay_offsets.get(&level).copied().unwrap_or(0);
-        set(&format!("scheduleMessageOffset_{level}"), delivered.to_string());
+        set(
+            &format!("scheduleMessageOffset_{level}"),
+            delivered.to_string(),
+        );
     }
     idle_keys(&mut table);
     table
@@ -193,7 +221,10 @@ fn idle_keys(table: &mut BTreeMap<String, String>) {
     for pool in ["send", "pull", "litePull", "query", "ack"] {
         table.insert(format!("{pool}ThreadPoolQueueSize"), "0".to_owned());
         table.insert(format!("{pool}ThreadPoolQueueCapacity"), capacity.clone());
-        table.insert(format!("{pool}ThreadPoolQueueHeadWaitTimeMills"), "0".to_owned());
+        table.insert(
+            format!("{pool}ThreadPoolQueueHeadWaitTimeMills"),
+            "0".to_owned(),
+        );
     }
     for (key, value) in [
         ("EndTransactionQueueSize", "0"),
@@ -232,7 +263,10 @@ pub(crate) fn complete(table: &mut BTreeMap<String, String>, store: &StoreFacts)
     set("commitLogMinOffset", store.min_offset.to_string());
     set("commitLogMaxOffset", store.max_offset.to_string());
     set("dispatchBehindBytes", store.behind_bytes.to_string());
-    set("remainHowManyDataToFlush", format!("{} B", store.behind_bytes));
+    set(
+        "remainHowManyDataToFlush",
+        format!("{} B", store.behind_bytes),
+    );
     set("commitLogDiskRatio", store.disk_ratio.to_string());
     set("consumeQueueDiskRatio", store.disk_ratio.to_string());
     let percent = store.disk_ratio * 100.0;

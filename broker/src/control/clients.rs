@@ -149,10 +149,6 @@ impl ClientRegistry {
         self.consumers.get(group)
     }
 
-    pub(crate) fn consumer_groups(&self) -> impl Iterator<Item = (&String, &ConsumerGroup)> {
-        self.consumers.iter()
-    }
-
     pub(crate) fn producer_group(
         &self,
         group: &str,

@@ -32,8 +32,14 @@ pub(crate) const OFFSET_NOT_FOUND_MARK: &str = "_ringmqOffsetNotFound";
 
 type ControlResult = Result<Outcome, HandlerError>;
 
-fn reply(request: RemotingCommand, response: Response) -> ControlResult {
-    Ok(Outcome::Reply(request, response))
+fn reply(request: RemotingCommand, response: Response) -> Outcome {
+    Outcome::Reply(request, response)
+}
+
+/// SUCCESS with no body.
+fn acknowledge(request: RemotingCommand) -> Outcome {
+    let answer = success(&request);
+    Outcome::Reply(request, answer)
 }
 
 pub(super) fn handle(
@@ -57,7 +63,7 @@ pub(super) fn handle(
         code::GET_ALL_TOPIC_CONFIG => {
             let mut answer = success(&request);
             answer.command.body = control.topics.wrapper().encode().into();
-            reply(request.clone(), answer)
+            Ok(reply(request.clone(), answer))
         }
         code::LOCK_BATCH_MQ => lock_batch(control, shard, request.clone(), true),
         code::UNLOCK_BATCH_MQ => lock_batch(control, shard, request.clone(), false),
@@ -66,17 +72,17 @@ pub(super) fn handle(
         code::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => {
             let mut answer = success(&request);
             answer.command.body = control.groups.wrapper().encode().into();
-            reply(request.clone(), answer)
+            Ok(reply(request.clone(), answer))
         }
         code::GET_ALL_DELAY_OFFSET => {
             let mut answer = success(&request);
             answer.command.body = control.delay_offsets.wrapper().encode().into();
-            reply(request.clone(), answer)
+            Ok(reply(request.clone(), answer))
         }
         code::GET_ALL_CONSUMER_OFFSET => {
             let mut answer = success(&request);
             answer.command.body = control.offsets.wrapper().encode().into();
-            reply(request.clone(), answer)
+            Ok(reply(request.clone(), answer))
         }
         _ => crate::admin::handle(control, shard, origin, request.clone()),
     };
@@ -230,7 +236,7 @@ fn heartbeat(
         .command
         .ext_fields
         .insert("IS_SUB_CHANGE".to_owned(), "true".to_owned());
-    reply(request, answer)
+    Ok(reply(request, answer))
 }
 
 fn unregister(
@@ -251,7 +257,7 @@ fn unregister(
             shard.push_command(connection, command);
         }
     }
-    reply(request.clone(), success(&request))
+    Ok(acknowledge(request))
 }
 
 fn consumer_list(control: &ControlPlane, request: RemotingCommand) -> ControlResult {
@@ -259,10 +265,10 @@ fn consumer_list(control: &ControlPlane, request: RemotingCommand) -> ControlRes
     let ids = control.clients.consumer_ids(&header.consumer_group);
     if ids.is_empty() {
         let remark = format!("no consumer for this group, {}", header.consumer_group);
-        return reply(
+        return Ok(reply(
             request.clone(),
             response(&request, response_code::SYSTEM_ERROR, Some(remark)),
-        );
+        ));
     }
     let mut answer = success(&request);
     answer.command.body = ConsumerIdList {
@@ -270,7 +276,7 @@ fn consumer_list(control: &ControlPlane, request: RemotingCommand) -> ControlRes
     }
     .encode()
     .into();
-    reply(request, answer)
+    Ok(reply(request, answer))
 }
 
 fn query_offset(control: &ControlPlane, mut request: RemotingCommand) -> ControlResult {
@@ -282,14 +288,14 @@ fn query_offset(control: &ControlPlane, mut request: RemotingCommand) -> Control
     {
         let mut answer = success(&request);
         OffsetResponseHeader { offset }.write_to(&mut answer.command);
-        return reply(request, answer);
+        return Ok(reply(request, answer));
     }
     if header.set_zero_if_not_found == Some(false) {
         let remark = "Not found, do not set to zero, maybe this group boot first".to_owned();
-        return reply(
+        return Ok(reply(
             request.clone(),
             response(&request, response_code::QUERY_NOT_FOUND, Some(remark)),
-        );
+        ));
     }
     request
         .ext_fields
@@ -308,7 +314,7 @@ fn update_offset(control: &mut ControlPlane, request: RemotingCommand) -> Contro
     if request.is_oneway() {
         return Ok(Outcome::NoReply);
     }
-    reply(request.clone(), success(&request))
+    Ok(acknowledge(request))
 }
 
 fn create_topic(
@@ -340,7 +346,7 @@ fn create_topic(
         ..TopicConfig::default()
     };
     put_topic(control, shard, config)?;
-    reply(request.clone(), success(&request))
+    Ok(acknowledge(request))
 }
 
 fn delete_topic(
@@ -357,7 +363,7 @@ fn delete_topic(
     control.offsets.remove_topic(&header.topic);
     control.mark_changed();
     control.register_now(shard.engine.monotonic());
-    reply(request.clone(), success(&request))
+    Ok(acknowledge(request))
 }
 
 fn update_group(
@@ -377,7 +383,7 @@ fn update_group(
         .groups
         .put(config, now)
         .map_err(|error| HandlerError::System(error.to_string()))?;
-    reply(request.clone(), success(&request))
+    Ok(acknowledge(request))
 }
 
 fn delete_group(
@@ -394,7 +400,7 @@ fn delete_group(
     if header.clean_offset == Some(true) {
         control.offsets.remove_group(&header.group_name);
     }
-    reply(request.clone(), success(&request))
+    Ok(acknowledge(request))
 }
 
 /// LOCK_BATCH_MQ / UNLOCK_BATCH_MQ: a queue is locked by one client of a group at a time.
@@ -443,11 +449,11 @@ fn lock_batch(
         .encode()
         .into();
     }
-    reply(request, answer)
+    Ok(reply(request, answer))
 }
 
 /// Codes neither the data plane nor the control plane handles.
-pub(crate) fn unsupported(request: RemotingCommand) -> ControlResult {
+pub(crate) fn unsupported(request: RemotingCommand) -> Outcome {
     let answer = not_supported(&request);
     reply(request, answer)
 }

@@ -41,10 +41,6 @@ impl GroupTable {
         self.groups.get(group)
     }
 
-    pub(crate) fn all(&self) -> &BTreeMap<String, SubscriptionGroupConfig> {
-        &self.groups
-    }
-
     /// The group's config, creating it with defaults when `auto_create` allows.
     pub(crate) fn find_or_create(
         &mut self,

@@ -5,7 +5,7 @@
 pub(crate) mod clients;
 mod codes;
 pub(crate) mod delay_offsets;
-pub(crate) use codes::{put_topic, unsupported, OFFSET_NOT_FOUND_MARK};
+pub(crate) use codes::{unsupported, OFFSET_NOT_FOUND_MARK};
 pub(crate) mod groups;
 pub(crate) mod offsets;
 pub(crate) mod snapshot;
@@ -77,7 +77,6 @@ pub(crate) struct ControlPlane {
     pub(crate) sampler: crate::admin::runtime_info::Sampler,
     registration: RegistrationHandle,
     changed: bool,
-    published_version: u64,
     last_offset_persist: Duration,
     last_register: Option<Duration>,
     last_client_scan: Duration,
@@ -117,7 +116,6 @@ impl ControlPlane {
             sampler: crate::admin::runtime_info::Sampler::default(),
             registration,
             changed: true,
-            published_version: 0,
             last_offset_persist: Duration::ZERO,
             last_register: None,
             last_client_scan: Duration::ZERO,
@@ -193,9 +191,7 @@ impl ControlPlane {
             return None;
         }
         self.changed = false;
-        self.published_version += 1;
         Some(Arc::new(ControlSnapshot {
-            version: self.published_version,
             topics: self
                 .topics
                 .all()

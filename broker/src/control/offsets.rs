@@ -74,15 +74,6 @@ impl OffsetTable {
         self.dirty = true;
     }
 
-    /// Groups with offsets for `topic`.
-    pub(crate) fn groups_of_topic(&self, topic: &str) -> Vec<String> {
-        let prefix = format!("{topic}@");
-        self.table
-            .keys()
-            .filter_map(|name| name.strip_prefix(&prefix).map(str::to_owned))
-            .collect()
-    }
-
     /// Topics with offsets for `group`.
     pub(crate) fn topics_of_group(&self, group: &str) -> Vec<String> {
         let suffix = format!("@{group}");

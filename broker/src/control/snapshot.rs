@@ -10,7 +10,6 @@ use ringmq_protocol::body::topic_config::TopicConfig;
 /// One published version of the control plane's state.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct ControlSnapshot {
-    pub(crate) version: u64,
     pub(crate) topics: HashMap<String, TopicConfig>,
     /// group → topic → subscription registered by heartbeat.
     pub(crate) subscriptions: HashMap<String, HashMap<String, SubscriptionData>>,

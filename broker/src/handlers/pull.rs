@@ -33,7 +33,7 @@ const PULL_MESSAGES_MAX: i32 = 256;
 /// Bytes of one pull response at most unless the client asks for less.
 const PULL_BYTES_MAX: usize = 8 << 20;
 /// Suspend when long polling is off (`shortPollingTimeMills`).
-const SHORT_POLL: Duration = Duration::from_millis(1000);
+const SHORT_POLL: Duration = Duration::from_secs(1);
 
 /// Tag hashes a subscription accepts; `None` accepts everything.
 fn tag_filter(expression: &str) -> Option<HashSet<i64>> {
@@ -121,14 +121,12 @@ fn pull_response(
     reply
 }
 
-pub(crate) fn handle(
-    shard: &mut BrokerShard,
-    origin: &Origin,
-    request: &RemotingCommand,
-    allow_suspend: bool,
-) -> Handled {
-    let header = PullMessageRequestHeader::from_command(request)?;
-    let Some(topic) = shard.snapshot.topic(&header.topic).cloned() else {
+/// The queue a pull reads, after the topic, permission and queue-range checks.
+fn readable_queue(
+    shard: &BrokerShard,
+    header: &PullMessageRequestHeader,
+) -> Result<u32, HandlerError> {
+    let Some(topic) = shard.snapshot.topic(&header.topic) else {
         return Err(HandlerError::TopicNotExist(format!(
             "topic[{}] not exist, apply first please!",
             header.topic
@@ -140,30 +138,20 @@ pub(crate) fn handle(
             header.topic
         )));
     }
-    let queue_id = u32::try_from(header.queue_id)
+    u32::try_from(header.queue_id)
         .ok()
-        .filter(|q| i32::try_from(*q).unwrap_or(i32::MAX) < topic.read_queue_nums);
-    let Some(queue_id) = queue_id else {
-        return Err(HandlerError::InvalidParameter(format!(
-            "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}]",
-            header.queue_id, header.topic, topic.read_queue_nums
-        )));
-    };
-    let filter = match filter_of(shard, &header) {
-        Ok(filter) => filter,
-        Err((status, remark)) => {
-            return Ok(Some(pull_response(
-                request,
-                status,
-                &remark,
-                u64::try_from(header.queue_offset).unwrap_or(0),
-                0,
-                0,
-            )))
-        }
-    };
-    if allow_suspend && header.sys_flag & PULL_FLAG_COMMIT_OFFSET != 0 && header.commit_offset >= 0
-    {
+        .filter(|q| i32::try_from(*q).unwrap_or(i32::MAX) < topic.read_queue_nums)
+        .ok_or_else(|| {
+            HandlerError::InvalidParameter(format!(
+                "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}]",
+                header.queue_id, header.topic, topic.read_queue_nums
+            ))
+        })
+}
+
+/// Piggy-backed offset commit: only on the first run, with the commit flag.
+fn commit_if_asked(shard: &mut BrokerShard, header: &PullMessageRequestHeader, queue_id: u32) {
+    if header.sys_flag & PULL_FLAG_COMMIT_OFFSET != 0 && header.commit_offset >= 0 {
         let message = Message::CommitOffset {
             group: header.consumer_group.clone(),
             topic: header.topic.clone(),
@@ -172,7 +160,10 @@ pub(crate) fn handle(
         };
         shard.deliver(CONTROL_SHARD, message);
     }
-    let limits = ReadLimits {
+}
+
+fn read_limits(header: &PullMessageRequestHeader) -> ReadLimits {
+    ReadLimits {
         messages_max: usize::try_from(header.max_msg_nums.clamp(1, PULL_MESSAGES_MAX))
             .unwrap_or(32),
         bytes_max: header
@@ -181,15 +172,12 @@ pub(crate) fn handle(
             .filter(|b| *b > 0)
             .unwrap_or(PULL_BYTES_MAX)
             .min(PULL_BYTES_MAX),
-    };
-    let from = QueueOffset(u64::try_from(header.queue_offset).unwrap_or(0));
-    let accept = |tags: i64| filter.as_ref().is_none_or(|set| set.contains(&tags));
-    let read = shard
-        .engine
-        .read_queue(&header.topic, QueueId(queue_id), from, limits, &accept)?;
-    let (min, max) = (read.min_offset.0, read.max_offset.0);
-    let next = read.next_offset.0;
-    let (status, remark) = match read.status {
+    }
+}
+
+/// RocketMQ's response code and remark for a read status.
+fn status_of(status: QueueReadStatus, from: QueueOffset) -> (i32, &'static str) {
+    match status {
         QueueReadStatus::Found => (code::SUCCESS, "FOUND"),
         QueueReadStatus::NoMatchedMessage => (code::PULL_RETRY_IMMEDIATELY, "NO_MATCHED_MESSAGE"),
         QueueReadStatus::NoMessageInQueue if from.0 != 0 => {
@@ -199,27 +187,69 @@ pub(crate) fn handle(
         QueueReadStatus::OffsetTooSmall => (code::PULL_OFFSET_MOVED, "OFFSET_TOO_SMALL"),
         QueueReadStatus::OffsetOverflowOne => (code::PULL_NOT_FOUND, "OFFSET_OVERFLOW_ONE"),
         QueueReadStatus::OffsetOverflowBadly => (code::PULL_OFFSET_MOVED, "OFFSET_OVERFLOW_BADLY"),
+    }
+}
+
+/// Park a pull that found nothing until a message arrives or its suspend time is up.
+fn park(
+    shard: &mut BrokerShard,
+    origin: &Origin,
+    request: &RemotingCommand,
+    header: &PullMessageRequestHeader,
+    queue_id: u32,
+) {
+    let wait = if header.suspend_timeout_millis > 0 {
+        Duration::from_millis(u64::try_from(header.suspend_timeout_millis).unwrap_or(0))
+    } else {
+        SHORT_POLL
     };
+    let deadline = shard.engine.monotonic() + wait;
+    let parked = ParkedPull {
+        origin: origin.clone(),
+        request: request.clone(),
+        offset: u64::try_from(header.queue_offset).unwrap_or(0),
+        deadline,
+    };
+    shard.long_polls.park(&header.topic, queue_id, parked);
+}
+
+pub(crate) fn handle(
+    shard: &mut BrokerShard,
+    origin: &Origin,
+    request: &RemotingCommand,
+    allow_suspend: bool,
+) -> Handled {
+    let header = PullMessageRequestHeader::from_command(request)?;
+    let queue_id = readable_queue(shard, &header)?;
+    let filter = match filter_of(shard, &header) {
+        Ok(filter) => filter,
+        Err((status, remark)) => {
+            let offset = u64::try_from(header.queue_offset).unwrap_or(0);
+            return Ok(Some(pull_response(request, status, &remark, offset, 0, 0)));
+        }
+    };
+    if allow_suspend {
+        commit_if_asked(shard, &header, queue_id);
+    }
+    let from = QueueOffset(u64::try_from(header.queue_offset).unwrap_or(0));
+    let accept = |tags: i64| filter.as_ref().is_none_or(|set| set.contains(&tags));
+    let read = shard.engine.read_queue(
+        &header.topic,
+        QueueId(queue_id),
+        from,
+        read_limits(&header),
+        &accept,
+    )?;
+    let (status, remark) = status_of(read.status, from);
     if status == code::PULL_NOT_FOUND
         && allow_suspend
         && header.sys_flag & PULL_FLAG_SUSPEND != 0
         && !shard.long_polls.is_full()
     {
-        let wait = if header.suspend_timeout_millis > 0 {
-            Duration::from_millis(u64::try_from(header.suspend_timeout_millis).unwrap_or(0))
-        } else {
-            SHORT_POLL
-        };
-        let deadline = shard.engine.monotonic() + wait;
-        let parked = ParkedPull {
-            origin: origin.clone(),
-            request: request.clone(),
-            offset: from.0,
-            deadline,
-        };
-        shard.long_polls.park(&header.topic, queue_id, parked);
+        park(shard, origin, request, &header, queue_id);
         return Ok(None);
     }
+    let (min, max, next) = (read.min_offset.0, read.max_offset.0, read.next_offset.0);
     let mut reply = pull_response(request, status, remark, next, min, max);
     if status == code::SUCCESS {
         Counters::add(
@@ -249,11 +279,11 @@ pub(crate) fn wake_parked(shard: &mut BrokerShard) {
         .long_polls
         .take_expired(shard.engine.monotonic(), &mut ready);
     for parked in ready {
-        rerun(shard, parked);
+        rerun(shard, &parked);
     }
 }
 
-fn rerun(shard: &mut BrokerShard, parked: ParkedPull) {
+fn rerun(shard: &mut BrokerShard, parked: &ParkedPull) {
     let result = handle(shard, &parked.origin, &parked.request, false);
     let response = result.unwrap_or_else(|error| Some(error.into_response(&parked.request)));
     if let Some(response) = response {
@@ -266,6 +296,6 @@ pub(crate) fn release_parked(shard: &mut BrokerShard) {
     let mut all = Vec::new();
     shard.long_polls.take_all(&mut all);
     for parked in all {
-        rerun(shard, parked);
+        rerun(shard, &parked);
     }
 }

@@ -103,7 +103,7 @@ pub(crate) fn scatter(shard: &mut BrokerShard, origin: Origin, request: Remoting
     }
 }
 
-pub(crate) fn on_gather(shard: &mut BrokerShard, gather: Gather) {
+pub(crate) fn on_gather(shard: &mut BrokerShard, gather: &Gather) {
     let records = shard
         .engine
         .lookup_key(

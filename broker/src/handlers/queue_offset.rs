@@ -15,6 +15,7 @@ use ringmq_protocol::response_code;
 
 use super::Handled;
 use crate::error::{response, success, HandlerError};
+use crate::message::Response;
 use crate::shard::BrokerShard;
 
 fn queue_id(value: i32) -> Result<QueueId, HandlerError> {
@@ -23,13 +24,13 @@ fn queue_id(value: i32) -> Result<QueueId, HandlerError> {
         .map_err(|_| HandlerError::InvalidParameter(format!("queueId {value} is negative")))
 }
 
-fn offset_response(request: &RemotingCommand, offset: u64) -> Handled {
+fn offset_response(request: &RemotingCommand, offset: u64) -> Response {
     let mut reply = success(request);
     OffsetResponseHeader {
         offset: i64::try_from(offset).unwrap_or(i64::MAX),
     }
     .write_to(&mut reply.command);
-    Ok(Some(reply))
+    reply
 }
 
 pub(crate) fn handle(shard: &mut BrokerShard, request: &RemotingCommand) -> Handled {
@@ -39,14 +40,14 @@ pub(crate) fn handle(shard: &mut BrokerShard, request: &RemotingCommand) -> Hand
             let (_, max) = shard
                 .engine
                 .queue_bounds(&header.topic, queue_id(header.queue_id)?);
-            offset_response(request, max.0)
+            Ok(Some(offset_response(request, max.0)))
         }
         code::GET_MIN_OFFSET => {
             let header = GetMinOffsetRequestHeader::from_command(request)?;
             let (min, _) = shard
                 .engine
                 .queue_bounds(&header.topic, queue_id(header.queue_id)?);
-            offset_response(request, min.0)
+            Ok(Some(offset_response(request, min.0)))
         }
         code::GET_EARLIEST_MSG_STORETIME => {
             let header = GetEarliestMsgStoretimeRequestHeader::from_command(request)?;
@@ -82,7 +83,7 @@ pub(crate) fn handle(shard: &mut BrokerShard, request: &RemotingCommand) -> Hand
                 timestamp,
                 boundary,
             )?;
-            offset_response(request, offset.0)
+            Ok(Some(offset_response(request, offset.0)))
         }
     }
 }
@@ -101,7 +102,7 @@ pub(crate) fn offset_not_committed(shard: &mut BrokerShard, request: &RemotingCo
             .engine
             .queue_offset_in_memory(&header.topic, queue, min)
     {
-        return offset_response(request, 0);
+        return Ok(Some(offset_response(request, 0)));
     }
     let remark = "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first".to_owned();
     Ok(Some(response(

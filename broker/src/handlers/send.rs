@@ -26,7 +26,7 @@ use crate::config::FlushDiskType;
 use crate::context::Counters;
 use crate::control::topics::{is_forbidden_for_send, validate_topic_name, SCHEDULE_TOPIC};
 use crate::error::{success, HandlerError};
-use crate::message::Origin;
+use crate::message::{Origin, Response};
 use crate::routing::{INTERNAL_BORN_HOST, INTERNAL_SEND};
 use crate::shard::{BrokerShard, PendingAck};
 
@@ -153,6 +153,28 @@ pub(crate) fn handle(
     append_all(shard, origin, request, &header, messages)
 }
 
+fn append_one(
+    shard: &mut BrokerShard,
+    header: &SendMessageRequestHeader,
+    message: &Outgoing<'_>,
+    born_host: std::net::SocketAddr,
+) -> Result<ringmq_engine::shard::AppendOutcome, HandlerError> {
+    let draft = MessageDraft {
+        topic: &header.topic,
+        queue_id: header.queue_id,
+        flag: message.flag,
+        body: message.body,
+        properties: &message.properties,
+        sys_flag: header.sys_flag,
+        born_timestamp: header.born_timestamp,
+        born_host,
+        store_host: shard.context.store_host,
+        reconsume_times: header.reconsume_times.unwrap_or(0),
+        prepared_transaction_offset: 0,
+    };
+    Ok(shard.engine.append(&draft)?)
+}
+
 fn append_all(
     shard: &mut BrokerShard,
     origin: &Origin,
@@ -182,20 +204,7 @@ fn append_all(
         wait &= properties::find(&message.properties, properties::WAIT) != Some("false");
         transaction_id =
             properties::find(&message.properties, properties::UNIQ_KEY).map(str::to_owned);
-        let draft = MessageDraft {
-            topic: &header.topic,
-            queue_id: header.queue_id,
-            flag: message.flag,
-            body: message.body,
-            properties: &message.properties,
-            sys_flag: header.sys_flag,
-            born_timestamp: header.born_timestamp,
-            born_host,
-            store_host: shard.context.store_host,
-            reconsume_times: header.reconsume_times.unwrap_or(0),
-            prepared_transaction_offset: 0,
-        };
-        let outcome = shard.engine.append(&draft)?;
+        let outcome = append_one(shard, header, message, born_host)?;
         first_queue_offset.get_or_insert(outcome.queue_offset.0);
         last_end = outcome.appended.end;
         ids.push(record::offset_msg_id(
@@ -208,7 +217,6 @@ fn append_all(
             u64::from(outcome.appended.size),
         );
     }
-    let mut reply = success(request);
     // A delayed message reports the queue it was sent to, as RocketMQ does.
     let reported_queue = messages
         .first()
@@ -216,22 +224,16 @@ fn append_all(
         .and_then(|message| properties::find(&message.properties, properties::REAL_QID))
         .and_then(|queue| queue.parse().ok())
         .unwrap_or(header.queue_id);
-    SendMessageResponseHeader {
-        msg_id: ids.join(","),
-        queue_id: reported_queue,
-        queue_offset: i64::try_from(first_queue_offset.unwrap_or(0)).unwrap_or(i64::MAX),
-        transaction_id: if ids.len() == 1 { transaction_id } else { None },
-        ..SendMessageResponseHeader::default()
-    }
-    .write_to(&mut reply.command);
-    reply
-        .command
-        .ext_fields
-        .insert(properties::MSG_REGION.to_owned(), DEFAULT_REGION.to_owned());
-    reply
-        .command
-        .ext_fields
-        .insert(properties::TRACE_ON.to_owned(), "true".to_owned());
+    let reply = send_response(
+        request,
+        &SendMessageResponseHeader {
+            msg_id: ids.join(","),
+            queue_id: reported_queue,
+            queue_offset: i64::try_from(first_queue_offset.unwrap_or(0)).unwrap_or(i64::MAX),
+            transaction_id: if ids.len() == 1 { transaction_id } else { None },
+            ..SendMessageResponseHeader::default()
+        },
+    );
     if shard.context.config.flush_disk_type == FlushDiskType::SyncFlush && wait {
         let deadline = shard.engine.monotonic() + shard.context.config.sync_flush_timeout;
         shard.pending_acks.push_back(PendingAck {
@@ -243,6 +245,21 @@ fn append_all(
         return Ok(None);
     }
     Ok(Some(reply))
+}
+
+/// A send's SUCCESS with its header and the ext fields Java clients read after it.
+fn send_response(request: &RemotingCommand, header: &SendMessageResponseHeader) -> Response {
+    let mut reply = success(request);
+    header.write_to(&mut reply.command);
+    reply
+        .command
+        .ext_fields
+        .insert(properties::MSG_REGION.to_owned(), DEFAULT_REGION.to_owned());
+    reply
+        .command
+        .ext_fields
+        .insert(properties::TRACE_ON.to_owned(), "true".to_owned());
+    reply
 }
 
 /// Answer sends whose records became durable, time out those that waited too long, and fail
