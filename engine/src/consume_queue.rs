@@ -350,6 +350,14 @@ impl ConsumeQueue {
                 _ => high = middle,
             }
         }
+        if low <= self.min {
+            // No entry survives: restart at the first file's start rather than at a minimum
+            // that torn leading entries may have pushed up, so queue offsets stay dense.
+            let restart = self.files.keys().next().copied().unwrap_or(0).min(low);
+            self.truncate(storage, restart)?;
+            self.min = restart;
+            return Ok(());
+        }
         self.truncate(storage, low)
     }
 

@@ -81,9 +81,13 @@ struct IndexFile {
     entries_max: u32,
     /// The in-memory slot table (newest file only) and its dirty pages.
     table: Option<(Vec<u32>, Vec<bool>)>,
-    /// Entries added since the last write, starting at entry `pending_first`.
+    /// Entries not yet made durable by a checkpoint, starting at entry `pending_first`. They
+    /// stay in memory until a checkpoint's fdatasync of this file succeeds, so lookups never
+    /// depend on pages an fdatasync error may have discarded.
     pending: Vec<u8>,
     pending_first: u32,
+    /// Entries before this number have been written to the file.
+    written_count: u32,
 }
 
 impl IndexFile {
@@ -128,6 +132,7 @@ impl IndexFile {
             table,
             pending: Vec::new(),
             pending_first: 1,
+            written_count: 1,
         })
     }
 
@@ -152,19 +157,35 @@ impl IndexFile {
             table: None,
             pending: Vec::new(),
             pending_first: count,
+            written_count: count,
         };
         if newest {
-            let mut bytes =
-                vec![0u8; usize::try_from(u64::from(slots) * SLOT_BYTES).expect("fits")];
-            storage.read_blocking(file, HEADER_BYTES, &mut bytes)?;
-            let table: Vec<u32> = bytes
-                .chunks_exact(4)
-                .map(|raw| u32::from_be_bytes(raw.try_into().expect("4 bytes")))
-                .map(|entry| if entry >= count { 0 } else { entry })
-                .collect();
-            index.table = Some((table, vec![false; pages(slots)]));
+            index.table = Some(index.rebuild_table(storage)?);
         }
         Ok(index)
+    }
+
+    /// The slot table of the entries on disk: each slot points at the newest entry whose hash
+    /// falls in it. Rebuilding (instead of trusting slot pages) keeps lookups right after a
+    /// crash that persisted slot pages and entries from different moments.
+    fn rebuild_table(&self, storage: &mut dyn Storage) -> io::Result<(Vec<u32>, Vec<bool>)> {
+        const ENTRIES_PER_READ: u32 = 64 * 1024;
+        let mut table = vec![0u32; usize::try_from(self.slots).expect("fits")];
+        let count = self.count();
+        let mut number = 1;
+        while number < count {
+            let batch = (count - number).min(ENTRIES_PER_READ);
+            let mut bytes = vec![0u8; usize::try_from(batch * 20).expect("fits")];
+            let at = self.entries_offset() + u64::from(number) * ENTRY_BYTES;
+            let read = storage.read_blocking(self.file, at, &mut bytes)?;
+            for (position, raw) in bytes[..read - read % 20].chunks_exact(20).enumerate() {
+                let hash = u32::from_be_bytes(raw[0..4].try_into().expect("4"));
+                let slot = usize::try_from(hash % self.slots).expect("fits");
+                table[slot] = number + u32::try_from(position).expect("fits");
+            }
+            number += batch;
+        }
+        Ok((table, vec![true; pages(self.slots)]))
     }
 
     fn add(&mut self, hash: u32, offset: PhysicalOffset, timestamp: TimestampMs) {
@@ -199,23 +220,43 @@ impl IndexFile {
     }
 
     fn write_entries(&mut self, storage: &mut dyn Storage) -> io::Result<()> {
-        if self.pending.is_empty() {
+        let count = self.count();
+        if self.written_count >= count {
             return Ok(());
         }
-        let at = self.entries_offset() + u64::from(self.pending_first) * ENTRY_BYTES;
-        storage.write_blocking(self.file, at, &self.pending)?;
-        self.pending_first = self.count();
-        self.pending.clear();
+        let from = usize::try_from((self.written_count - self.pending_first) * 20).expect("fits");
+        let at = self.entries_offset() + u64::from(self.written_count) * ENTRY_BYTES;
+        storage.write_blocking(self.file, at, &self.pending[from..])?;
+        self.written_count = count;
         Ok(())
     }
 
-    /// Entries, dirty slot pages and the header into the page cache, for an asynchronous
-    /// fdatasync at a checkpoint (a power loss before it completes may lose slot updates,
-    /// which only shortens lookups; the checkpoint does not vouch for them yet).
-    fn stage(&mut self, storage: &mut dyn Storage) -> io::Result<()> {
-        self.write_entries(storage)?;
-        self.write_slots(storage)?;
-        storage.write_blocking(self.file, 0, &self.header.encode())
+    /// A checkpoint made entries below `count` durable: drop them from memory.
+    fn synced(&mut self, count: u32) {
+        if count <= self.pending_first {
+            return;
+        }
+        let drop_bytes = usize::try_from((count - self.pending_first) * 20)
+            .expect("fits")
+            .min(self.pending.len());
+        self.pending.drain(..drop_bytes);
+        self.pending_first = count;
+    }
+
+    /// Phase one of a checkpoint: entries into the page cache (the caller fdatasyncs them).
+    fn stage_entries(&mut self, storage: &mut dyn Storage) -> io::Result<()> {
+        self.write_entries(storage)
+    }
+
+    /// Phase two, after the entries are durable: the header with the entry count phase one
+    /// covered, so the count on disk never exceeds the entries on disk. Slot pages are not
+    /// written here: the newest file's slot table is rebuilt from its entries when opened.
+    fn stage_header(&mut self, storage: &mut dyn Storage, count: u32) -> io::Result<()> {
+        let mut header = self.header;
+        header.entry_count = i32::try_from(count)
+            .unwrap_or(i32::MAX)
+            .min(self.header.entry_count);
+        storage.write_blocking(self.file, 0, &header.encode())
     }
 
     fn write_slots(&mut self, storage: &mut dyn Storage) -> io::Result<()> {
@@ -241,7 +282,9 @@ impl IndexFile {
         self.write_slots(storage)?;
         storage.sync_blocking(self.file)?;
         storage.write_blocking(self.file, 0, &self.header.encode())?;
-        storage.sync_blocking(self.file)
+        storage.sync_blocking(self.file)?;
+        self.synced(self.count());
+        Ok(())
     }
 
     fn slot_head(&mut self, storage: &mut dyn Storage, slot: u32) -> io::Result<u32> {
@@ -264,7 +307,7 @@ impl IndexFile {
         number: u32,
     ) -> io::Result<(u32, i64, i64, u32)> {
         let mut raw = [0u8; 20];
-        if number >= self.pending_first && !self.pending.is_empty() {
+        if number >= self.pending_first && number < self.count() {
             let at = usize::try_from((number - self.pending_first) * 20).expect("fits");
             raw.copy_from_slice(&self.pending[at..at + 20]);
         } else {
@@ -287,6 +330,7 @@ impl IndexFile {
         hash: u32,
         range: (i64, i64),
         max: usize,
+        accept: &dyn Fn(PhysicalOffset) -> bool,
         found: &mut Vec<PhysicalOffset>,
     ) -> io::Result<()> {
         let count = self.count();
@@ -299,8 +343,11 @@ impl IndexFile {
                 break;
             }
             if entry_hash == hash && timestamp <= range.1 {
-                if let Ok(offset) = u64::try_from(offset) {
-                    found.push(PhysicalOffset(offset));
+                // Recovery may index a record twice; only distinct, acceptable offsets count.
+                if let Some(offset) = u64::try_from(offset).ok().map(PhysicalOffset) {
+                    if accept(offset) && !found.contains(&offset) {
+                        found.push(offset);
+                    }
                 }
             }
             if previous >= number {
@@ -317,6 +364,16 @@ fn pages(slots: u32) -> usize {
     usize::try_from(u64::from(slots) * SLOT_BYTES)
         .expect("fits")
         .div_ceil(SLOT_PAGE_BYTES)
+}
+
+/// A lookup by key: `topic#key` stored within `[begin, end]`, at most `max` records.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyQuery<'a> {
+    pub topic: &'a str,
+    pub key: &'a str,
+    pub begin: TimestampMs,
+    pub end: TimestampMs,
+    pub max: usize,
 }
 
 /// The index files of one shard, oldest first.
@@ -386,14 +443,33 @@ impl Index {
             last.sync(storage)?;
             last.table = None;
         }
-        let mut name = file_name(timestamp, self.shard);
-        while self.files.iter().any(|file| {
-            file.path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy() == name)
-        }) {
-            name.push('0');
-        }
+        // Names must sort in creation order (the newest file is the last one): records
+        // re-dispatched after a crash carry older timestamps than files already created.
+        let stamp = file_name(timestamp, ShardId(0));
+        let newest = self
+            .files
+            .last()
+            .and_then(|file| file.path.file_name())
+            .map(|name| {
+                let name = name.to_string_lossy();
+                name.split_once("-shard")
+                    .map_or(name.to_string(), |(stamp, _)| stamp.to_owned())
+            });
+        let stamp = match newest.and_then(|newest| newest.parse::<u64>().ok()) {
+            Some(newest)
+                if stamp
+                    .parse::<u64>()
+                    .is_ok_and(|candidate| candidate <= newest) =>
+            {
+                format!("{:017}", newest + 1)
+            }
+            _ => stamp,
+        };
+        let name = if self.shard.0 == 0 {
+            stamp
+        } else {
+            format!("{stamp}-shard{}", self.shard.0)
+        };
         let path = self.directory.join(name);
         self.files.push(IndexFile::create(
             storage,
@@ -412,17 +488,43 @@ impl Index {
         }
     }
 
-    /// Stage everything in the page cache and return the file to fdatasync (checkpoint).
-    pub(crate) fn stage_for_sync(
+    /// Checkpoint phase one: write new entries and return the file to fdatasync and the
+    /// entry count that sync will cover.
+    pub(crate) fn stage_entries(
         &mut self,
         storage: &mut dyn Storage,
-    ) -> io::Result<Option<crate::io::FileHandle>> {
+    ) -> io::Result<Option<(crate::io::FileHandle, u32)>> {
         match self.files.last_mut() {
             Some(file) => {
-                file.stage(storage)?;
-                Ok(Some(file.file))
+                file.stage_entries(storage)?;
+                Ok(Some((file.file, file.count())))
             }
             None => Ok(None),
+        }
+    }
+
+    /// Checkpoint phase two, once phase one's fdatasync succeeded: the header of `file` with
+    /// the `count` phase one covered (if `file` is still the newest); returns the file to
+    /// fdatasync.
+    pub(crate) fn stage_header(
+        &mut self,
+        storage: &mut dyn Storage,
+        file: crate::io::FileHandle,
+        count: u32,
+    ) -> io::Result<Option<crate::io::FileHandle>> {
+        match self.files.last_mut().filter(|newest| newest.file == file) {
+            Some(newest) => {
+                newest.stage_header(storage, count)?;
+                Ok(Some(newest.file))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The checkpoint's fdatasync of `file` succeeded: entries below `count` are durable.
+    pub(crate) fn synced(&mut self, file: crate::io::FileHandle, count: u32) {
+        if let Some(newest) = self.files.last_mut().filter(|newest| newest.file == file) {
+            newest.synced(count);
         }
     }
 
@@ -439,14 +541,12 @@ impl Index {
     pub fn lookup(
         &mut self,
         storage: &mut dyn Storage,
-        topic: &str,
-        key: &str,
-        begin: TimestampMs,
-        end: TimestampMs,
-        max: usize,
+        query: &KeyQuery<'_>,
+        accept: &dyn Fn(PhysicalOffset) -> bool,
     ) -> io::Result<Vec<PhysicalOffset>> {
-        let hash = key_hash(topic, key);
-        let range = (begin.as_i64(), end.as_i64());
+        let hash = key_hash(query.topic, query.key);
+        let range = (query.begin.as_i64(), query.end.as_i64());
+        let max = query.max;
         let mut found = Vec::new();
         for file in self.files.iter_mut().rev() {
             if found.len() >= max {
@@ -457,7 +557,7 @@ impl Index {
             {
                 continue;
             }
-            file.lookup(storage, hash, range, max, &mut found)?;
+            file.lookup(storage, hash, range, max, accept, &mut found)?;
         }
         Ok(found)
     }

@@ -166,35 +166,31 @@ impl Commitlog {
         )
     }
 
-    /// One fdatasync per distinct segment written, or of the segment holding `written`.
+    /// One fdatasync for every segment between the durable watermark and the end of this
+    /// chain: ASYNC_FLUSH chains write without syncing, possibly into several segments, so a
+    /// sync must cover all of them before `durable` may move past them.
     fn add_syncs(
         &mut self,
         writes: &[WriteInFlight],
         links: &mut Vec<ChainLink>,
         sync_tokens: &mut Vec<(u64, PathBuf)>,
     ) {
-        let mut bases: Vec<u64> = writes
-            .iter()
-            .map(|write| write.block_start - write.block_start % self.segments.segment_bytes())
-            .collect();
-        if bases.is_empty() {
-            // A flush-only chain: everything written may span the last two segments.
-            let last = self.written.saturating_sub(1);
-            bases.push(self.durable - self.durable % self.segments.segment_bytes());
-            bases.push(last - last % self.segments.segment_bytes());
-        }
-        bases.dedup();
-        for base in bases {
-            let Some(segment) = self.segments.find(base) else {
-                continue;
-            };
-            let (file, path) = (segment.direct, segment.path.clone());
-            let token = self.token();
-            links.push(ChainLink {
-                op: Op::Fdatasync { file },
-                token,
-            });
-            sync_tokens.push((token, path));
+        let segment_bytes = self.segments.segment_bytes();
+        let end = writes.last().map_or(self.written, |write| write.end);
+        let first = self.durable - self.durable % segment_bytes;
+        let last = end.saturating_sub(1) - end.saturating_sub(1) % segment_bytes;
+        let mut base = first;
+        while base <= last {
+            if let Some(segment) = self.segments.find(base) {
+                let (file, path) = (segment.direct, segment.path.clone());
+                let token = self.token();
+                links.push(ChainLink {
+                    op: Op::Fdatasync { file },
+                    token,
+                });
+                sync_tokens.push((token, path));
+            }
+            base += segment_bytes;
         }
     }
 
@@ -319,6 +315,16 @@ impl Commitlog {
         self.tail.push(chunk.clone());
         self.undispatched.push_back(chunk);
         self.tail.evict(super::floor_block(self.written));
+    }
+
+    /// Latch read-only because an fdatasync outside the commitlog failed (checkpoint files).
+    pub(crate) fn latch_external(
+        &mut self,
+        operation: &'static str,
+        path: PathBuf,
+        error: IoError,
+    ) {
+        self.set_latch(operation, path, error);
     }
 
     fn set_latch(&mut self, operation: &'static str, segment: PathBuf, error: IoError) {

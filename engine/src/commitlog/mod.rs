@@ -385,7 +385,7 @@ impl Commitlog {
     }
 
     fn new_staging(&mut self, storage: &mut dyn Storage, at: u64) -> Result<Batch, AppendError> {
-        let Some(buffer) = storage.buffer() else {
+        let Some(buffer) = self.take_buffer(storage) else {
             self.stats.busy_rejections += 1;
             return Err(AppendError::Busy);
         };
@@ -398,6 +398,20 @@ impl Commitlog {
             logical_end: at,
             buffer,
         })
+    }
+
+    /// A pool buffer for a new batch. When the pool is dry, cached chunks give theirs back
+    /// (oldest first, never one the next commit may rewrite) before the append is refused,
+    /// so a tail cache as large as the pool can never wedge appends.
+    fn take_buffer(&mut self, storage: &mut dyn Storage) -> Option<IoBuffer> {
+        loop {
+            if let Some(buffer) = storage.buffer() {
+                return Some(buffer);
+            }
+            if !self.tail.evict_oldest(floor_block(self.written)) {
+                return None;
+            }
+        }
     }
 
     /// Ensure the segment after the active one exists, off the append path.

@@ -86,6 +86,19 @@ impl TailCache {
         }
     }
 
+    /// Drop the oldest chunk if it lies entirely below `rewritable_from`, whatever the budget
+    /// (to give a pool buffer back when the pool is dry); false when none can go.
+    pub(crate) fn evict_oldest(&mut self, rewritable_from: u64) -> bool {
+        match self.chunks.front() {
+            Some(oldest) if oldest.end <= rewritable_from => {
+                self.memory_bytes -= oldest.memory_bytes;
+                self.chunks.pop_front();
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn lookup(&self, offset: u64, size: usize) -> Option<Bytes> {
         let index = self.chunks.partition_point(|chunk| chunk.end <= offset);
         self.chunks

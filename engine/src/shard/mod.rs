@@ -105,7 +105,11 @@ struct QueueState {
 
 #[derive(Debug)]
 enum CheckpointPhase {
+    /// Consume-queue files and the index's entries are being fdatasynced.
     Syncing { waiting: usize, failed: bool },
+    /// The index header (with the entry count just made durable) is being fdatasynced.
+    IndexHeader,
+    /// The checkpoint slot is being fdatasynced.
     WritingSlot,
 }
 
@@ -113,6 +117,8 @@ enum CheckpointPhase {
 struct CheckpointInFlight {
     phase: CheckpointPhase,
     target: ShardCheckpoint,
+    /// The index file and entry count this checkpoint makes durable.
+    index_staged: Option<(FileHandle, u32)>,
 }
 
 /// Counters of a shard.
@@ -426,6 +432,22 @@ impl Shard {
         self.route_completions();
         let now = self.clock.monotonic();
         self.commitlog.pump(self.storage.as_mut(), now);
+        let result = self.maintain(now);
+        if let Err(error) = &result {
+            // Fail-stop: a failed write or sync of queue, index or segment files may have lost
+            // data the kernel already acknowledged, so the shard stops taking writes.
+            let errno = error.raw_os_error().unwrap_or(libc::EIO);
+            let root = self.config.paths.root.clone();
+            self.commitlog.latch_external(
+                "write or fdatasync of consume-queue, index or segment files",
+                root,
+                crate::io::IoError::from_errno(errno),
+            );
+        }
+        result
+    }
+
+    fn maintain(&mut self, now: Duration) -> io::Result<()> {
         self.dispatch_visible()?;
         self.maybe_checkpoint(now)?;
         if self.checkpoint_in_flight.is_none() {
@@ -612,7 +634,8 @@ impl Shard {
                 state.queue.take_dirty_files(&mut files);
             }
         }
-        if let Some(file) = self.index.stage_for_sync(self.storage.as_mut())? {
+        let index_staged = self.index.stage_entries(self.storage.as_mut())?;
+        if let Some((file, _)) = index_staged {
             files.push(file);
         }
         let target = self.checkpoint_target();
@@ -635,6 +658,7 @@ impl Shard {
                 failed: false,
             },
             target,
+            index_staged,
         });
         if waiting == 0 {
             self.write_checkpoint_slot();
@@ -647,8 +671,10 @@ impl Shard {
         ShardCheckpoint {
             shard_count: self.config.shard_count,
             commitlog_durable: self.commitlog.durable().local(),
-            queues_dispatched: self.dispatched,
-            index_dispatched: self.dispatched,
+            // Never vouch for dispatch past the durable log: after a power loss the log may
+            // end there, and recovery must scan from a point the log still has.
+            queues_dispatched: self.dispatched.min(self.commitlog.durable().local()),
+            index_dispatched: self.dispatched.min(self.commitlog.durable().local()),
             physic_timestamp: timestamp,
             logics_timestamp: timestamp,
             index_timestamp: timestamp,
@@ -665,12 +691,23 @@ impl Shard {
                 *failed |= completion.result.is_err();
                 if *waiting == 0 {
                     if *failed {
-                        self.checkpoint_failed = Some("fdatasync of a consume-queue or index file failed; the checkpoint no longer advances and the next start re-dispatches from the last one".to_owned());
                         self.checkpoint_in_flight = None;
+                        self.fail_checkpoint(completion);
                     } else {
-                        self.write_checkpoint_slot();
+                        self.write_index_header();
                     }
                 }
+            }
+            CheckpointPhase::IndexHeader => {
+                if completion.result.is_err() {
+                    self.checkpoint_in_flight = None;
+                    self.fail_checkpoint(completion);
+                    return;
+                }
+                if let Some((file, count)) = in_flight.index_staged {
+                    self.index.synced(file, count);
+                }
+                self.write_checkpoint_slot();
             }
             CheckpointPhase::WritingSlot => {
                 let in_flight = self.checkpoint_in_flight.take().expect("matched above");
@@ -678,10 +715,67 @@ impl Shard {
                     self.checkpointed = in_flight.target;
                     self.stats.checkpoints += 1;
                 } else {
-                    self.checkpoint_failed =
-                        Some("fdatasync of the checkpoint file failed".to_owned());
+                    self.fail_checkpoint(completion);
                 }
             }
+        }
+    }
+
+    /// A checkpoint fdatasync failed. The kernel may have dropped the file's dirty pages, so
+    /// nothing that checkpoint covered can be trusted: stop advancing checkpoints and make the
+    /// shard read-only, like a commitlog fsync failure (fsync is never retried). A restart
+    /// re-dispatches queues and index from the last good checkpoint.
+    fn fail_checkpoint(&mut self, completion: &Completion) {
+        let error = completion
+            .result
+            .err()
+            .unwrap_or(crate::io::IoError::from_errno(libc::EIO));
+        self.checkpoint_failed = Some(format!(
+            "fdatasync of a consume-queue, index or checkpoint file failed ({error}); checkpoints \
+             stopped and the shard is read-only until restart"
+        ));
+        self.commitlog.latch_external(
+            "fdatasync (checkpoint)",
+            self.config.paths.checkpoint.clone(),
+            error,
+        );
+    }
+
+    /// Second checkpoint phase: the index header covering exactly the entries phase one made
+    /// durable, then its own fdatasync; straight to the slot when there is no index file.
+    fn write_index_header(&mut self) {
+        let Some(in_flight) = self.checkpoint_in_flight.as_mut() else {
+            return;
+        };
+        let Some((file, count)) = in_flight.index_staged else {
+            return self.write_checkpoint_slot();
+        };
+        let staged = self.index.stage_header(self.storage.as_mut(), file, count);
+        let Ok(Some(file)) = staged else {
+            // The file rolled meanwhile (the roll synced it in full) or the write failed.
+            if staged.is_err() {
+                self.checkpoint_failed = Some("writing the index header failed".to_owned());
+                self.checkpoint_in_flight = None;
+                return;
+            }
+            return self.write_checkpoint_slot();
+        };
+        let token = self.checkpoint_token();
+        if self
+            .storage
+            .submit(vec![ChainLink {
+                op: Op::Fdatasync { file },
+                token,
+            }])
+            .is_err()
+        {
+            self.checkpoint_failed =
+                Some("the I/O backend refused a checkpoint fdatasync".to_owned());
+            self.checkpoint_in_flight = None;
+            return;
+        }
+        if let Some(in_flight) = self.checkpoint_in_flight.as_mut() {
+            in_flight.phase = CheckpointPhase::IndexHeader;
         }
     }
 

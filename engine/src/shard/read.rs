@@ -221,15 +221,20 @@ impl Shard {
         end: TimestampMs,
         max: usize,
     ) -> Result<Vec<Bytes>, ReadError> {
+        let (log_min, visible) = (self.commitlog.min_offset(), self.commitlog.visible());
+        let live = |offset: PhysicalOffset| offset >= log_min && offset < visible;
         let mut offsets = self
             .index
             .lookup(
                 self.storage.as_mut(),
-                topic,
-                key,
-                begin,
-                end,
-                max.saturating_mul(2),
+                &crate::index::KeyQuery {
+                    topic,
+                    key,
+                    begin,
+                    end,
+                    max: max.saturating_mul(4),
+                },
+                &live,
             )
             .map_err(ReadError::Io)?;
         offsets.sort_unstable_by(|a, b| b.cmp(a));
