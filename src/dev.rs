@@ -10,7 +10,8 @@ const USAGE: &str = "usage: ringmq dev [--store DIR] [--namesrv-port PORT] [--po
   --namesrv-port PORT  name server port (default 9876)
   --port PORT          broker listen port (default 10911; also uses PORT-2 and PORT+1)
   --shards N           engine shards (default: one per core)
-  --sync-flush         acknowledge sends only after fdatasync (SYNC_FLUSH)";
+  --sync-flush         acknowledge sends only after fdatasync (SYNC_FLUSH)
+  --io-backend B       auto (default), uring or fallback";
 
 struct Options {
     store: PathBuf,
@@ -18,6 +19,7 @@ struct Options {
     port: u16,
     shards: Option<u16>,
     sync_flush: bool,
+    io_backend: String,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -27,6 +29,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         port: 10911,
         shards: None,
         sync_flush: false,
+        io_backend: "auto".to_owned(),
     };
     let mut iterator = args.iter();
     while let Some(argument) = iterator.next() {
@@ -56,6 +59,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 )
             }
             "--sync-flush" => options.sync_flush = true,
+            "--io-backend" => options.io_backend = value("--io-backend")?,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option '{other}'")),
         }
@@ -68,11 +72,12 @@ fn broker_config(options: &Options, namesrv: &str) -> Result<BrokerConfig, Strin
     let mut text = format!(
         "brokerClusterName=DefaultCluster\nbrokerName=broker-a\nbrokerId=0\nbrokerRole=ASYNC_MASTER\n\
          flushDiskType={}\nbrokerIP1=127.0.0.1\nlistenPort={}\nstorePathRootDir={}\nlogDir={}\n\
-         autoCreateTopicEnable=true\n",
+         autoCreateTopicEnable=true\nioBackend={}\n",
         if options.sync_flush { "SYNC_FLUSH" } else { "ASYNC_FLUSH" },
         options.port,
         store.join("store").display(),
         store.join("logs").display(),
+        options.io_backend,
     );
     if let Some(shards) = options.shards {
         text.push_str(&format!("shards={shards}\n"));

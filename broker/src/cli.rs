@@ -8,9 +8,11 @@ use signal_hook::iterator::Signals;
 
 use crate::config::{self, BrokerConfig, LoadedConfig};
 
-const USAGE: &str = "usage: ringmq broker [-c configFile] [-n namesrvAddr] [-p] [-m] [-h]
+const USAGE: &str =
+    "usage: ringmq broker [-c configFile] [-n namesrvAddr] [--io-backend B] [-p] [-m] [-h]
   -c configFile  load broker settings from a RocketMQ .properties file
   -n namesrvAddr name servers, e.g. '127.0.0.1:9876;127.0.0.2:9876' (overrides the file)
+  --io-backend B auto (default), uring or fallback (overrides ioBackend in the file)
   -p             print every config item and exit
   -m             print the important config items and exit
   -h             print this help and exit";
@@ -22,6 +24,7 @@ struct Arguments {
     print_all: bool,
     print_important: bool,
     help: bool,
+    io_backend: Option<crate::config::IoBackend>,
 }
 
 fn parse(args: &[String]) -> Result<Arguments, String> {
@@ -35,6 +38,15 @@ fn parse(args: &[String]) -> Result<Arguments, String> {
             }
             "-n" | "--namesrvAddr" => {
                 parsed.namesrv = Some(iterator.next().ok_or("-n needs an address list")?.clone());
+            }
+            "--io-backend" => {
+                let value = iterator
+                    .next()
+                    .ok_or("--io-backend needs auto, uring or fallback")?;
+                let backend = value
+                    .parse()
+                    .map_err(|expected| format!("--io-backend {value}: {expected}"))?;
+                parsed.io_backend = Some(backend);
             }
             "-p" | "--printConfigItem" => parsed.print_all = true,
             "-m" | "--printImportantConfig" => parsed.print_important = true,
@@ -57,6 +69,9 @@ fn load(arguments: &Arguments) -> Result<BrokerConfig, String> {
             warnings: Vec::new(),
         },
     };
+    if let Some(backend) = arguments.io_backend {
+        config.io_backend = backend;
+    }
     for warning in warnings {
         eprintln!("WARN {warning}");
     }
