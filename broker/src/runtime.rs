@@ -35,6 +35,8 @@ pub enum StartError {
     },
     Store(String),
     Io(String),
+    /// A configured mode that ringmq does not implement.
+    Unsupported(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -45,7 +47,9 @@ impl std::fmt::Display for StartError {
                 "port {port} ({role}) is already in use: {error}; another broker or process holds it. \
                  Each broker on a host needs listenPort, listenPort-2 (VIP) and listenPort+1 (HA) free"
             ),
-            Self::Store(message) | Self::Io(message) => f.write_str(message),
+            Self::Store(message) | Self::Io(message) | Self::Unsupported(message) => {
+                f.write_str(message)
+            }
         }
     }
 }
@@ -162,6 +166,26 @@ fn check_ports(config: &BrokerConfig) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Refuse what would silently misbehave: a SLAVE cannot replicate yet (it would accept
+/// writes as a second master), and DLedger mode does not exist.
+fn check_supported_role(config: &BrokerConfig) -> Result<(), StartError> {
+    if config.dledger_enable {
+        return Err(StartError::Unsupported(
+            "enableDLegerCommitLog=true: DLedger (Raft) mode is not implemented in ringmq yet; \
+             run masters without it"
+                .to_owned(),
+        ));
+    }
+    if config.broker_role == crate::config::BrokerRole::Slave {
+        return Err(StartError::Unsupported(
+            "brokerRole=SLAVE: master/slave replication is not implemented in ringmq yet, so a \
+             slave would accept writes as a second master; start only the masters"
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// A listener with SO_REUSEPORT, so every shard accepts on the same port.
 fn reuseport_listener(port: u16) -> std::io::Result<TcpListener> {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
@@ -236,6 +260,7 @@ fn identity(config: &BrokerConfig, store_host: SocketAddr) -> Identity {
 
 /// Start a broker; returns once every shard is serving.
 pub fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
+    check_supported_role(&config)?;
     check_ports(&config)?;
     let ip = match config.broker_ip1.as_deref() {
         Some(text) => text

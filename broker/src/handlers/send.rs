@@ -22,7 +22,7 @@ use ringmq_protocol::record::{self, MessageDraft, PROPERTIES_BYTES_MAX};
 use ringmq_protocol::{batch, properties, request_code, response_code};
 
 use super::Handled;
-use crate::config::FlushDiskType;
+use crate::config::{BrokerRole, FlushDiskType};
 use crate::context::Counters;
 use crate::control::topics::{is_forbidden_for_send, validate_topic_name, SCHEDULE_TOPIC};
 use crate::error::{success, HandlerError};
@@ -224,7 +224,7 @@ fn append_all(
         .and_then(|message| properties::find(&message.properties, properties::REAL_QID))
         .and_then(|queue| queue.parse().ok())
         .unwrap_or(header.queue_id);
-    let reply = send_response(
+    let mut reply = send_response(
         request,
         &SendMessageResponseHeader {
             msg_id: ids.join(","),
@@ -234,6 +234,11 @@ fn append_all(
             ..SendMessageResponseHeader::default()
         },
     );
+    if shard.context.config.broker_role == BrokerRole::SyncMaster && wait {
+        // No slave replicates yet, so none is in sync: RocketMQ 4.x answers SLAVE_NOT_AVAILABLE
+        // (the message is stored on the master; clients treat the code as a stored send).
+        reply.command.code = response_code::SLAVE_NOT_AVAILABLE;
+    }
     if shard.context.config.flush_disk_type == FlushDiskType::SyncFlush && wait {
         let deadline = shard.engine.monotonic() + shard.context.config.sync_flush_timeout;
         shard.pending_acks.push_back(PendingAck {
