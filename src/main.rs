@@ -7,6 +7,7 @@
 use std::path::Path;
 
 mod dev;
+mod shutdown;
 
 const USAGE: &str = "usage: ringmq <command> [options]
 
@@ -15,6 +16,7 @@ commands:
   namesrv     run a name server (also invoked as mqnamesrv)
   broker      run a broker (also invoked as mqbroker)
   bench       load generators: bench produce, bench consume
+  shutdown    stop local brokers or name servers cleanly (also invoked as mqshutdown)
   help        print this help
 
 Run `ringmq <command> -h` for the options of a command.";
@@ -36,6 +38,7 @@ fn run(role: &str, args: &[String]) -> i32 {
         "broker" => ringmq_broker::run(args),
         "dev" => dev::run(args),
         "bench" => ringmq_bench::run(args),
+        "shutdown" => shutdown::run(args),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             0
