@@ -596,6 +596,16 @@ impl BrokerShard {
 
     fn shut_down(mut self) -> Result<(), String> {
         self.stopping = true;
+        let stats = self.engine.stats();
+        self.context.log.info(&format!(
+            "shard {}: {} records appended, {} chains, {} fdatasyncs, {} busy ({} pending full)",
+            self.index,
+            stats.commitlog.records_appended,
+            stats.commitlog.chains_submitted,
+            stats.commitlog.fdatasyncs,
+            stats.commitlog.busy_rejections,
+            stats.commitlog.busy_pending_full
+        ));
         for mut listener in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut listener);
         }

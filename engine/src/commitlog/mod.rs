@@ -94,6 +94,8 @@ pub struct CommitlogStats {
     pub chains_submitted: u64,
     pub fdatasyncs: u64,
     pub busy_rejections: u64,
+    /// Of those, refused because the pending-batch limit was reached (the device is behind).
+    pub busy_pending_full: u64,
     pub cold_reads: u64,
 }
 
@@ -353,6 +355,7 @@ impl Commitlog {
         }
         if self.pending.len() >= COMMIT_BATCHES_PENDING_MAX {
             self.stats.busy_rejections += 1;
+            self.stats.busy_pending_full += 1;
             return Err(AppendError::Busy);
         }
         let next = self.new_staging(storage, self.appended)?;
