@@ -134,7 +134,7 @@ fn lane(shared: &Shared, broker: &str, queues: &[i32]) -> Result<(), String> {
 }
 
 /// Run the consumer benchmark.
-pub(crate) fn run(options: Options) -> Result<serde_json::Value, String> {
+pub(crate) fn run(options: &Options) -> Result<serde_json::Value, String> {
     let queues = resolve(&options.namesrvs, &options.topic, options.queues)?;
     let shared = Arc::new(Shared {
         options: options.clone(),

@@ -40,8 +40,8 @@ pub fn run(args: &[String]) -> i32 {
     };
     let json = options.json.clone();
     let result = match command.as_str() {
-        "produce" => produce::run(options),
-        "consume" => consume::run(options),
+        "produce" => produce::run(&options),
+        "consume" => consume::run(&options),
         other => Err(format!("unknown bench command '{other}'")),
     };
     match result {

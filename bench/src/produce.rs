@@ -129,16 +129,12 @@ fn sender(
         };
         let queue = lane.queues[usize::try_from(sent).unwrap_or(0) % lane.queues.len()];
         let sequence = shared.issued.fetch_add(1, Ordering::Relaxed);
-        match writer.send(build_request(shared, queue, sequence)) {
-            Ok(opaque) => {
-                if pending.send((opaque, intended)).is_err() {
-                    return;
-                }
-            }
-            Err(_) => {
-                shared.counters.send_failed.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
+        let Ok(opaque) = writer.send(build_request(shared, queue, sequence)) else {
+            shared.counters.send_failed.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        if pending.send((opaque, intended)).is_err() {
+            return;
         }
         sent += 1;
     }
@@ -258,7 +254,7 @@ fn spawn_lane(
 }
 
 /// Run the producer benchmark; returns the exit code.
-pub(crate) fn run(options: Options) -> Result<serde_json::Value, String> {
+pub(crate) fn run(options: &Options) -> Result<serde_json::Value, String> {
     let queues = resolve(&options.namesrvs, &options.topic, options.queues)?;
     let shared = Arc::new(Shared {
         body: vec![b'a'; options.message_bytes],
@@ -268,7 +264,7 @@ pub(crate) fn run(options: Options) -> Result<serde_json::Value, String> {
         options: options.clone(),
     });
     let mut threads = Vec::new();
-    for lane in lanes(&options, &queues) {
+    for lane in lanes(options, &queues) {
         threads.push(spawn_lane(&shared, lane)?);
     }
     let started = clock::now();
