@@ -1,6 +1,7 @@
 //! `ringmq dev`: a name server and a broker in one process with development defaults and a
 //! store in a local directory — the quickest way to a working RocketMQ-compatible endpoint.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use ringmq_broker::config::BrokerConfig;
@@ -44,19 +45,19 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--namesrv-port" => {
                 options.namesrv_port = value("--namesrv-port")?
                     .parse()
-                    .map_err(|_| "--namesrv-port: expected a port number")?
+                    .map_err(|_| "--namesrv-port: expected a port number")?;
             }
             "--port" => {
                 options.port = value("--port")?
                     .parse()
-                    .map_err(|_| "--port: expected a port number")?
+                    .map_err(|_| "--port: expected a port number")?;
             }
             "--shards" => {
                 options.shards = Some(
                     value("--shards")?
                         .parse()
                         .map_err(|_| "--shards: expected a number")?,
-                )
+                );
             }
             "--sync-flush" => options.sync_flush = true,
             "--io-backend" => options.io_backend = value("--io-backend")?,
@@ -80,7 +81,7 @@ fn broker_config(options: &Options, namesrv: &str) -> Result<BrokerConfig, Strin
         options.io_backend,
     );
     if let Some(shards) = options.shards {
-        text.push_str(&format!("shards={shards}\n"));
+        let _ = writeln!(text, "shards={shards}");
     }
     let mut loaded =
         ringmq_broker::config::from_str(&text, "ringmq dev").map_err(|error| error.to_string())?;

@@ -55,13 +55,14 @@ fn main() {
     let program = arguments.first().map_or("ringmq", String::as_str);
     let code = match role_from_program_name(program) {
         Some(role) => run(role, &arguments[1..]),
-        None => match arguments.get(1) {
-            Some(command) => run(command, &arguments[2..]),
-            None => {
+        None => {
+            if let Some(command) = arguments.get(1) {
+                run(command, &arguments[2..])
+            } else {
                 eprintln!("{USAGE}");
                 2
             }
-        },
+        }
     };
     std::process::exit(code);
 }

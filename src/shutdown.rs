@@ -54,12 +54,9 @@ fn processes(role: &str) -> Vec<u32> {
 
 /// Entry point; returns the exit code.
 pub(crate) fn run(args: &[String]) -> i32 {
-    let role = match args.first().map(String::as_str) {
-        Some(role @ ("broker" | "namesrv")) => role,
-        _ => {
-            eprintln!("{USAGE}");
-            return 2;
-        }
+    let Some(role @ ("broker" | "namesrv")) = args.first().map(String::as_str) else {
+        eprintln!("{USAGE}");
+        return 2;
     };
     let pids = processes(role);
     if pids.is_empty() {
@@ -73,7 +70,7 @@ pub(crate) fn run(args: &[String]) -> i32 {
             .status();
         match sent {
             Ok(status) if status.success() => {
-                println!("The ringmq {role}({pid}) is running; sent SIGTERM to shut it down.")
+                println!("The ringmq {role}({pid}) is running; sent SIGTERM to shut it down.");
             }
             _ => {
                 eprintln!("cannot signal ringmq {role} process {pid}");
