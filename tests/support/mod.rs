@@ -3,6 +3,10 @@
 //! client for requests the real client libraries do not expose.
 
 #![allow(dead_code, unreachable_pub)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "end-to-end fixtures wait on real processes with wall-clock time"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -22,10 +26,12 @@ pub fn free_port_block() -> u16 {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         drop(listener);
-        if port < 1030 || port > 65_000 {
+        if !(1030..=65_000).contains(&port) {
             continue;
         }
-        let all_free = [port - 2, port - 1, port + 1].iter().all(|p| TcpListener::bind(("0.0.0.0", *p)).is_ok());
+        let all_free = [port - 2, port - 1, port + 1]
+            .iter()
+            .all(|p| TcpListener::bind(("0.0.0.0", *p)).is_ok());
         if all_free {
             return port;
         }
@@ -44,13 +50,30 @@ impl Process {
     /// Start `ringmq <args>` and wait until a stdout line contains `ready`.
     pub fn start(name: &str, args: &[&str], ready: &str, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BINARY);
-        command.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (key, value) in env {
             command.env(key, value);
         }
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
         let (sender, lines) = mpsc::channel();
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>)].into_iter().flatten() {
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let sender = sender.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -60,7 +83,11 @@ impl Process {
                 }
             });
         }
-        let mut process = Self { child, lines, name: name.to_owned() };
+        let mut process = Self {
+            child,
+            lines,
+            name: name.to_owned(),
+        };
         process.wait_for(ready, Duration::from_secs(30));
         process
     }
@@ -76,11 +103,19 @@ impl Process {
                 Err(mpsc::RecvTimeoutError::Timeout) => break,
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = self.child.try_wait();
-                    panic!("{} exited ({status:?}) before '{text}':\n{}", self.name, seen.join("\n"));
+                    panic!(
+                        "{} exited ({status:?}) before '{text}':\n{}",
+                        self.name,
+                        seen.join("\n")
+                    );
                 }
             }
         }
-        panic!("{} did not print '{text}' in {timeout:?}:\n{}", self.name, seen.join("\n"));
+        panic!(
+            "{} did not print '{text}' in {timeout:?}:\n{}",
+            self.name,
+            seen.join("\n")
+        );
     }
 
     /// SIGTERM and wait for a clean exit.
@@ -118,9 +153,21 @@ impl Drop for Process {
 pub fn start_namesrv(directory: &Path) -> (Process, String) {
     let port = free_port_block();
     let config = directory.join("namesrv.properties");
-    std::fs::write(&config, format!("listenPort={port}\nkvConfigPath={}\n", directory.join("kv.json").display())).expect("write");
+    std::fs::write(
+        &config,
+        format!(
+            "listenPort={port}\nkvConfigPath={}\n",
+            directory.join("kv.json").display()
+        ),
+    )
+    .expect("write");
     let logs = directory.join("namesrv-logs");
-    let process = Process::start("namesrv", &["namesrv", "-c", config.to_str().expect("utf8")], "The Name Server boot success", &[("RINGMQ_LOG_DIR", logs.to_str().expect("utf8"))]);
+    let process = Process::start(
+        "namesrv",
+        &["namesrv", "-c", config.to_str().expect("utf8")],
+        "The Name Server boot success",
+        &[("RINGMQ_LOG_DIR", logs.to_str().expect("utf8"))],
+    );
     (process, format!("127.0.0.1:{port}"))
 }
 
@@ -140,7 +187,12 @@ pub fn broker_properties(directory: &Path, namesrv: &str, extra: &str) -> (PathB
 }
 
 pub fn start_broker(properties: &Path) -> Process {
-    Process::start("broker", &["broker", "-c", properties.to_str().expect("utf8")], "boot success", &[])
+    Process::start(
+        "broker",
+        &["broker", "-c", properties.to_str().expect("utf8")],
+        "boot success",
+        &[],
+    )
 }
 
 /// A blocking remoting client.
@@ -154,8 +206,20 @@ impl Client {
     pub fn connect(address: &str) -> Self {
         let address: SocketAddr = address.parse().expect("address");
         let stream = TcpStream::connect_timeout(&address, Duration::from_secs(5)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        Self { stream, buffer: Vec::new(), opaque: 0 }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        Self {
+            stream,
+            buffer: Vec::new(),
+            opaque: 0,
+        }
+    }
+
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.stream
+            .set_read_timeout(Some(timeout))
+            .expect("timeout");
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -179,7 +243,9 @@ impl Client {
     /// The next frame, or `None` when the server closed the connection.
     pub fn read_frame(&mut self) -> Option<RemotingCommand> {
         loop {
-            if let Some((command, used)) = frame::decode(&self.buffer, 64 << 20).expect("valid frame") {
+            if let Some((command, used)) =
+                frame::decode(&self.buffer, 64 << 20).expect("valid frame")
+            {
                 self.buffer.drain(..used);
                 return Some(command);
             }
@@ -195,7 +261,9 @@ impl Client {
 pub fn request(code: i32, ext: &[(&str, &str)]) -> RemotingCommand {
     let mut command = RemotingCommand::request(code);
     for (key, value) in ext {
-        command.ext_fields.insert((*key).to_owned(), (*value).to_owned());
+        command
+            .ext_fields
+            .insert((*key).to_owned(), (*value).to_owned());
     }
     command
 }
