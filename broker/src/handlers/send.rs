@@ -239,7 +239,13 @@ fn append_all(
         // (the message is stored on the master; clients treat the code as a stored send).
         reply.command.code = response_code::SLAVE_NOT_AVAILABLE;
     }
-    if shard.context.config.flush_disk_type == FlushDiskType::SyncFlush && wait {
+    let sync_flush = shard.context.config.flush_disk_type == FlushDiskType::SyncFlush;
+    // Under ASYNC_FLUSH the answer still waits until the record is written (RocketMQ answers
+    // once it is in the page cache): before that neither a pull nor VIEW_MESSAGE_BY_ID can
+    // read it, and a process crash would lose a message the client saw SEND_OK for.
+    // A oneway send has nobody to answer: complete_acks would reply to it.
+    let deferred = (sync_flush && wait) || (!sync_flush && last_end > shard.engine.visible());
+    if deferred && !request.is_oneway() {
         let deadline = shard.engine.monotonic() + shard.context.config.sync_flush_timeout;
         shard.pending_acks.push_back(PendingAck {
             end: last_end,
