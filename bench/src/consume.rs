@@ -83,7 +83,8 @@ fn lane(shared: &Shared, broker: &str, queues: &[i32]) -> Result<(), String> {
     let options = &shared.options;
     let mut connection = Connection::connect(broker, Duration::from_secs(5))
         .map_err(|e| format!("broker {broker}: {e}"))?;
-    let mut in_flight: HashMap<i32, i32> = HashMap::new();
+    // All start offsets first: a `call` would swallow the response of a pull already sent.
+    let mut starts = Vec::with_capacity(queues.len());
     for &queue in queues {
         let code = if options.from_start {
             request_code::GET_MIN_OFFSET
@@ -93,10 +94,16 @@ fn lane(shared: &Shared, broker: &str, queues: &[i32]) -> Result<(), String> {
         let answer = connection
             .call(offset_request(code, &options.topic, queue))
             .map_err(|e| e.to_string())?;
-        let offset = answer
-            .ext("offset")
-            .and_then(|o| o.parse().ok())
-            .unwrap_or(0);
+        starts.push((
+            queue,
+            answer
+                .ext("offset")
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(0),
+        ));
+    }
+    let mut in_flight: HashMap<i32, i32> = HashMap::new();
+    for (queue, offset) in starts {
         let opaque = connection
             .send(pull_request(options, queue, offset))
             .map_err(|e| e.to_string())?;
