@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+mod admin;
 mod dev;
 mod shutdown;
 
@@ -16,6 +17,7 @@ commands:
   namesrv     run a name server (also invoked as mqnamesrv)
   broker      run a broker (also invoked as mqbroker)
   bench       load generators: bench produce, bench consume
+  admin       operate a cluster: clusterList, topicList, updateTopic... (also invoked as mqadmin)
   shutdown    stop local brokers or name servers cleanly (also invoked as mqshutdown)
   help        print this help
 
@@ -39,6 +41,7 @@ fn run(role: &str, args: &[String]) -> i32 {
         "dev" => dev::run(args),
         "bench" => ringmq_bench::run(args),
         "shutdown" => shutdown::run(args),
+        "admin" => admin::run(args),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             0
