@@ -17,7 +17,8 @@ use crate::admin::client::{self, AdminError};
 use crate::admin::invocation::{Format, Invocation};
 use crate::admin::json;
 
-/// The topic new topics are modelled on, as in RocketMQ's `TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC`.
+/// The topic new topics are modelled on, as in RocketMQ's
+/// `TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC`.
 const DEFAULT_TOPIC: &str = "TBW102";
 /// Queue counts and permission `updateTopic` uses when the flags are absent.
 const QUEUE_NUMS_DEFAULT: i32 = 8;
@@ -209,10 +210,19 @@ fn update(invocation: &Invocation) -> Result<(), AdminError> {
     }
     let header = &header;
     match format {
-        Format::Text => println!(
-            "TopicConfig [topicName={}, readQueueNums={}, writeQueueNums={}, perm={}, topicFilterType=SINGLE_TAG, topicSysFlag=0, order={}, attributes={{}}]",
-            header.topic, header.read_queue_nums, header.write_queue_nums, perm_text(header.perm), header.order
-        ),
+        Format::Text => {
+            let (topic, read, write) = (
+                &header.topic,
+                header.read_queue_nums,
+                header.write_queue_nums,
+            );
+            let (perm, order) = (perm_text(header.perm), header.order);
+            println!(
+                "TopicConfig [topicName={topic}, readQueueNums={read}, writeQueueNums={write}, \
+                 perm={perm}, topicFilterType=SINGLE_TAG, topicSysFlag=0, order={order}, \
+                 attributes={{}}]"
+            );
+        }
         Format::Json => {
             let quoted: Vec<String> = brokers.iter().map(|b| json::string(b)).collect();
             println!(
