@@ -60,7 +60,13 @@ fn source_lines_fit_in_100_columns_except_string_literals_and_urls() {
 
 #[test]
 fn shipped_code_has_no_debug_or_placeholder_macros() {
-    let banned = ["dbg!(", "todo!(", "unimplemented!(", "FIXME"];
+    // Spelled in pieces so this file does not trip the checks that grep for the words.
+    let banned = [
+        concat!("dbg", "!("),
+        concat!("to", "do!("),
+        concat!("unimpl", "emented!("),
+        concat!("FIX", "ME"),
+    ];
     let mut offenders = Vec::new();
     for path in tracked("*.rs").into_iter().filter(|p| is_source(p)) {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
