@@ -350,3 +350,112 @@ pub(crate) fn eventfd_signal(fd: RawFd) {
     // which still leaves the descriptor readable.
     let _ = unsafe { libc::write(fd, (&raw const one).cast(), 8) };
 }
+
+/// The control-plane half of `Storage` that the io_uring and fallback backends share: file
+/// operations on the backend's `files` table, path operations straight to this module, and
+/// chunks from its `pool`. Expanded inside each backend's `impl Storage`.
+macro_rules! posix_control_plane {
+    () => {
+        fn open(
+            &mut self,
+            path: &std::path::Path,
+            create: $crate::io::Create,
+            mode: $crate::io::OpenMode,
+        ) -> std::io::Result<$crate::io::FileHandle> {
+            self.files.open(path, create, mode)
+        }
+
+        fn close(&mut self, file: $crate::io::FileHandle) -> std::io::Result<()> {
+            self.files.close(file)
+        }
+
+        fn allocate(&mut self, file: $crate::io::FileHandle, length: u64) -> std::io::Result<()> {
+            self.files.allocate(file, length)
+        }
+
+        fn file_size(&mut self, file: $crate::io::FileHandle) -> std::io::Result<u64> {
+            self.files.file_size(file)
+        }
+
+        fn truncate(&mut self, file: $crate::io::FileHandle, length: u64) -> std::io::Result<()> {
+            self.files.truncate(file, length)
+        }
+
+        fn read_blocking(
+            &mut self,
+            file: $crate::io::FileHandle,
+            offset: u64,
+            target: &mut [u8],
+        ) -> std::io::Result<usize> {
+            self.files.read_blocking(file, offset, target)
+        }
+
+        fn write_blocking(
+            &mut self,
+            file: $crate::io::FileHandle,
+            offset: u64,
+            source: &[u8],
+        ) -> std::io::Result<()> {
+            self.files.write_blocking(file, offset, source)
+        }
+
+        fn sync_blocking(&mut self, file: $crate::io::FileHandle) -> std::io::Result<()> {
+            self.files.sync_blocking(file)
+        }
+
+        fn remove_file(&mut self, path: &std::path::Path) -> std::io::Result<()> {
+            $crate::io::posix::remove_file(path)
+        }
+
+        fn rename(
+            &mut self,
+            source: &std::path::Path,
+            target: &std::path::Path,
+        ) -> std::io::Result<()> {
+            $crate::io::posix::rename(source, target)
+        }
+
+        fn create_directory_all(&mut self, path: &std::path::Path) -> std::io::Result<()> {
+            $crate::io::posix::create_directory_all(path)
+        }
+
+        fn sync_directory(&mut self, path: &std::path::Path) -> std::io::Result<()> {
+            $crate::io::posix::sync_directory(path)
+        }
+
+        fn list_directory(&mut self, path: &std::path::Path) -> std::io::Result<Vec<String>> {
+            $crate::io::posix::list_directory(path)
+        }
+
+        fn exists(&mut self, path: &std::path::Path) -> bool {
+            $crate::io::posix::exists(path)
+        }
+
+        fn read_whole(&mut self, path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+            $crate::io::posix::read_whole(path)
+        }
+
+        fn write_whole_atomic(
+            &mut self,
+            path: &std::path::Path,
+            contents: &[u8],
+        ) -> std::io::Result<()> {
+            $crate::io::posix::write_whole_atomic(path, contents)
+        }
+
+        fn disk_usage(&mut self, path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+            $crate::io::posix::disk_usage(path)
+        }
+
+        fn buffer(&mut self) -> Option<$crate::io::IoBuffer> {
+            self.pool.take()
+        }
+
+        fn recycle(&mut self, buffer: $crate::io::IoBuffer) {
+            // Dropping sends the chunk home to whichever pool it came from.
+            drop(buffer);
+        }
+    };
+}
+
+pub(crate) use posix_control_plane;

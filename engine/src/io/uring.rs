@@ -25,7 +25,6 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::Path;
 use std::time::Duration;
 
 use io_uring::{opcode, squeue, types, EnterFlags, IoUring, Probe};
@@ -33,8 +32,8 @@ use io_uring::{opcode, squeue, types, EnterFlags, IoUring, Probe};
 use super::buffer::{BufferPool, ALIGNMENT};
 use super::posix::{self, FileTable};
 use super::{
-    chain, BackendKind, ChainLink, Completion, Create, FileHandle, IoBuffer, IoError, Op, OpenMode,
-    Storage, SubmitError, SubmitErrorReason,
+    chain, BackendKind, ChainLink, Completion, FileHandle, IoBuffer, IoError, Op, Storage,
+    SubmitError, SubmitErrorReason,
 };
 
 /// Largest region io_uring registers as one fixed buffer (`io_uring_register(2)`).
@@ -666,87 +665,7 @@ impl Storage for UringStorage {
         BackendKind::Uring
     }
 
-    fn open(&mut self, path: &Path, create: Create, mode: OpenMode) -> io::Result<FileHandle> {
-        self.files.open(path, create, mode)
-    }
-
-    fn close(&mut self, file: FileHandle) -> io::Result<()> {
-        self.files.close(file)
-    }
-
-    fn allocate(&mut self, file: FileHandle, length: u64) -> io::Result<()> {
-        self.files.allocate(file, length)
-    }
-
-    fn file_size(&mut self, file: FileHandle) -> io::Result<u64> {
-        self.files.file_size(file)
-    }
-
-    fn truncate(&mut self, file: FileHandle, length: u64) -> io::Result<()> {
-        self.files.truncate(file, length)
-    }
-
-    fn read_blocking(
-        &mut self,
-        file: FileHandle,
-        offset: u64,
-        target: &mut [u8],
-    ) -> io::Result<usize> {
-        self.files.read_blocking(file, offset, target)
-    }
-
-    fn write_blocking(&mut self, file: FileHandle, offset: u64, source: &[u8]) -> io::Result<()> {
-        self.files.write_blocking(file, offset, source)
-    }
-
-    fn sync_blocking(&mut self, file: FileHandle) -> io::Result<()> {
-        self.files.sync_blocking(file)
-    }
-
-    fn remove_file(&mut self, path: &Path) -> io::Result<()> {
-        posix::remove_file(path)
-    }
-
-    fn rename(&mut self, source: &Path, target: &Path) -> io::Result<()> {
-        posix::rename(source, target)
-    }
-
-    fn create_directory_all(&mut self, path: &Path) -> io::Result<()> {
-        posix::create_directory_all(path)
-    }
-
-    fn sync_directory(&mut self, path: &Path) -> io::Result<()> {
-        posix::sync_directory(path)
-    }
-
-    fn list_directory(&mut self, path: &Path) -> io::Result<Vec<String>> {
-        posix::list_directory(path)
-    }
-
-    fn exists(&mut self, path: &Path) -> bool {
-        posix::exists(path)
-    }
-
-    fn read_whole(&mut self, path: &Path) -> io::Result<Vec<u8>> {
-        posix::read_whole(path)
-    }
-
-    fn write_whole_atomic(&mut self, path: &Path, contents: &[u8]) -> io::Result<()> {
-        posix::write_whole_atomic(path, contents)
-    }
-
-    fn disk_usage(&mut self, path: &Path) -> io::Result<(u64, u64)> {
-        posix::disk_usage(path)
-    }
-
-    fn buffer(&mut self) -> Option<IoBuffer> {
-        self.pool.take()
-    }
-
-    fn recycle(&mut self, buffer: IoBuffer) {
-        // Dropping sends the chunk home to whichever pool it came from.
-        drop(buffer);
-    }
+    posix::posix_control_plane!();
 
     fn submit(&mut self, links: Vec<ChainLink>) -> Result<(), SubmitError> {
         if links.is_empty() {
