@@ -19,11 +19,19 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     fs::File::open(directory)?.sync_all()
 }
 
-/// The file's contents, or `None` if it does not exist.
-pub(crate) fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
+/// The JSON table stored at `path`, or its default when the file does not exist yet. A file
+/// that does not decode is an error naming the path, never silently replaced.
+pub(crate) fn load_json<T: ringmq_protocol::body::JsonBody + Default>(
+    path: &Path,
+) -> io::Result<T> {
     match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Ok(bytes) => T::decode(&bytes).map_err(|error| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {error}", path.display()),
+            )
+        }),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(T::default()),
         Err(error) => Err(error),
     }
 }

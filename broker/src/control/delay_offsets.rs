@@ -22,19 +22,7 @@ pub(crate) struct DelayOffsetTable {
 
 impl DelayOffsetTable {
     pub(crate) fn load(path: PathBuf) -> io::Result<Self> {
-        let table = match persist::read_optional(&path)? {
-            Some(bytes) => {
-                DelayOffsetSerializeWrapper::decode(&bytes)
-                    .map_err(|error| {
-                        io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!("{}: {error}", path.display()),
-                        )
-                    })?
-                    .offset_table
-            }
-            None => BTreeMap::new(),
-        };
+        let table = persist::load_json::<DelayOffsetSerializeWrapper>(&path)?.offset_table;
         Ok(Self {
             path,
             table,

@@ -21,15 +21,7 @@ pub(crate) struct GroupTable {
 
 impl GroupTable {
     pub(crate) fn load(path: PathBuf) -> io::Result<Self> {
-        let wrapper = match persist::read_optional(&path)? {
-            Some(bytes) => SubscriptionGroupWrapper::decode(&bytes).map_err(|error| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: {error}", path.display()),
-                )
-            })?,
-            None => SubscriptionGroupWrapper::default(),
-        };
+        let wrapper = persist::load_json::<SubscriptionGroupWrapper>(&path)?;
         Ok(Self {
             path,
             groups: wrapper.subscription_group_table,

@@ -24,19 +24,7 @@ fn key(topic: &str, group: &str) -> String {
 
 impl OffsetTable {
     pub(crate) fn load(path: PathBuf) -> io::Result<Self> {
-        let table = match persist::read_optional(&path)? {
-            Some(bytes) => {
-                ConsumerOffsetSerializeWrapper::decode(&bytes)
-                    .map_err(|error| {
-                        io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!("{}: {error}", path.display()),
-                        )
-                    })?
-                    .offset_table
-            }
-            None => BTreeMap::new(),
-        };
+        let table = persist::load_json::<ConsumerOffsetSerializeWrapper>(&path)?.offset_table;
         Ok(Self {
             path,
             table,

@@ -78,15 +78,7 @@ impl TopicTable {
         default_queue_count: u32,
         now_ms: i64,
     ) -> io::Result<Self> {
-        let wrapper = match persist::read_optional(&path)? {
-            Some(bytes) => TopicConfigSerializeWrapper::decode(&bytes).map_err(|error| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: {error}", path.display()),
-                )
-            })?,
-            None => TopicConfigSerializeWrapper::default(),
-        };
+        let wrapper = persist::load_json::<TopicConfigSerializeWrapper>(&path)?;
         let mut table = Self {
             path,
             topics: wrapper.topic_config_table,
