@@ -16,6 +16,7 @@
 
 pub mod batch;
 pub mod body;
+mod code_table;
 pub mod command;
 pub mod frame;
 pub mod fuzz;

@@ -4,16 +4,7 @@
 //! Codes of 32768 and above (POP_MESSAGE 200050 ...) do not fit the binary header's i16 and are
 //! only ever carried in JSON headers.
 
-/// Define each code as an `i32` constant (the type of `RemotingCommand::code`) and list
-/// them for [`name`].
-macro_rules! codes {
-    ($($name:ident = $value:expr,)*) => {
-        $(pub const $name: i32 = $value;)*
-        const ALL: &[(i32, &str)] = &[$(($value, stringify!($name)),)*];
-    };
-}
-
-codes! {
+crate::code_table::codes! {
     SEND_MESSAGE = 10,
     PULL_MESSAGE = 11,
     QUERY_MESSAGE = 12,
@@ -167,13 +158,6 @@ codes! {
     AUTH_DELETE_ACL = 3008,
     AUTH_GET_ACL = 3009,
     AUTH_LIST_ACL = 3010,
-}
-
-/// The Java constant name of `code`, for logs and remarks; `None` if unknown.
-pub fn name(code: i32) -> Option<&'static str> {
-    ALL.iter()
-        .find(|(value, _)| *value == code)
-        .map(|(_, name)| *name)
 }
 
 #[cfg(test)]

@@ -1,16 +1,7 @@
 //! Response codes (`ResponseCode.java`, `RemotingSysResponseCode.java`). Client-local `RPC_*`
 //! codes are left out: they never travel on the wire.
 
-/// Define each code as an `i32` constant (the type of `RemotingCommand::code`) and list
-/// them for [`name`].
-macro_rules! codes {
-    ($($name:ident = $value:expr,)*) => {
-        $(pub const $name: i32 = $value;)*
-        const ALL: &[(i32, &str)] = &[$(($value, stringify!($name)),)*];
-    };
-}
-
-codes! {
+crate::code_table::codes! {
     SUCCESS = 0,
     SYSTEM_ERROR = 1,
     SYSTEM_BUSY = 2,
@@ -73,13 +64,6 @@ codes! {
     CONTROLLER_BROKER_LIVE_INFO_NOT_EXISTS = 2016,
     USER_NOT_EXIST = 3001,
     POLICY_NOT_EXIST = 3002,
-}
-
-/// The Java constant name of `code`, for logs and remarks; `None` if unknown.
-pub fn name(code: i32) -> Option<&'static str> {
-    ALL.iter()
-        .find(|(value, _)| *value == code)
-        .map(|(_, name)| *name)
 }
 
 #[cfg(test)]
