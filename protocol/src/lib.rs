@@ -20,6 +20,7 @@ mod code_table;
 pub mod command;
 pub mod frame;
 pub mod fuzz;
+pub mod ha;
 pub mod header;
 pub mod java;
 pub mod properties;

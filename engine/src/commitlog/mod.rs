@@ -307,6 +307,89 @@ impl Commitlog {
         })
     }
 
+    /// Copy one record received from a master to the end of the log, byte for byte (a
+    /// slave's append). The caller checked that the record is whole and claims this offset.
+    pub(crate) fn append_raw(
+        &mut self,
+        storage: &mut dyn Storage,
+        record: &[u8],
+    ) -> Result<(), AppendError> {
+        if let Some(latch) = &self.latch {
+            return Err(AppendError::ReadOnly(latch.clone()));
+        }
+        let length = u64::try_from(record.len()).unwrap_or(u64::MAX);
+        let segment_end = self.segment_end(self.appended);
+        if self.appended + length + END_OF_SEGMENT_BLANK_BYTES_MIN > segment_end {
+            return Err(AppendError::Malformed(format!(
+                "a replicated record of {length} bytes at local offset {} crosses this store's \
+                 segment end {segment_end}: master and slave must use the same \
+                 mappedFileSizeCommitLog",
+                self.appended
+            )));
+        }
+        self.ensure_room(storage, length)?;
+        let staging = self
+            .staging
+            .as_mut()
+            .expect("ensure_room leaves a staging batch");
+        let from = staging.position(self.appended);
+        staging.buffer[from..from + record.len()].copy_from_slice(record);
+        self.appended += length;
+        staging.end = self.appended;
+        staging.logical_end = self.appended;
+        self.stats.records_appended += 1;
+        self.stats.bytes_appended += length;
+        Ok(())
+    }
+
+    /// A BLANK received from a master: end the segment where the master ended it.
+    pub(crate) fn append_raw_blank(
+        &mut self,
+        storage: &mut dyn Storage,
+        blank_bytes: u64,
+    ) -> Result<(), AppendError> {
+        if let Some(latch) = &self.latch {
+            return Err(AppendError::ReadOnly(latch.clone()));
+        }
+        let segment_end = self.segment_end(self.appended);
+        if self.appended + blank_bytes != segment_end {
+            return Err(AppendError::Malformed(format!(
+                "the master ends a segment at {} but this store's segment ends at \
+                 {segment_end}: master and slave must use the same mappedFileSizeCommitLog",
+                self.appended + blank_bytes
+            )));
+        }
+        self.end_segment(storage, segment_end)
+    }
+
+    /// Place the end of a log that never received a record at `local`, a segment base, so a
+    /// slave that joins late continues where the master's oldest segment starts.
+    pub(crate) fn start_empty_at(
+        &mut self,
+        storage: &mut dyn Storage,
+        local: u64,
+    ) -> Result<(), AppendError> {
+        let empty = self.appended == 0
+            && self.pending.is_empty()
+            && self.chain.is_none()
+            && self
+                .staging
+                .as_ref()
+                .is_none_or(|staging| !staging.has_data());
+        if !empty || local % self.segments.segment_bytes() != 0 {
+            return Err(AppendError::Malformed(format!(
+                "cannot start the log at {local}: it is not empty or that is not a segment base"
+            )));
+        }
+        if let Some(staging) = self.staging.take() {
+            storage.recycle(staging.buffer);
+        }
+        self.segments
+            .remove_from(storage, 0)
+            .map_err(|error| AppendError::SegmentCreation(error.to_string()))?;
+        self.resume_at(storage, local, &[])
+    }
+
     fn segment_end(&self, local: u64) -> u64 {
         let segment_bytes = self.segments.segment_bytes();
         local - local % segment_bytes + segment_bytes

@@ -49,6 +49,18 @@ impl ReadCache {
         Some(window.bytes.slice(from..from + size))
     }
 
+    /// The bytes from `local` to the end of the valid part of a cached window, at most `max`.
+    fn span(&self, local: u64, max: usize) -> Option<Bytes> {
+        let window = self
+            .windows
+            .iter()
+            .rev()
+            .find(|w| w.start <= local && local < w.valid_end)?;
+        let from = usize::try_from(local - window.start).ok()?;
+        let available = usize::try_from(window.valid_end - local).ok()?;
+        Some(window.bytes.slice(from..from + available.min(max)))
+    }
+
     fn insert(&mut self, window: Window) {
         if self.windows.len() == READ_CACHE_WINDOWS_MAX {
             self.windows.pop_front();
@@ -80,6 +92,38 @@ impl Commitlog {
             return Ok(bytes);
         }
         self.read_cold(storage, local, size)
+    }
+
+    /// Written bytes from local offset `local` for a replica: at most `max` and at least
+    /// `at_least` of them (fewer only where the written log ends), from the tail cache
+    /// without copying or from an O_DIRECT window. Unlike [`Self::read`] this may reach past
+    /// the durable offset under SYNC_FLUSH: a slave may receive what the master has written
+    /// but not yet synced.
+    pub(crate) fn read_span(
+        &mut self,
+        storage: &mut dyn Storage,
+        local: u64,
+        at_least: usize,
+        max: usize,
+    ) -> Result<Bytes, ReadError> {
+        if local >= self.written || local < self.min_offset().local() {
+            return Err(ReadError::NotFound);
+        }
+        let wanted = usize::try_from(self.written - local)
+            .unwrap_or(usize::MAX)
+            .min(at_least);
+        let enough = |bytes: &Bytes| bytes.len() >= wanted;
+        if let Some(bytes) = self.tail.span(local, max).filter(enough) {
+            return Ok(bytes);
+        }
+        if let Some(bytes) = self.read_cache.span(local, max).filter(enough) {
+            return Ok(bytes);
+        }
+        self.read_cold(storage, local, 1)?;
+        self.read_cache
+            .span(local, max)
+            .filter(enough)
+            .ok_or(ReadError::NotFound)
     }
 
     /// Whether `[offset, offset + size)` is held by the tail cache.

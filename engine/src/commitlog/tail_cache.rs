@@ -106,6 +106,17 @@ impl TailCache {
             .and_then(|chunk| chunk.slice(offset, size))
     }
 
+    /// The bytes from `offset` to the end of the chunk holding it, at most `max` of them.
+    pub(crate) fn span(&self, offset: u64, max: usize) -> Option<Bytes> {
+        let index = self.chunks.partition_point(|chunk| chunk.end <= offset);
+        let chunk = self.chunks.get(index)?;
+        if offset < chunk.data_start {
+            return None;
+        }
+        let available = usize::try_from(chunk.end - offset).ok()?;
+        chunk.slice(offset, available.min(max))
+    }
+
     pub(crate) fn memory_bytes(&self) -> usize {
         self.memory_bytes
     }

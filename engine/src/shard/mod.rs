@@ -29,9 +29,11 @@ use crate::types::{PhysicalOffset, QueueId, QueueOffset, ShardId, TimestampMs};
 
 mod close;
 mod read;
+mod replica;
 
 pub use close::CloseError;
 pub use read::Boundary;
+pub use replica::{ReplicaError, ReplicaSpan};
 
 /// Checkpoint I/O tokens carry this bit.
 const CHECKPOINT_TOKEN_TAG: u64 = 1 << 61;

@@ -1,0 +1,225 @@
+//! Master/slave replication at the storage level: a master reads spans of its written log
+//! to ship, a slave appends the shipped bytes at the same physical offsets.
+//!
+//! Spans are whole records, or the 8-byte BLANK that ends a segment (the slave pads its own
+//! segment to the same end rather than receiving the zeros). Because a slave checks that each
+//! record claims the offset it lands at, and its segment ends where the master's do, the two
+//! logs are identical byte for byte and offsetMsgIds resolve on either.
+
+use bytes::Bytes;
+use ringmq_protocol::record::{self, Scanned};
+
+use crate::error::{AppendError, ReadError};
+use crate::types::PhysicalOffset;
+
+use super::Shard;
+
+/// Bytes a master ships from `offset`, ending at a record boundary.
+#[derive(Clone, Debug)]
+pub struct ReplicaSpan {
+    pub offset: PhysicalOffset,
+    pub bytes: Bytes,
+    /// Where the next span starts (past a BLANK: the next segment's base).
+    pub next: PhysicalOffset,
+}
+
+/// Why replicated bytes were refused; nothing from the failing record on was stored.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReplicaError {
+    /// The bytes are for another shard.
+    WrongShard {
+        expected: u16,
+        got: u16,
+    },
+    /// The master's offset is not where this log ends: the logs diverged or a transfer was
+    /// lost. The slave must reconnect and report its offset again.
+    Diverged {
+        log_end: PhysicalOffset,
+        master: PhysicalOffset,
+    },
+    /// A record failed its checks (magic, length, CRC, claimed offset).
+    Corrupt(String),
+    Append(AppendError),
+}
+
+impl std::fmt::Display for ReplicaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::WrongShard { expected, got } => {
+                write!(
+                    f,
+                    "replicated bytes for shard {got} arrived at shard {expected}"
+                )
+            }
+            Self::Diverged { log_end, master } => write!(
+                f,
+                "the master sends offset {} but this log ends at {}",
+                master.0, log_end.0
+            ),
+            Self::Corrupt(reason) => write!(f, "replicated record rejected: {reason}"),
+            Self::Append(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl std::error::Error for ReplicaError {}
+
+fn header(bytes: &[u8]) -> Option<(i32, i32)> {
+    let size = i32::from_be_bytes(bytes.get(..4)?.try_into().ok()?);
+    let magic = i32::from_be_bytes(bytes.get(4..8)?.try_into().ok()?);
+    Some((size, magic))
+}
+
+impl Shard {
+    /// Stored bytes from `from` for a slave: whole records, about `max` bytes (at least one
+    /// record), or the BLANK ending a segment. `None` when nothing written lies past `from`.
+    /// Bytes come from the tail cache without copying, or from an O_DIRECT window.
+    ///
+    /// # Errors
+    /// `from` on another shard, below the oldest segment, or not at a record boundary.
+    pub fn replica_span(
+        &mut self,
+        from: PhysicalOffset,
+        max: usize,
+    ) -> Result<Option<ReplicaSpan>, ReadError> {
+        if from.shard() != self.id {
+            return Err(ReadError::WrongShard);
+        }
+        let local = from.local();
+        if local >= self.commitlog.written().local() {
+            return Ok(None);
+        }
+        let storage = self.storage.as_mut();
+        let mut span = self.commitlog.read_span(storage, local, 8, max.max(8))?;
+        let (size, magic) = header(&span).ok_or(ReadError::NotFound)?;
+        let size = usize::try_from(size).map_err(|_| ReadError::NotFound)?;
+        if magic == record::MAGIC_BLANK {
+            let segment_bytes = self.config.segment_bytes;
+            let next = local - local % segment_bytes + segment_bytes;
+            return Ok(Some(ReplicaSpan {
+                offset: from,
+                bytes: span.slice(..8),
+                next: PhysicalOffset::new(self.id, next),
+            }));
+        }
+        if magic != record::MAGIC_V1 && magic != record::MAGIC_V2 {
+            return Err(ReadError::Corrupt(format!(
+                "no record starts at replica offset {}",
+                from.0
+            )));
+        }
+        if span.len() < size {
+            let storage = self.storage.as_mut();
+            span = self.commitlog.read_span(storage, local, size, size)?;
+        }
+        let mut end = 0usize;
+        while let Some((size, magic)) = span.get(end..).and_then(header) {
+            let Ok(size) = usize::try_from(size) else {
+                break;
+            };
+            let whole = end.checked_add(size).is_some_and(|e| e <= span.len());
+            if magic == record::MAGIC_BLANK || !whole || size == 0 || end >= max && end > 0 {
+                break;
+            }
+            end += size;
+        }
+        if end == 0 {
+            return Ok(None);
+        }
+        let shipped = u64::try_from(end).map_err(|_| ReadError::NotFound)?;
+        Ok(Some(ReplicaSpan {
+            offset: from,
+            bytes: span.slice(..end),
+            next: PhysicalOffset::new(self.id, local + shipped),
+        }))
+    }
+
+    /// Append bytes a master shipped from `at`; returns how many were taken. Only whole
+    /// records are taken (a trailing partial record waits for the rest); each must carry the
+    /// physical offset it lands at and a correct body CRC. A log that never received a record
+    /// starts at `at` when that is a segment base (a slave joining after retention).
+    ///
+    /// # Errors
+    /// See [`ReplicaError`]; a busy commitlog is reported only when nothing was taken.
+    pub fn append_replicated(
+        &mut self,
+        at: PhysicalOffset,
+        bytes: &[u8],
+    ) -> Result<usize, ReplicaError> {
+        if at.shard() != self.id {
+            return Err(ReplicaError::WrongShard {
+                expected: self.id.0,
+                got: at.shard().0,
+            });
+        }
+        let log_end = self.commitlog.appended();
+        if at != log_end && log_end.local() == 0 && !bytes.is_empty() {
+            self.commitlog
+                .start_empty_at(self.storage.as_mut(), at.local())
+                .map_err(|_| ReplicaError::Diverged {
+                    log_end,
+                    master: at,
+                })?;
+            self.dispatched = at.local();
+        }
+        let log_end = self.commitlog.appended();
+        if at != log_end {
+            return Err(ReplicaError::Diverged {
+                log_end,
+                master: at,
+            });
+        }
+        let mut taken = 0usize;
+        while let Some((size, magic)) = bytes.get(taken..).and_then(header) {
+            let result = self.append_one_replicated(&bytes[taken..], size, magic);
+            match result {
+                Ok(Some(consumed)) => taken += consumed,
+                Ok(None) => break,
+                Err(ReplicaError::Append(AppendError::Busy)) if taken > 0 => break,
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Append the record or BLANK at the start of `bytes`; `None` if it is not whole yet.
+    fn append_one_replicated(
+        &mut self,
+        bytes: &[u8],
+        size: i32,
+        magic: i32,
+    ) -> Result<Option<usize>, ReplicaError> {
+        let storage = self.storage.as_mut();
+        let size = usize::try_from(size)
+            .map_err(|_| ReplicaError::Corrupt(format!("negative record size {size}")))?;
+        if magic == record::MAGIC_BLANK {
+            let blank = u64::try_from(size).unwrap_or(u64::MAX);
+            self.commitlog
+                .append_raw_blank(storage, blank)
+                .map_err(ReplicaError::Append)?;
+            return Ok(Some(8));
+        }
+        let Some(whole) = bytes.get(..size) else {
+            return Ok(None);
+        };
+        let expected = self.commitlog.appended();
+        match record::scan(whole, true) {
+            Ok(Scanned::Record(found)) if found.physical_offset == expected.as_i64() => {}
+            Ok(Scanned::Record(found)) => {
+                return Err(ReplicaError::Corrupt(format!(
+                    "record claims offset {} but lands at {}",
+                    found.physical_offset, expected.0
+                )))
+            }
+            Ok(Scanned::Blank { .. }) => {
+                return Err(ReplicaError::Corrupt("unexpected BLANK".to_owned()));
+            }
+            Err(error) => return Err(ReplicaError::Corrupt(error.to_string())),
+        }
+        self.commitlog
+            .append_raw(storage, whole)
+            .map_err(ReplicaError::Append)?;
+        Ok(Some(size))
+    }
+}
