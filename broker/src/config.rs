@@ -139,6 +139,12 @@ pub struct BrokerConfig {
     pub ha_send_heartbeat_interval: Duration,
     pub ha_housekeeping_interval: Duration,
     pub ha_transfer_batch_bytes: u32,
+    /// `haMaxGapNotInSync`: a slave further behind than this many bytes is not in sync.
+    pub ha_max_gap_not_in_sync: u32,
+    /// `whichBrokerWhenConsumeSlowly`: the brokerId suggested to a consumer far behind.
+    pub which_broker_when_consume_slowly: u32,
+    /// `accessMessageInMemoryMaxRatio`: percent of RAM beyond which a consumer is "behind".
+    pub access_message_in_memory_max_ratio: u32,
     pub slave_timeout: Duration,
     /// `enableDLegerCommitLog`, `dLegerGroup`, `dLegerPeers`, `dLegerSelfId`.
     pub dledger_enable: bool,
@@ -250,6 +256,9 @@ impl BrokerConfig {
             ha_send_heartbeat_interval: Duration::from_secs(5),
             ha_housekeeping_interval: Duration::from_secs(20),
             ha_transfer_batch_bytes: 32 * 1024,
+            ha_max_gap_not_in_sync: 256 * 1024 * 1024,
+            which_broker_when_consume_slowly: 1,
+            access_message_in_memory_max_ratio: 40,
             slave_timeout: Duration::from_secs(3),
             dledger_enable: false,
             dledger_group: None,

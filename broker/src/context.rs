@@ -36,6 +36,20 @@ pub(crate) struct BrokerContext {
     pub(crate) log: Log,
     pub(crate) counters: Counters,
     pub(crate) started_ms: i64,
+    /// Physical memory, for `accessMessageInMemoryMaxRatio`.
+    pub(crate) physical_memory_bytes: u64,
+}
+
+/// Total physical memory from /proc/meminfo (0 when unreadable).
+pub(crate) fn physical_memory_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|line| line.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        })
+        .unwrap_or(0)
 }
 
 impl BrokerContext {

@@ -9,6 +9,7 @@ mod connection;
 mod context;
 mod control;
 mod error;
+mod ha;
 mod handlers;
 mod log;
 mod long_poll;

@@ -89,6 +89,21 @@ pub(crate) enum Message {
     },
     /// A delay level's delivery progress (to the control plane, which persists it).
     DelayProgress { level: i32, offset: u64 },
+    /// A slave's HA connection accepted by another shard, for the shard owning the log it
+    /// asked for, with the report bytes already read from it.
+    HaAdopt {
+        fd: std::os::fd::OwnedFd,
+        peer: std::net::SocketAddr,
+        reports: Vec<u8>,
+    },
+    /// A slave learned its master's addresses (HA address; remoting address).
+    MasterChanged {
+        ha: Option<std::net::SocketAddr>,
+        broker: Option<String>,
+    },
+    /// A slave's periodic copy of the master's topics, groups and offsets (to the control
+    /// plane).
+    MasterTables(Box<crate::control::MasterTables>),
     /// Stop accepting, finish, flush and exit.
     Shutdown,
 }

@@ -1,6 +1,10 @@
 //! Registration with the name servers: REGISTER_BROKER to every address in `namesrvAddr` at
 //! start, every 30 s and whenever topics change, and UNREGISTER_BROKER at shutdown. Runs on
 //! its own thread with blocking sockets, so a slow or dead name server never stalls a shard.
+//!
+//! A slave also learns its master here: the REGISTER_BROKER reply names the master's HA and
+//! remoting addresses, which go to every shard; and every few seconds the thread copies the
+//! master's topics, subscription groups and consumer offsets for the control plane.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -16,6 +20,7 @@ use ringmq_protocol::header::namesrv::{
 use ringmq_protocol::{request_code, response_code};
 
 use crate::log::Log;
+use crate::message::{Message, Outboxes};
 use crate::remoting_client::RemotingClient;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -33,7 +38,13 @@ pub(crate) struct Identity {
 enum Command {
     Register(TopicConfigSerializeWrapper),
     Unregister,
+    /// The shards are up: where to send what a slave learns.
+    Attach(Outboxes),
 }
+
+/// A slave re-registers this often until its master is known, and copies its tables this
+/// often (RocketMQ's `SlaveSynchronize` runs every few seconds).
+const SLAVE_PERIOD: Duration = Duration::from_secs(3);
 
 /// The handle the control plane uses; the thread ends when the handle is dropped.
 #[derive(Debug)]
@@ -46,6 +57,7 @@ impl std::fmt::Debug for Command {
         f.write_str(match self {
             Self::Register(_) => "Register",
             Self::Unregister => "Unregister",
+            Self::Attach(_) => "Attach",
         })
     }
 }
@@ -60,9 +72,26 @@ impl RegistrationHandle {
         }
     }
 
+    /// A second handle on the same thread, for the runtime to attach the shards once started.
+    pub(crate) fn attacher(&self) -> Attacher {
+        Attacher(self.sender.clone())
+    }
+
     pub(crate) fn unregister(&mut self) {
         if let Some(sender) = self.sender.take() {
             let _ = sender.send(Command::Unregister);
+        }
+    }
+}
+
+/// Gives the registration thread the shards' outboxes once they run.
+#[derive(Debug)]
+pub(crate) struct Attacher(Option<mpsc::Sender<Command>>);
+
+impl Attacher {
+    pub(crate) fn attach(self, outboxes: Outboxes) {
+        if let Some(sender) = self.0 {
+            let _ = sender.send(Command::Attach(outboxes));
         }
     }
 }
@@ -93,34 +122,207 @@ fn serve(
     receiver: &mpsc::Receiver<Command>,
     log: &Log,
 ) {
-    let mut connections: Vec<Option<RemotingClient>> = namesrv_addrs.iter().map(|_| None).collect();
-    while let Ok(mut command) = receiver.recv() {
+    let mut state = State {
+        connections: namesrv_addrs.iter().map(|_| None).collect(),
+        outboxes: None,
+        last_topics: None,
+        master: None,
+        master_client: None,
+        clock: ringmq_engine::clock::SystemClock::new(),
+        last_sync: None,
+    };
+    let slave = identity.broker_id > 0;
+    loop {
+        let command = if slave {
+            match receiver.recv_timeout(SLAVE_PERIOD) {
+                Ok(command) => Some(command),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match receiver.recv() {
+                Ok(command) => Some(command),
+                Err(_) => return,
+            }
+        };
+        let mut command = command;
         // Only the newest table matters when several changes queued up.
         while let Ok(newer) = receiver.try_recv() {
-            command = newer;
-        }
-        let unregistering = matches!(command, Command::Unregister);
-        for (address, connection) in namesrv_addrs.iter().zip(connections.iter_mut()) {
-            let result = match &command {
-                Command::Register(topics) => {
-                    register(identity, address, connection, topics).map(drop)
-                }
-                Command::Unregister => unregister(identity, address, connection),
-            };
-            if let Err(error) = result {
-                *connection = None;
-                let verb = if unregistering {
-                    "unregister broker from"
-                } else {
-                    "register broker to"
-                };
-                log.warn(&format!("{verb} name server {address} failed: {error}"));
+            match newer {
+                Command::Attach(outboxes) => state.outboxes = Some(outboxes),
+                newer => command = Some(newer),
             }
         }
-        if unregistering {
-            return;
+        match command {
+            Some(Command::Attach(outboxes)) => {
+                state.outboxes = Some(outboxes);
+                if slave {
+                    register_all(identity, namesrv_addrs, &mut state, log);
+                }
+            }
+            Some(Command::Unregister) => {
+                unregister_all(identity, namesrv_addrs, &mut state, log);
+                return;
+            }
+            Some(Command::Register(topics)) => {
+                state.last_topics = Some(topics);
+                register_all(identity, namesrv_addrs, &mut state, log);
+            }
+            None if state.master.is_none() => {
+                register_all(identity, namesrv_addrs, &mut state, log)
+            }
+            None => {}
+        }
+        if slave {
+            sync_from_master(&mut state, log);
         }
     }
+}
+
+/// What the registration thread keeps between commands.
+struct State {
+    connections: Vec<Option<RemotingClient>>,
+    outboxes: Option<Outboxes>,
+    last_topics: Option<TopicConfigSerializeWrapper>,
+    /// A slave's master: (HA address, remoting address).
+    master: Option<(String, String)>,
+    master_client: Option<RemotingClient>,
+    clock: ringmq_engine::clock::SystemClock,
+    last_sync: Option<Duration>,
+}
+
+fn register_all(identity: &Identity, namesrv_addrs: &[String], state: &mut State, log: &Log) {
+    let Some(topics) = state.last_topics.clone() else {
+        return;
+    };
+    for (address, connection) in namesrv_addrs.iter().zip(state.connections.iter_mut()) {
+        match register(identity, address, connection, &topics) {
+            Ok(master) => {
+                if identity.broker_id > 0 {
+                    learn_master(state, master, log);
+                    break;
+                }
+            }
+            Err(error) => {
+                *connection = None;
+                log.warn(&format!(
+                    "register broker to name server {address} failed: {error}"
+                ));
+            }
+        }
+    }
+}
+
+fn unregister_all(identity: &Identity, namesrv_addrs: &[String], state: &mut State, log: &Log) {
+    for (address, connection) in namesrv_addrs.iter().zip(state.connections.iter_mut()) {
+        if let Err(error) = unregister(identity, address, connection) {
+            *connection = None;
+            log.warn(&format!(
+                "unregister broker from name server {address} failed: {error}"
+            ));
+        }
+    }
+}
+
+/// Tell every shard when the master named by a registration reply changed.
+fn learn_master(state: &mut State, master: Option<(String, String)>, log: &Log) {
+    let master = master.filter(|(ha, broker)| !ha.is_empty() && !broker.is_empty());
+    if master.is_none() || master == state.master {
+        return;
+    }
+    let Some(outboxes) = state.outboxes.as_ref() else {
+        return;
+    };
+    let Some((ha, broker)) = master.clone() else {
+        return;
+    };
+    let ha_addr = resolve(&ha);
+    if ha_addr.is_none() {
+        log.warn(&format!("the master's HA address {ha} does not resolve"));
+        return;
+    }
+    log.info(&format!("slave: master is {broker} (HA {ha})"));
+    for shard in 0..outboxes.shard_count() {
+        let _ = outboxes.send_and_wake(
+            shard,
+            Message::MasterChanged {
+                ha: ha_addr,
+                broker: Some(broker.clone()),
+            },
+        );
+    }
+    state.master = master;
+    state.master_client = None;
+    state.last_sync = None;
+}
+
+fn resolve(address: &str) -> Option<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    address.to_socket_addrs().ok()?.next()
+}
+
+/// Copy the master's topics, groups and offsets to the control plane every few seconds.
+fn sync_from_master(state: &mut State, log: &Log) {
+    use ringmq_engine::clock::Clock;
+    let now = state.clock.monotonic();
+    if state
+        .last_sync
+        .is_some_and(|last| now.saturating_sub(last) < SLAVE_PERIOD)
+    {
+        return;
+    }
+    let (Some((_, broker)), Some(outboxes)) = (state.master.clone(), state.outboxes.clone()) else {
+        return;
+    };
+    state.last_sync = Some(now);
+    match fetch_master_tables(&broker, &mut state.master_client) {
+        Ok(tables) => {
+            let _ = outboxes.send_and_wake(0, Message::MasterTables(Box::new(tables)));
+        }
+        Err(error) => {
+            state.master_client = None;
+            log.warn(&format!(
+                "slave: copying topics, groups and offsets from master {broker} failed: {error}"
+            ));
+        }
+    }
+}
+
+fn fetch_master_tables(
+    broker: &str,
+    client: &mut Option<RemotingClient>,
+) -> Result<crate::control::MasterTables, String> {
+    use ringmq_protocol::body::consumer::{
+        ConsumerOffsetSerializeWrapper, SubscriptionGroupWrapper,
+    };
+    let client = connected(broker, client)?;
+    let mut fetch = |code: i32| -> Result<bytes::Bytes, String> {
+        let response = client
+            .call(RemotingCommand::request(code))
+            .map_err(|error| error.to_string())?;
+        if response.code != response_code::SUCCESS {
+            return Err(format!(
+                "request {code}: code {} {}",
+                response.code,
+                response.remark.unwrap_or_default()
+            ));
+        }
+        Ok(response.body)
+    };
+    let decode = |what: &str, error: ringmq_protocol::body::BodyError| format!("{what}: {error}");
+    let topics = TopicConfigSerializeWrapper::decode(&fetch(request_code::GET_ALL_TOPIC_CONFIG)?)
+        .map_err(|error| decode("topics", error))?;
+    let groups =
+        SubscriptionGroupWrapper::decode(&fetch(request_code::GET_ALL_SUBSCRIPTIONGROUP_CONFIG)?)
+            .map_err(|error| decode("subscription groups", error))?;
+    let offsets =
+        ConsumerOffsetSerializeWrapper::decode(&fetch(request_code::GET_ALL_CONSUMER_OFFSET)?)
+            .map_err(|error| decode("consumer offsets", error))?;
+    Ok(crate::control::MasterTables {
+        topics,
+        groups,
+        offsets,
+    })
 }
 
 /// The open connection to `address`, connecting if there is none.
@@ -138,13 +340,14 @@ fn connected<'a>(
         .ok_or_else(|| "not connected".to_owned())
 }
 
-/// REGISTER_BROKER; returns the master address a slave learns from the reply.
+/// REGISTER_BROKER; returns the master's (HA, remoting) addresses a slave learns from the
+/// reply.
 fn register(
     identity: &Identity,
     address: &str,
     connection: &mut Option<RemotingClient>,
     topics: &TopicConfigSerializeWrapper,
-) -> Result<Option<String>, String> {
+) -> Result<Option<(String, String)>, String> {
     let body = RegisterBrokerBody {
         filter_server_list: Vec::new(),
         topic_config_serialize_wrapper: topics.clone(),
@@ -177,7 +380,7 @@ fn register(
     }
     let header =
         RegisterBrokerResponseHeader::from_command(&response).map_err(|error| error.to_string())?;
-    Ok(header.master_addr)
+    Ok(header.ha_server_addr.zip(header.master_addr))
 }
 
 fn unregister(

@@ -166,20 +166,12 @@ fn check_ports(config: &BrokerConfig) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Refuse what would silently misbehave: a SLAVE cannot replicate yet (it would accept
-/// writes as a second master), and DLedger mode does not exist.
+/// Refuse what would silently misbehave: DLedger mode does not exist.
 fn check_supported_role(config: &BrokerConfig) -> Result<(), StartError> {
     if config.dledger_enable {
         return Err(StartError::Unsupported(
             "enableDLegerCommitLog=true: DLedger (Raft) mode is not implemented in ringmq yet; \
-             run masters without it"
-                .to_owned(),
-        ));
-    }
-    if config.broker_role == crate::config::BrokerRole::Slave {
-        return Err(StartError::Unsupported(
-            "brokerRole=SLAVE: master/slave replication is not implemented in ringmq yet, so a \
-             slave would accept writes as a second master; start only the masters"
+             run masters and slaves (brokerRole SYNC_MASTER/ASYNC_MASTER/SLAVE) instead"
                 .to_owned(),
         ));
     }
@@ -294,6 +286,7 @@ pub fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         log: log.clone(),
         counters: Counters::default(),
         started_ms: SystemClock::new().wall().as_i64(),
+        physical_memory_bytes: crate::context::physical_memory_bytes(),
         config,
     });
     let now_ms = SystemClock::new().wall().as_i64();
@@ -302,7 +295,9 @@ pub fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     let snapshot = control.take_snapshot_if_changed().unwrap_or_default();
     let delay_offsets = control.delay_offsets.all().clone();
     control.mark_changed();
+    let attach = control.registration_attacher();
     let shards = spawn_shards(&context, &engine, control, &snapshot, &delay_offsets)?;
+    attach.attach(shards.0.clone());
     let boot_line = format!(
         "The broker[{}, {}] boot success. serializeType=JSON and name server is {}",
         context.config.broker_name,
@@ -468,13 +463,21 @@ impl ShardStart {
                 .map(|reason| format!(" (stopped: {reason})"))
                 .unwrap_or_default()
         ));
-        let port = self.context.config.listen_port;
-        let listeners = vec![
+        let config = &self.context.config;
+        let port = config.listen_port;
+        let mut listeners = vec![
             reuseport_listener(port)
                 .map_err(|error| format!("shard {index}: listen on {port}: {error}"))?,
-            reuseport_listener(self.context.config.vip_port())
+            reuseport_listener(config.vip_port())
                 .map_err(|error| format!("shard {index}: listen on VIP port: {error}"))?,
         ];
+        if config.broker_role != crate::config::BrokerRole::Slave {
+            let ha = config.ha_port();
+            listeners.push(
+                reuseport_listener(ha)
+                    .map_err(|error| format!("shard {index}: listen on HA port {ha}: {error}"))?,
+            );
+        }
         let parts = ShardParts {
             index,
             context: self.context,

@@ -30,6 +30,10 @@ use crate::routing::{self, Target, CONTROL_SHARD};
 pub(crate) const WAKER: Token = Token(0);
 const STORAGE: Token = Token(1);
 const LISTENER_FIRST: usize = 2;
+/// Listener positions: listenPort, the VIP port, then (on masters) the HA port.
+const HA_LISTENER: usize = 2;
+/// A slave shard's connection to its master's HA port.
+pub(crate) const HA_CLIENT: Token = Token(CONNECTION_FIRST - 1);
 const CONNECTION_FIRST: usize = 16;
 /// Connections one shard serves at most.
 const CONNECTIONS_MAX: usize = 16_384;
@@ -38,13 +42,28 @@ const INBOX_BATCH_MAX: usize = 4096;
 /// The loop wakes at least this often for timers (long polls, flush timeouts, heartbeats).
 const TIMER_PERIOD: Duration = Duration::from_millis(10);
 
-/// A send waiting for its record to become durable (SYNC_FLUSH).
+/// Requests that append to the log, which a slave refuses (RocketMQ 4.x answers
+/// SERVICE_NOT_AVAILABLE: "messages are put to the slave").
+fn writes_messages(code: i32) -> bool {
+    use ringmq_protocol::request_code as code;
+    matches!(
+        code,
+        code::SEND_MESSAGE
+            | code::SEND_MESSAGE_V2
+            | code::SEND_BATCH_MESSAGE
+            | code::CONSUMER_SEND_MSG_BACK
+    )
+}
+
+/// A send waiting for its record to become durable (SYNC_FLUSH) or replicated (SYNC_MASTER).
 #[derive(Debug)]
 pub(crate) struct PendingAck {
     pub(crate) end: PhysicalOffset,
     pub(crate) origin: Origin,
     pub(crate) response: Response,
     pub(crate) deadline: Duration,
+    /// Slaves that must acknowledge `end` first (SYNC_MASTER); 0 for none.
+    pub(crate) replicas: usize,
 }
 
 /// See the module docs.
@@ -56,7 +75,7 @@ pub(crate) struct BrokerShard {
     pub(crate) control: Option<ControlPlane>,
     pub(crate) outboxes: Outboxes,
     inbox: Inbox,
-    poll: Poll,
+    pub(crate) poll: Poll,
     listeners: Vec<TcpListener>,
     connections: HashMap<u64, Connection>,
     next_connection: u64,
@@ -70,6 +89,10 @@ pub(crate) struct BrokerShard {
     pub(crate) gathers: crate::handlers::query::Gathers,
     pub(crate) scheduler: crate::schedule::Scheduler,
     pub(crate) admin_gathers: crate::admin::gather::AdminGathers,
+    pub(crate) ha_master: crate::ha::master::HaMaster,
+    pub(crate) ha_slave: Option<crate::ha::slave::HaSlave>,
+    /// A slave's master (remoting address), for suggestions and metadata.
+    pub(crate) master_addr: Option<String>,
 }
 
 impl std::fmt::Debug for BrokerShard {
@@ -131,6 +154,15 @@ impl BrokerShard {
             &delay_offsets,
         );
         let shard_count = usize::from(outboxes.shard_count());
+        let ha_slave =
+            (context.config.broker_role == crate::config::BrokerRole::Slave).then(|| {
+                let configured = context
+                    .config
+                    .ha_master_address
+                    .as_deref()
+                    .and_then(|address| address.parse().ok());
+                crate::ha::slave::HaSlave::new(configured)
+            });
         Ok(Self {
             index,
             context,
@@ -153,6 +185,9 @@ impl BrokerShard {
             gathers: crate::handlers::query::Gathers::default(),
             scheduler,
             admin_gathers: crate::admin::gather::AdminGathers::default(),
+            ha_master: crate::ha::master::HaMaster::default(),
+            ha_slave,
+            master_addr: None,
         })
     }
 
@@ -191,8 +226,12 @@ impl BrokerShard {
             id if (LISTENER_FIRST..CONNECTION_FIRST).contains(&id) => {
                 self.accept(id - LISTENER_FIRST);
             }
+            id if id == HA_CLIENT.0 => {}
             id => {
                 let id = u64::try_from(id).expect("tokens come from u64 ids");
+                if self.ha_master.owns(id) {
+                    return;
+                }
                 if readable {
                     self.read_connection(id);
                 }
@@ -210,6 +249,9 @@ impl BrokerShard {
                 None => return,
             };
             match accepted {
+                Ok((stream, peer)) if listener == HA_LISTENER && !self.stopping => {
+                    crate::ha::master::accept(self, stream, peer);
+                }
                 Ok((stream, peer)) => self.add_connection(stream, peer),
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(error) => {
@@ -230,8 +272,7 @@ impl BrokerShard {
             return;
         }
         let _ = stream.set_nodelay(true);
-        let id = self.next_connection;
-        self.next_connection += 1;
+        let id = self.allocate_connection_id();
         let token = Token(usize::try_from(id).expect("connection ids fit usize"));
         if let Err(error) = self.poll.registry().register(
             &mut stream,
@@ -244,6 +285,13 @@ impl BrokerShard {
             return;
         }
         self.connections.insert(id, Connection::new(stream, peer));
+    }
+
+    /// A fresh id (and mio token) for a socket of this shard.
+    pub(crate) fn allocate_connection_id(&mut self) -> u64 {
+        let id = self.next_connection;
+        self.next_connection += 1;
+        id
     }
 
     fn read_connection(&mut self, id: u64) {
@@ -312,6 +360,17 @@ impl BrokerShard {
             return;
         }
         ringmq_protocol::header::strip_credentials(&mut request);
+        if self.ha_slave.is_some() && writes_messages(request.code) {
+            let refusal = crate::error::HandlerError::ServiceNotAvailable(format!(
+                "the broker[{}] is a SLAVE (brokerId {}) of {}: messages are put to the master \
+                 (brokerId 0) only",
+                self.context.broker_addr(),
+                self.context.config.broker_id,
+                self.context.config.broker_name
+            ));
+            let response = refusal.into_response(&request);
+            return self.respond(&origin, &request, response);
+        }
         let shard_count = self.outboxes.shard_count();
         let target = routing::target(
             &mut request,
@@ -529,21 +588,54 @@ impl BrokerShard {
             Message::AdminAnswer(answer) => crate::admin::gather::on_answer(self, answer),
             Message::Gather(gather) => crate::handlers::query::on_gather(self, &gather),
             Message::Gathered(result) => crate::handlers::query::on_gathered(self, result),
+            Message::HaAdopt { .. } | Message::MasterChanged { .. } | Message::MasterTables(_) => {
+                self.on_replication_message(message);
+            }
             Message::Shutdown => {}
+        }
+    }
+
+    fn on_replication_message(&mut self, message: Message) {
+        match message {
+            Message::HaAdopt { fd, peer, reports } => {
+                crate::ha::master::adopt(self, fd, peer, reports);
+            }
+            Message::MasterChanged { ha, broker } => {
+                self.master_addr = broker;
+                // A configured haMasterAddress wins over what name servers say (RocketMQ).
+                if self.context.config.ha_master_address.is_none() {
+                    crate::ha::slave::set_master(self, ha);
+                }
+            }
+            Message::MasterTables(tables) => {
+                if let Some(control) = self.control.as_mut() {
+                    control.apply_master_tables(*tables);
+                }
+                self.publish_snapshot_if_changed();
+            }
+            _ => {}
         }
     }
 
     /// Engine tick, acknowledgements, long polls, timers, retries, wake-ups.
     fn after_io(&mut self) {
+        // A slave appends what arrived before the tick, so the tick submits it at once, and
+        // acknowledges after it, so what the tick saw written is reported without delay.
+        crate::ha::slave::pump(self);
         if let Err(error) = self.engine.tick() {
             self.context.log.error(&format!(
                 "shard {}: storage tick failed: {error}",
                 self.index
             ));
         }
+        crate::ha::master::pump(self);
+        crate::ha::slave::pump(self);
         crate::handlers::send::complete_acks(self);
         crate::handlers::pull::wake_parked(self);
-        crate::schedule::tick(self);
+        if self.ha_slave.is_none() {
+            // A slave stores only what its master ships; delayed delivery runs on the master.
+            crate::schedule::tick(self);
+        }
         if let Some(mut control) = self.control.take() {
             control.on_timer(self);
             self.control = Some(control);

@@ -61,6 +61,24 @@ pub(crate) struct StoreFacts {
     /// Appended bytes not yet visible to readers.
     pub(crate) behind_bytes: u64,
     pub(crate) disk_ratio: f64,
+    pub(crate) ha: HaFacts,
+}
+
+/// Replication facts, merged over shards (see `ha::master::HaMaster::facts`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HaFacts {
+    /// Master: slaves replicating every shard (the fewest over shards).
+    pub(crate) slaves: usize,
+    /// Master: bytes written but not acknowledged by the slowest slave, summed over shards.
+    pub(crate) behind_bytes: u64,
+    /// Master: distinct slave addresses.
+    pub(crate) slave_addrs: std::collections::BTreeSet<String>,
+    /// Slave: shards streaming from the master.
+    pub(crate) connected_shards: u16,
+    /// Slave: bytes received from the master.
+    pub(crate) received_bytes: u64,
+    /// Slave: the master's HA address.
+    pub(crate) master_ha: Option<String>,
 }
 
 /// What to do with the gathered facts.
@@ -273,6 +291,33 @@ fn store_facts(shard: &mut BrokerShard) -> StoreFacts {
         earliest_ms,
         behind_bytes: appended.0.saturating_sub(shard.engine.visible().0),
         disk_ratio: shard.engine.commitlog_disk_ratio().unwrap_or(0.0),
+        ha: ha_facts(shard),
+    }
+}
+
+fn ha_facts(shard: &BrokerShard) -> HaFacts {
+    let written = shard.engine.written();
+    let peers = shard.ha_master.status();
+    let slowest = peers.iter().filter_map(|peer| peer.acked).min();
+    HaFacts {
+        slaves: peers.len(),
+        behind_bytes: slowest.map_or(0, |acked| written.0.saturating_sub(acked.0)),
+        slave_addrs: peers
+            .iter()
+            .map(|peer| peer.peer.ip().to_string())
+            .collect(),
+        connected_shards: u16::from(
+            shard
+                .ha_slave
+                .as_ref()
+                .is_some_and(crate::ha::slave::HaSlave::connected),
+        ),
+        received_bytes: shard.ha_slave.as_ref().map_or(0, |s| s.received_bytes),
+        master_ha: shard
+            .ha_slave
+            .as_ref()
+            .and_then(crate::ha::slave::HaSlave::master)
+            .map(|addr| addr.to_string()),
     }
 }
 
@@ -288,6 +333,12 @@ fn merge_store(total: &mut StoreFacts, part: StoreFacts, first: bool) {
         (a, b) => a.min(b),
     };
     total.behind_bytes += part.behind_bytes;
+    total.ha.slaves = total.ha.slaves.min(part.ha.slaves);
+    total.ha.behind_bytes += part.ha.behind_bytes;
+    total.ha.slave_addrs.extend(part.ha.slave_addrs);
+    total.ha.connected_shards += part.ha.connected_shards;
+    total.ha.received_bytes += part.ha.received_bytes;
+    total.ha.master_ha = total.ha.master_ha.take().or(part.ha.master_ha);
     total.disk_ratio = total.disk_ratio.max(part.disk_ratio);
     total.schedule_max.extend(part.schedule_max);
 }

@@ -274,6 +274,16 @@ pub(crate) fn complete(table: &mut BTreeMap<String, String>, store: &StoreFacts)
         "commitLogDirCapacity",
         format!("Total : N/A, Free : N/A (used {percent:.1}%)."),
     );
+    if let Some(master) = &store.ha.master_ha {
+        set("haMasterAddress", master.clone());
+        set("haConnectedShards", store.ha.connected_shards.to_string());
+        set("haReceivedBytes", store.ha.received_bytes.to_string());
+    } else {
+        set("haSlaveCount", store.ha.slaves.to_string());
+        set("slaveFallBehindMuch", store.ha.behind_bytes.to_string());
+        let addrs: Vec<&str> = store.ha.slave_addrs.iter().map(String::as_str).collect();
+        set("haSlaveAddresses", addrs.join(","));
+    }
     let scheduled: Vec<(String, String)> = table
         .iter()
         .filter(|(key, _)| key.starts_with("scheduleMessageOffset_"))

@@ -393,6 +393,27 @@ pub(crate) const FIELDS: &[Field] = &[
         JAVA_INT_MAX,
         "a size in bytes"
     ),
+    ranged!(
+        "haMaxGapNotInSync",
+        ha_max_gap_not_in_sync,
+        1,
+        JAVA_INT_MAX,
+        "a size in bytes"
+    ),
+    ranged!(
+        "whichBrokerWhenConsumeSlowly",
+        which_broker_when_consume_slowly,
+        0,
+        JAVA_INT_MAX,
+        "a brokerId"
+    ),
+    ranged!(
+        "accessMessageInMemoryMaxRatio",
+        access_message_in_memory_max_ratio,
+        0,
+        100,
+        "a percentage"
+    ),
     millis!("slaveTimeout", slave_timeout, 1),
     typed!("enableDLegerCommitLog", dledger_enable, values::boolean),
     optional!("dLegerGroup", dledger_group, values::name),

@@ -70,6 +70,19 @@ impl GroupTable {
         Ok(removed)
     }
 
+    /// Take the master's table (a slave's copy).
+    pub(crate) fn replace_from_master(
+        &mut self,
+        master: SubscriptionGroupWrapper,
+    ) -> io::Result<()> {
+        if master.subscription_group_table == self.groups {
+            return Ok(());
+        }
+        self.groups = master.subscription_group_table;
+        self.version = master.data_version;
+        self.persist()
+    }
+
     pub(crate) fn wrapper(&self) -> SubscriptionGroupWrapper {
         SubscriptionGroupWrapper {
             data_version: self.version.clone(),

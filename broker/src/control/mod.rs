@@ -56,6 +56,14 @@ pub(crate) enum Outcome {
     Gather(RemotingCommand, crate::admin::gather::Plan),
 }
 
+/// What a slave copies from its master every few seconds (RocketMQ's `SlaveSynchronize`).
+#[derive(Debug)]
+pub(crate) struct MasterTables {
+    pub(crate) topics: ringmq_protocol::body::topic_config::TopicConfigSerializeWrapper,
+    pub(crate) groups: ringmq_protocol::body::consumer::SubscriptionGroupWrapper,
+    pub(crate) offsets: ringmq_protocol::body::consumer::ConsumerOffsetSerializeWrapper,
+}
+
 /// A queue lock of an orderly consumer.
 #[derive(Debug, Clone)]
 pub(crate) struct QueueLock {
@@ -253,6 +261,30 @@ impl ControlPlane {
         self.last_register = Some(now);
         self.registration
             .register(self.topics.wrapper(), self.broker_permission);
+    }
+
+    /// A slave adopts its master's topics and groups and merges its consumer offsets, then
+    /// persists them, so consumers reading from the slave resume where they were.
+    pub(crate) fn apply_master_tables(&mut self, tables: MasterTables) {
+        let log = self.context.log.clone();
+        let topics_changed = self.topics.replace_from_master(tables.topics);
+        match topics_changed {
+            Ok(true) => {
+                self.changed = true;
+                self.last_register = None;
+            }
+            Ok(false) => {}
+            Err(error) => log.error(&format!("persisting the master's topics failed: {error}")),
+        }
+        if let Err(error) = self.groups.replace_from_master(tables.groups) {
+            log.error(&format!("persisting the master's groups failed: {error}"));
+        }
+        self.offsets.merge_from_master(tables.offsets);
+    }
+
+    /// Hands the started shards to the registration thread (a slave tells them its master).
+    pub(crate) fn registration_attacher(&self) -> crate::registration::Attacher {
+        self.registration.attacher()
     }
 
     /// Final persistence at shutdown.

@@ -83,6 +83,18 @@ impl OffsetTable {
         totals
     }
 
+    /// Merge the master's offsets into this slave's table; the master's value wins.
+    pub(crate) fn merge_from_master(&mut self, master: ConsumerOffsetSerializeWrapper) {
+        for (name, queues) in master.offset_table {
+            let ours = self.table.entry(name).or_default();
+            for (queue, offset) in queues {
+                if ours.insert(queue, offset) != Some(offset) {
+                    self.dirty = true;
+                }
+            }
+        }
+    }
+
     pub(crate) fn wrapper(&self) -> ConsumerOffsetSerializeWrapper {
         ConsumerOffsetSerializeWrapper {
             data_version: None,

@@ -151,6 +151,20 @@ impl TopicTable {
         Ok(removed)
     }
 
+    /// Take the master's table when its version differs; true when something changed.
+    pub(crate) fn replace_from_master(
+        &mut self,
+        master: TopicConfigSerializeWrapper,
+    ) -> io::Result<bool> {
+        if master.data_version == self.version && master.topic_config_table == self.topics {
+            return Ok(false);
+        }
+        self.topics = master.topic_config_table;
+        self.version = master.data_version;
+        self.persist()?;
+        Ok(true)
+    }
+
     pub(crate) fn wrapper(&self) -> TopicConfigSerializeWrapper {
         TopicConfigSerializeWrapper {
             data_version: self.version.clone(),

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use ringmq_engine::shard::{QueueReadStatus, ReadLimits};
+use ringmq_engine::types::PhysicalOffset;
 use ringmq_engine::types::{QueueId, QueueOffset};
 use ringmq_protocol::body::heartbeat::{EXPRESSION_TYPE_TAG, SUB_ALL};
 use ringmq_protocol::body::topic_config::PERM_READ;
@@ -107,11 +108,12 @@ fn pull_response(
     next: u64,
     min: u64,
     max: u64,
+    suggest: i64,
 ) -> crate::message::Response {
     let mut reply = response(request, status, Some(remark.to_owned()));
     let as_i64 = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
     PullMessageResponseHeader {
-        suggest_which_broker_id: 0,
+        suggest_which_broker_id: suggest,
         next_begin_offset: as_i64(next),
         min_offset: as_i64(min),
         max_offset: as_i64(max),
@@ -225,7 +227,9 @@ pub(crate) fn handle(
         Ok(filter) => filter,
         Err((status, remark)) => {
             let offset = u64::try_from(header.queue_offset).unwrap_or(0);
-            return Ok(Some(pull_response(request, status, &remark, offset, 0, 0)));
+            return Ok(Some(pull_response(
+                request, status, &remark, offset, 0, 0, 0,
+            )));
         }
     };
     if allow_suspend {
@@ -250,7 +254,8 @@ pub(crate) fn handle(
         return Ok(None);
     }
     let (min, max, next) = (read.min_offset.0, read.max_offset.0, read.next_offset.0);
-    let mut reply = pull_response(request, status, remark, next, min, max);
+    let suggest = suggested_broker(shard, read.messages.last().map(|m| m.offset));
+    let mut reply = pull_response(request, status, remark, next, min, max, suggest);
     if status == code::SUCCESS {
         Counters::add(
             &shard.context.counters.messages_got,
@@ -263,6 +268,24 @@ pub(crate) fn handle(
             .collect();
     }
     Ok(Some(reply))
+}
+
+/// `suggestWhichBrokerId`: the master (0), unless `slaveReadEnable` is on and the consumer is
+/// further behind the log's end than `accessMessageInMemoryMaxRatio` percent of RAM, when
+/// `whichBrokerWhenConsumeSlowly` (a slave) takes the load off the master.
+fn suggested_broker(shard: &BrokerShard, last_read: Option<PhysicalOffset>) -> i64 {
+    let config = &shard.context.config;
+    let Some(last_read) = last_read.filter(|_| config.slave_read_enable) else {
+        return 0;
+    };
+    let behind = shard.engine.appended().0.saturating_sub(last_read.0);
+    let in_memory = shard.context.physical_memory_bytes / 100
+        * u64::from(config.access_message_in_memory_max_ratio);
+    if behind > in_memory {
+        i64::from(config.which_broker_when_consume_slowly)
+    } else {
+        0
+    }
 }
 
 /// Re-run parked pulls whose queue received messages or whose time is up.

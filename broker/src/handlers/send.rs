@@ -234,17 +234,14 @@ fn append_all(
             ..SendMessageResponseHeader::default()
         },
     );
-    if shard.context.config.broker_role == BrokerRole::SyncMaster && wait {
-        // No slave replicates yet, so none is in sync: RocketMQ 4.x answers SLAVE_NOT_AVAILABLE
-        // (the message is stored on the master; clients treat the code as a stored send).
-        reply.command.code = response_code::SLAVE_NOT_AVAILABLE;
-    }
+    let replicas = replicas_to_wait_for(shard, wait, &mut reply);
     let sync_flush = shard.context.config.flush_disk_type == FlushDiskType::SyncFlush;
     // Under ASYNC_FLUSH the answer still waits until the record is written (RocketMQ answers
     // once it is in the page cache): before that neither a pull nor VIEW_MESSAGE_BY_ID can
     // read it, and a process crash would lose a message the client saw SEND_OK for.
     // A oneway send has nobody to answer: complete_acks would reply to it.
-    let deferred = (sync_flush && wait) || (!sync_flush && last_end > shard.engine.visible());
+    let deferred =
+        replicas > 0 || (sync_flush && wait) || (!sync_flush && last_end > shard.engine.visible());
     if deferred && !request.is_oneway() {
         let deadline = shard.engine.monotonic() + shard.context.config.sync_flush_timeout;
         shard.pending_acks.push_back(PendingAck {
@@ -252,10 +249,39 @@ fn append_all(
             origin: origin.clone(),
             response: reply,
             deadline,
+            replicas,
         });
         return Ok(None);
     }
     Ok(Some(reply))
+}
+
+/// How many slave acknowledgements a send waits for: none when it is not a SYNC_MASTER or the
+/// message's WAIT is false.
+///
+/// A SYNC_MASTER waits for one slave as in RocketMQ 4.x; `inSyncReplicas` (which counts the
+/// master) raises that to `inSyncReplicas - 1` slaves as in 5.x. A slave is in sync while it
+/// is connected and less than `haMaxGapNotInSync` bytes behind.
+/// Too few slaves in sync: RocketMQ 4.x answers SLAVE_NOT_AVAILABLE at once (the message is
+/// stored on the master; clients treat the code as a stored send), and this returns 0.
+fn replicas_to_wait_for(shard: &BrokerShard, wait: bool, reply: &mut Response) -> usize {
+    let config = &shard.context.config;
+    if config.broker_role != BrokerRole::SyncMaster || !wait {
+        return 0;
+    }
+    let needed = usize::try_from(config.in_sync_replicas.saturating_sub(1))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let in_sync = shard.ha_master.in_sync(
+        shard.engine.written(),
+        u64::from(config.ha_max_gap_not_in_sync),
+    );
+    if in_sync >= needed {
+        needed
+    } else {
+        reply.command.code = response_code::SLAVE_NOT_AVAILABLE;
+        0
+    }
 }
 
 /// A send's SUCCESS with its header and the ext fields Java clients read after it.
@@ -273,28 +299,38 @@ fn send_response(request: &RemotingCommand, header: &SendMessageResponseHeader) 
     reply
 }
 
-/// Answer sends whose records became durable, time out those that waited too long, and fail
-/// the rest if the log latched read-only.
+/// Answer sends whose records became durable (and replicated, under SYNC_MASTER), time out
+/// those that waited too long, and fail the rest if the log latched read-only.
 pub(crate) fn complete_acks(shard: &mut BrokerShard) {
     let visible = shard.engine.visible();
     let now = shard.engine.monotonic();
     let latch = shard.engine.latch().map(ToString::to_string);
     while let Some(front) = shard.pending_acks.front() {
-        let done = front.end <= visible;
-        if !done && latch.is_none() && front.deadline > now {
+        let stored = front.end <= visible;
+        let replicated =
+            front.replicas == 0 || shard.ha_master.acked_at_least(front.end) >= front.replicas;
+        if !(stored && replicated) && latch.is_none() && front.deadline > now {
             break;
         }
         let Some(mut pending) = shard.pending_acks.pop_front() else {
             break;
         };
-        if !done {
-            let (code, remark) = match &latch {
-                Some(reason) => (response_code::SERVICE_NOT_AVAILABLE, reason.clone()),
-                None => (
-                    response_code::FLUSH_DISK_TIMEOUT,
-                    "flush data to disk timeout".to_owned(),
-                ),
-            };
+        // As in RocketMQ, the replica status wins when both waits failed.
+        let failure = match (&latch, stored, replicated) {
+            (Some(reason), false, _) => {
+                Some((response_code::SERVICE_NOT_AVAILABLE, reason.clone()))
+            }
+            (_, _, false) => Some((
+                response_code::FLUSH_SLAVE_TIMEOUT,
+                "wait for the slave to acknowledge the message timed out".to_owned(),
+            )),
+            (_, false, true) => Some((
+                response_code::FLUSH_DISK_TIMEOUT,
+                "flush data to disk timeout".to_owned(),
+            )),
+            _ => None,
+        };
+        if let Some((code, remark)) = failure {
             pending.response.command.code = code;
             pending.response.command.remark = Some(remark);
         }
@@ -310,6 +346,7 @@ pub(crate) fn finish_acks(shard: &mut BrokerShard) {
             return;
         }
         let _ = shard.engine.wait(std::time::Duration::from_millis(1));
+        crate::ha::master::pump(shard);
         complete_acks(shard);
     }
 }

@@ -1,0 +1,399 @@
+//! The slave side of the HA stream: each shard keeps one connection to the master's HA port
+//! for its own log, reports where that log ends, appends what the master ships at the same
+//! physical offsets, and acknowledges what it has stored.
+//!
+//! A shard connects only once everything it appended is stored, reports `appended` as where
+//! to start, then acknowledges its visible offset (written, or durable under SYNC_FLUSH) after
+//! each applied transfer and every `haSendHeartbeatInterval`. A transfer that does not
+//! continue the log, or `haHousekeepingInterval` without traffic, drops the connection; the
+//! next one starts again from the log's end.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mio::net::TcpStream;
+use mio::Interest;
+use ringmq_engine::shard::ReplicaError;
+use ringmq_engine::types::PhysicalOffset;
+use ringmq_protocol::ha;
+
+use crate::shard::BrokerShard;
+
+/// Bytes read from the master per loop turn at most.
+const READ_BYTES_MAX: usize = 4 << 20;
+/// Bytes of one read call.
+const READ_CHUNK_BYTES: usize = 256 * 1024;
+/// Received bytes not yet appended, at most.
+const BACKLOG_BYTES_MAX: usize = 16 << 20;
+/// Wait before reconnecting after a failure.
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// A connect that has not completed after this long is abandoned.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Largest transfer body accepted (a master batches at most `haTransferBatchSize`, but a
+/// single record may be larger).
+const TRANSFER_BODY_MAX: u32 = 8 << 20;
+
+#[derive(Debug)]
+enum Link {
+    Idle { retry_at: Duration },
+    Connecting { stream: TcpStream, since: Duration },
+    Streaming(Box<Stream>),
+}
+
+#[derive(Debug)]
+struct Stream {
+    socket: TcpStream,
+    inbound: Vec<u8>,
+    /// Body bytes of the current transfer still to come.
+    body_left: usize,
+    /// Received records not yet appended (a partial record, or the log was busy).
+    pending: Vec<u8>,
+    pending_at: PhysicalOffset,
+    reported: PhysicalOffset,
+    last_read: Duration,
+    last_report: Duration,
+}
+
+/// One shard's replication client.
+#[derive(Debug)]
+pub(crate) struct HaSlave {
+    master: Option<SocketAddr>,
+    link: Link,
+    /// Bytes received from the master, for the HA status.
+    pub(crate) received_bytes: u64,
+}
+
+impl HaSlave {
+    pub(crate) fn new(master: Option<SocketAddr>) -> Self {
+        Self {
+            master,
+            link: Link::Idle {
+                retry_at: Duration::ZERO,
+            },
+            received_bytes: 0,
+        }
+    }
+
+    pub(crate) fn master(&self) -> Option<SocketAddr> {
+        self.master
+    }
+
+    pub(crate) fn connected(&self) -> bool {
+        matches!(self.link, Link::Streaming(_))
+    }
+}
+
+/// The master's HA address changed (learned from a name server, or configured).
+pub(crate) fn set_master(shard: &mut BrokerShard, master: Option<SocketAddr>) {
+    let Some(slave) = shard.ha_slave.as_mut() else {
+        return;
+    };
+    if slave.master == master {
+        return;
+    }
+    slave.master = master;
+    shard.context.log.info(&format!(
+        "HA: shard {} replicates from master {}",
+        shard.index,
+        master.map_or_else(|| "(none yet)".to_owned(), |addr| addr.to_string())
+    ));
+    disconnect(shard, None);
+}
+
+fn disconnect(shard: &mut BrokerShard, reason: Option<String>) {
+    let now = shard.engine.monotonic();
+    let Some(slave) = shard.ha_slave.as_mut() else {
+        return;
+    };
+    let link = std::mem::replace(
+        &mut slave.link,
+        Link::Idle {
+            retry_at: now + RECONNECT_DELAY,
+        },
+    );
+    let stream = match link {
+        Link::Idle { .. } => None,
+        Link::Connecting { stream, .. } => Some(stream),
+        Link::Streaming(stream) => Some(stream.socket),
+    };
+    if let Some(mut stream) = stream {
+        let _ = shard.poll.registry().deregister(&mut stream);
+    }
+    if let Some(reason) = reason {
+        shard.context.log.warn(&format!(
+            "HA: shard {} disconnected from master {}: {reason}",
+            shard.index,
+            slave
+                .master
+                .map_or_else(|| "?".to_owned(), |addr| addr.to_string())
+        ));
+    }
+}
+
+/// Connect, receive, append and acknowledge; every loop turn.
+pub(crate) fn pump(shard: &mut BrokerShard) {
+    let now = shard.engine.monotonic();
+    let ready = shard.engine.visible() >= shard.engine.appended();
+    let Some(slave) = shard.ha_slave.as_mut() else {
+        return;
+    };
+    let result = match &mut slave.link {
+        Link::Idle { retry_at } if *retry_at <= now && ready => match slave.master {
+            Some(master) => connect(shard, master),
+            None => Ok(()),
+        },
+        Link::Idle { .. } => Ok(()),
+        Link::Connecting { stream, since } => match connect_state(stream, *since, now) {
+            Ok(true) => {
+                start_streaming(shard);
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(reason) => Err(reason),
+        },
+        Link::Streaming(_) => stream_turn(shard),
+    };
+    if let Err(reason) = result {
+        disconnect(shard, Some(reason));
+    }
+}
+
+fn connect(shard: &mut BrokerShard, master: SocketAddr) -> Result<(), String> {
+    let mut stream =
+        TcpStream::connect(master).map_err(|error| format!("connect failed: {error}"))?;
+    shard
+        .poll
+        .registry()
+        .register(
+            &mut stream,
+            crate::shard::HA_CLIENT,
+            Interest::READABLE | Interest::WRITABLE,
+        )
+        .map_err(|error| format!("cannot register the HA socket: {error}"))?;
+    let since = shard.engine.monotonic();
+    if let Some(slave) = shard.ha_slave.as_mut() {
+        slave.link = Link::Connecting { stream, since };
+    }
+    Ok(())
+}
+
+/// Whether a connecting socket is connected yet.
+fn connect_state(stream: &TcpStream, since: Duration, now: Duration) -> Result<bool, String> {
+    if let Ok(Some(error)) | Err(error) = stream.take_error() {
+        return Err(format!("connect failed: {error}"));
+    }
+    match stream.peer_addr() {
+        Ok(_) => Ok(true),
+        Err(error) if error.kind() == ErrorKind::NotConnected => {
+            if now.saturating_sub(since) > CONNECT_TIMEOUT {
+                Err("connect timed out".to_owned())
+            } else {
+                Ok(false)
+            }
+        }
+        Err(error) => Err(format!("connect failed: {error}")),
+    }
+}
+
+fn start_streaming(shard: &mut BrokerShard) {
+    let now = shard.engine.monotonic();
+    let start = shard.engine.appended();
+    let Some(slave) = shard.ha_slave.as_mut() else {
+        return;
+    };
+    let link = std::mem::replace(&mut slave.link, Link::Idle { retry_at: now });
+    let Link::Connecting { stream, .. } = link else {
+        slave.link = link;
+        return;
+    };
+    let mut stream = Stream {
+        socket: stream,
+        inbound: Vec::new(),
+        body_left: 0,
+        pending: Vec::new(),
+        pending_at: start,
+        reported: start,
+        last_read: now,
+        last_report: now,
+    };
+    let first = stream.report(start, now);
+    slave.link = Link::Streaming(Box::new(stream));
+    match first {
+        Ok(()) => shard.context.log.info(&format!(
+            "HA: shard {} connected to master {}, reporting offset {}",
+            shard.index,
+            slave
+                .master
+                .map_or_else(|| "?".to_owned(), |addr| addr.to_string()),
+            start.0
+        )),
+        Err(reason) => disconnect(shard, Some(reason)),
+    }
+}
+
+impl Stream {
+    /// Send an 8-byte report. A full socket buffer skips it: the next turn reports again.
+    fn report(&mut self, offset: PhysicalOffset, now: Duration) -> Result<(), String> {
+        match self.socket.write(&ha::encode_report(offset.0)) {
+            Ok(8) => {
+                self.reported = offset;
+                self.last_report = now;
+                Ok(())
+            }
+            Ok(_) => Err("a report was cut short".to_owned()),
+            Err(error) if error.kind() == ErrorKind::WouldBlock => Ok(()),
+            Err(error) => Err(format!("report failed: {error}")),
+        }
+    }
+
+    /// Read what the master sent; false when it closed the connection.
+    fn read(&mut self, now: Duration) -> Result<usize, String> {
+        let mut total = 0;
+        while total < READ_BYTES_MAX {
+            let length = self.inbound.len();
+            self.inbound.resize(length + READ_CHUNK_BYTES, 0);
+            let result = self.socket.read(&mut self.inbound[length..]);
+            let read = match result {
+                Ok(read) => read,
+                Err(error) => {
+                    self.inbound.truncate(length);
+                    match error.kind() {
+                        ErrorKind::WouldBlock => break,
+                        ErrorKind::Interrupted => continue,
+                        _ => return Err(format!("read failed: {error}")),
+                    }
+                }
+            };
+            self.inbound.truncate(length + read);
+            if read == 0 {
+                return Err("the master closed the connection".to_owned());
+            }
+            total += read;
+            self.last_read = now;
+        }
+        Ok(total)
+    }
+}
+
+/// One turn of a streaming connection.
+fn stream_turn(shard: &mut BrokerShard) -> Result<(), String> {
+    let now = shard.engine.monotonic();
+    let Some(slave) = shard.ha_slave.as_mut() else {
+        return Ok(());
+    };
+    let link = std::mem::replace(&mut slave.link, Link::Idle { retry_at: now });
+    let Link::Streaming(mut stream) = link else {
+        slave.link = link;
+        return Ok(());
+    };
+    let result = stream_turn_with(shard, &mut stream, now);
+    if let Some(slave) = shard.ha_slave.as_mut() {
+        if let Ok(received) = result {
+            slave.received_bytes += u64::try_from(received).unwrap_or(0);
+        }
+        // Put the link back even on failure so `disconnect` deregisters its socket.
+        slave.link = Link::Streaming(stream);
+    }
+    result.map(drop)
+}
+
+fn stream_turn_with(
+    shard: &mut BrokerShard,
+    stream: &mut Stream,
+    now: Duration,
+) -> Result<usize, String> {
+    let config = &shard.context.config;
+    let (heartbeat, housekeeping) = (
+        config.ha_send_heartbeat_interval,
+        config.ha_housekeeping_interval,
+    );
+    // A log that keeps refusing appends (busy) stops the reads, so memory stays bounded and
+    // TCP flow control slows the master down.
+    let received = if stream.pending.len() + stream.inbound.len() < BACKLOG_BYTES_MAX {
+        stream.read(now)?
+    } else {
+        0
+    };
+    if now.saturating_sub(stream.last_read) > housekeeping {
+        return Err(format!(
+            "nothing from the master for {} ms",
+            housekeeping.as_millis()
+        ));
+    }
+    apply(shard, stream)?;
+    let visible = shard.engine.visible();
+    if visible > stream.reported || now.saturating_sub(stream.last_report) >= heartbeat {
+        stream.report(visible, now)?;
+    }
+    Ok(received)
+}
+
+/// Parse transfers out of `inbound` and append their bodies to the log.
+fn apply(shard: &mut BrokerShard, stream: &mut Stream) -> Result<(), String> {
+    let mut cursor = 0usize;
+    loop {
+        if stream.body_left == 0 {
+            let header = ha::decode_transfer_header(&stream.inbound[cursor..], TRANSFER_BODY_MAX)
+                .map_err(|error| error.to_string())?;
+            let Some(header) = header else {
+                break;
+            };
+            let expected = PhysicalOffset(
+                stream.pending_at.0 + u64::try_from(stream.pending.len()).unwrap_or(u64::MAX),
+            );
+            if header.offset != expected.0 {
+                return Err(diverged(expected, PhysicalOffset(header.offset)));
+            }
+            cursor += ha::TRANSFER_HEADER_BYTES;
+            stream.body_left = usize::try_from(header.size).unwrap_or(usize::MAX);
+            continue;
+        }
+        let available = stream.inbound.len() - cursor;
+        if available == 0 {
+            break;
+        }
+        let take = available.min(stream.body_left);
+        stream
+            .pending
+            .extend_from_slice(&stream.inbound[cursor..cursor + take]);
+        cursor += take;
+        stream.body_left -= take;
+    }
+    stream.inbound.drain(..cursor);
+    if stream.pending.is_empty() {
+        return Ok(());
+    }
+    match shard
+        .engine
+        .append_replicated(stream.pending_at, &stream.pending)
+    {
+        Ok(taken) => {
+            stream.pending.drain(..taken);
+            stream.pending_at = shard.engine.appended();
+            Ok(())
+        }
+        Err(ReplicaError::Append(ringmq_engine::error::AppendError::Busy)) => Ok(()),
+        Err(error) => Err(format!("cannot append replicated records: {error}")),
+    }
+}
+
+/// The master's stream does not continue this log.
+fn diverged(expected: PhysicalOffset, master: PhysicalOffset) -> String {
+    if master < expected {
+        format!(
+            "the master sends offset {} but this slave's log already ends at {}: the master \
+             lost records it had replicated (an unclean stop), so this slave holds {} bytes \
+             the master does not have; stop the slave and truncate it, or let it rejoin \
+             after the master catches up",
+            master.0,
+            expected.0,
+            expected.0 - master.0
+        )
+    } else {
+        format!(
+            "the master sends offset {} but this slave's log ends at {}",
+            master.0, expected.0
+        )
+    }
+}
