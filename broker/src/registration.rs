@@ -169,7 +169,7 @@ fn serve(
                 register_all(identity, namesrv_addrs, &mut state, log);
             }
             None if state.master.is_none() => {
-                register_all(identity, namesrv_addrs, &mut state, log)
+                register_all(identity, namesrv_addrs, &mut state, log);
             }
             None => {}
         }

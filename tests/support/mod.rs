@@ -240,6 +240,21 @@ impl Client {
         }
     }
 
+    /// Like [`Client::call`], but `None` when the connection fails (a killed broker).
+    pub fn try_call(&mut self, mut request: RemotingCommand) -> Option<RemotingCommand> {
+        self.opaque += 1;
+        request.opaque = self.opaque;
+        let mut bytes = Vec::new();
+        frame::encode(&request, &mut bytes);
+        self.stream.write_all(&bytes).ok()?;
+        loop {
+            let response = self.read_frame()?;
+            if response.is_response() && response.opaque == request.opaque {
+                return Some(response);
+            }
+        }
+    }
+
     /// The next frame, or `None` when the server closed the connection.
     pub fn read_frame(&mut self) -> Option<RemotingCommand> {
         loop {

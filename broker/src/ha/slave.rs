@@ -98,10 +98,10 @@ pub(crate) fn set_master(shard: &mut BrokerShard, master: Option<SocketAddr>) {
         shard.index,
         master.map_or_else(|| "(none yet)".to_owned(), |addr| addr.to_string())
     ));
-    disconnect(shard, None);
+    disconnect(shard, None, Duration::ZERO);
 }
 
-fn disconnect(shard: &mut BrokerShard, reason: Option<String>) {
+fn disconnect(shard: &mut BrokerShard, reason: Option<String>, retry_in: Duration) {
     let now = shard.engine.monotonic();
     let Some(slave) = shard.ha_slave.as_mut() else {
         return;
@@ -109,7 +109,7 @@ fn disconnect(shard: &mut BrokerShard, reason: Option<String>) {
     let link = std::mem::replace(
         &mut slave.link,
         Link::Idle {
-            retry_at: now + RECONNECT_DELAY,
+            retry_at: now + retry_in,
         },
     );
     let stream = match link {
@@ -155,7 +155,7 @@ pub(crate) fn pump(shard: &mut BrokerShard) {
         Link::Streaming(_) => stream_turn(shard),
     };
     if let Err(reason) = result {
-        disconnect(shard, Some(reason));
+        disconnect(shard, Some(reason), RECONNECT_DELAY);
     }
 }
 
@@ -228,7 +228,7 @@ fn start_streaming(shard: &mut BrokerShard) {
                 .map_or_else(|| "?".to_owned(), |addr| addr.to_string()),
             start.0
         )),
-        Err(reason) => disconnect(shard, Some(reason)),
+        Err(reason) => disconnect(shard, Some(reason), RECONNECT_DELAY),
     }
 }
 

@@ -1,0 +1,568 @@
+//! Goal: master/slave replication as operators run it (issue 6) — the seeds' 2m-2s clusters
+//! come up and list both roles; under SYNC_MASTER + SYNC_FLUSH every acknowledged message is
+//! on the slave when the master is killed with SIGKILL, and replication resumes after the
+//! master restarts; under ASYNC_MASTER the loss is at most the unreplicated tail; a slave
+//! catches up on a backlog and resumes from its own offset after a crash; a slave refuses
+//! sends and copies the master's offsets.
+//! Method: `ringmq namesrv` and `ringmq broker` processes on loopback with temporary stores,
+//! four sender threads per load phase using a minimal remoting client, and pulls straight
+//! from each broker. Only SUCCESS answers count as acknowledged: SLAVE_NOT_AVAILABLE and
+//! FLUSH_SLAVE_TIMEOUT mean the requested durability was not reached.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "end-to-end tests wait on real processes with wall-clock sleeps"
+)]
+#![allow(
+    clippy::too_many_lines,
+    reason = "each scenario reads top to bottom: load, crash, check"
+)]
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ringmq_protocol::body::kv_table::KvTable;
+use ringmq_protocol::body::JsonBody;
+use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::record;
+use ringmq_protocol::{request_code as code, response_code};
+use support::*;
+
+const QUEUES: i32 = 4;
+
+/// Properties of one broker of a master/slave pair on a free port.
+fn pair_broker(directory: &Path, namesrv: &str, name: &str, role: &str, flush: &str) -> PathBuf {
+    let port = free_port_block();
+    let id = i32::from(role == "SLAVE");
+    let path = directory.join(format!("{name}.properties"));
+    let text = format!(
+        "brokerClusterName=DefaultCluster\nbrokerName=broker-a\nbrokerId={id}\nbrokerRole={role}\n\
+         flushDiskType={flush}\nbrokerIP1=127.0.0.1\nlistenPort={port}\nnamesrvAddr={namesrv}\n\
+         storePathRootDir={}\nlogDir={}\nmappedFileSizeCommitLog=8388608\nshards=2\n",
+        directory.join(name).display(),
+        directory.join(format!("{name}-logs")).display(),
+    );
+    std::fs::write(&path, text).expect("write properties");
+    path
+}
+
+fn listen_address(properties: &Path) -> String {
+    let text = std::fs::read_to_string(properties).expect("read properties");
+    let port = text
+        .lines()
+        .find_map(|line| line.strip_prefix("listenPort="))
+        .expect("listenPort");
+    format!("127.0.0.1:{port}")
+}
+
+/// Wait until each of the slave's two shards streams from its master.
+fn wait_streaming(slave: &mut Process) {
+    for _ in 0..2 {
+        slave.wait_for("connected to master", Duration::from_secs(20));
+    }
+}
+
+fn create_topic(address: &str, topic: &str) {
+    let mut client = Client::connect(address);
+    let queues = QUEUES.to_string();
+    let response = client.call(request(
+        code::UPDATE_AND_CREATE_TOPIC,
+        &[
+            ("topic", topic),
+            ("defaultTopic", "TBW102"),
+            ("readQueueNums", &queues),
+            ("writeQueueNums", &queues),
+            ("perm", "6"),
+            ("topicFilterType", "SINGLE_TAG"),
+            ("topicSysFlag", "0"),
+            ("order", "false"),
+        ],
+    ));
+    assert_eq!(
+        response.code,
+        response_code::SUCCESS,
+        "{:?}",
+        response.remark
+    );
+}
+
+fn send_request(topic: &str, queue: i32, body: &[u8]) -> RemotingCommand {
+    let mut message = request(
+        code::SEND_MESSAGE_V2,
+        &[
+            ("a", "HaProducer"),
+            ("b", topic),
+            ("c", "TBW102"),
+            ("d", "4"),
+            ("e", &queue.to_string()),
+            ("f", "0"),
+            ("g", "1700000000000"),
+            ("h", "0"),
+            ("i", "TAGS\u{1}ha\u{2}"),
+        ],
+    );
+    message.body = body.to_vec().into();
+    message
+}
+
+/// Per sender thread (= queue), the bodies the broker answered SUCCESS, in send order.
+type Acked = Vec<Vec<String>>;
+
+/// Four threads send `size`-byte messages to `address` until `stop` is set or the
+/// connection breaks; each thread owns one queue so order within a queue is send order.
+/// Tags are `{label}q{queue}-{sequence}-`, so each load phase needs its own label.
+fn load(address: &str, topic: &str, size: usize, label: &str, stop: &Arc<AtomicBool>) -> Acked {
+    let threads: Vec<_> = (0..QUEUES)
+        .map(|queue| {
+            let (address, topic, stop) = (address.to_owned(), topic.to_owned(), Arc::clone(stop));
+            let label = label.to_owned();
+            std::thread::spawn(move || {
+                let mut client = Client::connect(&address);
+                client.set_read_timeout(Duration::from_secs(10));
+                let mut acked = Vec::new();
+                let mut sequence = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let tag = format!("{label}q{queue}-{sequence:08}-");
+                    let mut body = tag.clone().into_bytes();
+                    body.resize(size.max(body.len()), b'x');
+                    sequence += 1;
+                    match client.try_call(send_request(&topic, queue, &body)) {
+                        Some(response) if response.code == response_code::SUCCESS => {
+                            acked.push(tag);
+                        }
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|thread| thread.join().expect("sender"))
+        .collect()
+}
+
+/// Every message body tag (the `q…-…-` prefix) stored in `topic` on `address`, with how many
+/// times each was found. Retries while the broker does not know the topic yet (a slave copies
+/// topics every few seconds).
+fn stored_tags(address: &str, topic: &str) -> BTreeMap<String, usize> {
+    let mut client = Client::connect(address);
+    let mut found = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for queue in 0..QUEUES {
+        let mut offset = 0u64;
+        loop {
+            let queue_id = queue.to_string();
+            let queue_offset = offset.to_string();
+            let response = client.call(request(
+                code::PULL_MESSAGE,
+                &[
+                    ("consumerGroup", "HaCheck"),
+                    ("topic", topic),
+                    ("queueId", &queue_id),
+                    ("queueOffset", &queue_offset),
+                    ("maxMsgNums", "32"),
+                    ("sysFlag", "4"),
+                    ("commitOffset", "0"),
+                    ("suspendTimeoutMillis", "0"),
+                    ("subscription", "*"),
+                    ("subVersion", "0"),
+                ],
+            ));
+            if response.code == response_code::TOPIC_NOT_EXIST && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            if response.code != response_code::SUCCESS {
+                break;
+            }
+            for stored in record::decode_all(&response.body).expect("records") {
+                let text = String::from_utf8_lossy(stored.body);
+                let tag: String = text.chars().take_while(|c| *c != 'x').collect();
+                *found.entry(tag).or_insert(0) += 1;
+            }
+            offset = response
+                .ext("nextBeginOffset")
+                .and_then(|next| next.parse().ok())
+                .expect("nextBeginOffset");
+        }
+    }
+    found
+}
+
+fn max_offsets(address: &str, topic: &str) -> Vec<i64> {
+    let mut client = Client::connect(address);
+    (0..QUEUES)
+        .map(|queue| {
+            let queue_id = queue.to_string();
+            let response = client.call(request(
+                code::GET_MAX_OFFSET,
+                &[("topic", topic), ("queueId", &queue_id)],
+            ));
+            response
+                .ext("offset")
+                .and_then(|offset| offset.parse().ok())
+                .unwrap_or(-1)
+        })
+        .collect()
+}
+
+/// Wait until the slave's queues end where the master's do; returns how long it took.
+fn wait_caught_up(master: &str, slave: &str, topic: &str, timeout: Duration) -> Duration {
+    let started = Instant::now();
+    let target = max_offsets(master, topic);
+    loop {
+        let ours = max_offsets(slave, topic);
+        if ours == target {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "slave queues {ours:?} did not reach the master's {target:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn runtime_info(address: &str) -> BTreeMap<String, String> {
+    let mut client = Client::connect(address);
+    let response = client.call(request(code::GET_BROKER_RUNTIME_INFO, &[]));
+    assert_eq!(response.code, response_code::SUCCESS);
+    KvTable::decode(&response.body).expect("KVTable").table
+}
+
+fn missing(acked: &Acked, stored: &BTreeMap<String, usize>) -> Vec<Vec<String>> {
+    acked
+        .iter()
+        .map(|queue| {
+            queue
+                .iter()
+                .filter(|tag| !stored.contains_key(*tag))
+                .cloned()
+                .collect()
+        })
+        .collect()
+}
+
+// Hazard: SYNC_MASTER promises that an acknowledged message exists on the slave; a master
+// crash must not lose one, and a restarted master must resume replicating (the seeds'
+// reason for running 2m-2s-sync at all).
+#[test]
+fn sync_master_kill_9_loses_no_acknowledged_message_and_replication_resumes() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let (_namesrv, namesrv) = start_namesrv(directory.path());
+    let master_properties = pair_broker(
+        directory.path(),
+        &namesrv,
+        "master",
+        "SYNC_MASTER",
+        "SYNC_FLUSH",
+    );
+    let slave_properties = pair_broker(directory.path(), &namesrv, "slave", "SLAVE", "ASYNC_FLUSH");
+    let (master_address, slave_address) = (
+        listen_address(&master_properties),
+        listen_address(&slave_properties),
+    );
+    let master = start_broker(&master_properties);
+    create_topic(&master_address, "HaSync");
+
+    // Without a slave a SYNC_MASTER stores the message but cannot promise a copy.
+    let mut client = Client::connect(&master_address);
+    let lonely = client.call(send_request("HaSync", 0, b"q0-lonely-"));
+    assert_eq!(lonely.code, response_code::SLAVE_NOT_AVAILABLE);
+
+    let mut slave = start_broker(&slave_properties);
+    wait_streaming(&mut slave);
+    let refused = Client::connect(&slave_address).call(send_request("HaSync", 0, b"to-slave"));
+    assert_eq!(
+        refused.code,
+        response_code::SERVICE_NOT_AVAILABLE,
+        "{:?}",
+        refused.remark
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sending = {
+        let (address, stop) = (master_address.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || load(&address, "HaSync", 512, "a", &stop))
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    master.kill();
+    stop.store(true, Ordering::Relaxed);
+    let acked = sending.join().expect("load");
+    let count: usize = acked.iter().map(Vec::len).sum();
+    assert!(count > 50, "only {count} sends were acknowledged");
+
+    let on_slave = stored_tags(&slave_address, "HaSync");
+    let lost: usize = missing(&acked, &on_slave).iter().map(Vec::len).sum();
+    let duplicates = on_slave.values().filter(|seen| **seen > 1).count();
+    eprintln!(
+        "SYNC_MASTER kill -9: {count} acknowledged, {lost} missing on the slave, {duplicates} \
+         duplicated"
+    );
+    assert_eq!(lost, 0, "acknowledged messages missing on the slave");
+
+    // The master restarts on its store; the slave reconnects and replication goes on.
+    let master = start_broker(&master_properties);
+    wait_streaming(&mut slave);
+    stop.store(false, Ordering::Relaxed);
+    let sending = {
+        let (address, stop) = (master_address.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || load(&address, "HaResume", 256, "b", &stop))
+    };
+    create_topic(&master_address, "HaResume");
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    let resumed = sending.join().expect("load");
+    assert!(resumed.iter().map(Vec::len).sum::<usize>() > 20);
+    wait_caught_up(
+        &master_address,
+        &slave_address,
+        "HaResume",
+        Duration::from_secs(20),
+    );
+    let resumed_on_slave = stored_tags(&slave_address, "HaResume");
+    assert!(missing(&resumed, &resumed_on_slave)
+        .iter()
+        .all(Vec::is_empty));
+    let before_crash_on_master = stored_tags(&master_address, "HaSync");
+    assert!(missing(&acked, &before_crash_on_master)
+        .iter()
+        .all(Vec::is_empty));
+    drop(master);
+}
+
+// Hazard: ASYNC_MASTER acknowledges before the slave has a copy; operators need the lag to
+// be visible and the loss after a master crash bounded by what was not yet replicated.
+#[test]
+fn async_master_lag_is_visible_and_a_crash_loses_at_most_the_unreplicated_tail() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let (_namesrv, namesrv) = start_namesrv(directory.path());
+    let master_properties = pair_broker(
+        directory.path(),
+        &namesrv,
+        "master",
+        "ASYNC_MASTER",
+        "ASYNC_FLUSH",
+    );
+    let slave_properties = pair_broker(directory.path(), &namesrv, "slave", "SLAVE", "ASYNC_FLUSH");
+    let (master_address, slave_address) = (
+        listen_address(&master_properties),
+        listen_address(&slave_properties),
+    );
+    let master = start_broker(&master_properties);
+    create_topic(&master_address, "HaAsync");
+    let mut slave = start_broker(&slave_properties);
+    wait_streaming(&mut slave);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sending = {
+        let (address, stop) = (master_address.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || load(&address, "HaAsync", 1024, "a", &stop))
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let info = runtime_info(&master_address);
+    assert_eq!(
+        info.get("haSlaveCount").map(String::as_str),
+        Some("1"),
+        "{info:?}"
+    );
+    let lag: u64 = info
+        .get("slaveFallBehindMuch")
+        .and_then(|lag| lag.parse().ok())
+        .expect("slaveFallBehindMuch");
+    let slave_info = runtime_info(&slave_address);
+    assert_eq!(
+        slave_info.get("haConnectedShards").map(String::as_str),
+        Some("2"),
+        "{slave_info:?}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    master.kill();
+    stop.store(true, Ordering::Relaxed);
+    let acked = sending.join().expect("load");
+    let count: usize = acked.iter().map(Vec::len).sum();
+    let on_slave = stored_tags(&slave_address, "HaAsync");
+    let lost = missing(&acked, &on_slave);
+    let lost_count: usize = lost.iter().map(Vec::len).sum();
+    eprintln!(
+        "ASYNC_MASTER kill -9: {count} acknowledged, lag during load {lag} bytes, {lost_count} \
+         acknowledged messages not on the slave (the unreplicated tail)"
+    );
+    // Whatever is missing is the newest of each queue: replication never skips a message.
+    for (queue, missing) in acked.iter().zip(&lost) {
+        let kept = queue.len() - missing.len();
+        assert_eq!(
+            missing.as_slice(),
+            &queue[kept..],
+            "a message older than a replicated one is missing"
+        );
+    }
+    assert!(
+        lost_count < count / 2,
+        "most acknowledged messages must be on the slave"
+    );
+}
+
+// Hazard: a slave added to a master with a large backlog must copy all of it, and a slave
+// that crashes must resume from its own log, not start over or leave a gap.
+#[test]
+fn a_slave_catches_up_on_a_backlog_and_resumes_from_its_own_offset_after_a_crash() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let (_namesrv, namesrv) = start_namesrv(directory.path());
+    let master_properties = pair_broker(
+        directory.path(),
+        &namesrv,
+        "master",
+        "ASYNC_MASTER",
+        "ASYNC_FLUSH",
+    );
+    let slave_properties = pair_broker(directory.path(), &namesrv, "slave", "SLAVE", "ASYNC_FLUSH");
+    let (master_address, slave_address) = (
+        listen_address(&master_properties),
+        listen_address(&slave_properties),
+    );
+    let _master = start_broker(&master_properties);
+    create_topic(&master_address, "HaBacklog");
+    let stop = Arc::new(AtomicBool::new(false));
+    let sending = {
+        let (address, stop) = (master_address.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || load(&address, "HaBacklog", 4096, "a", &stop))
+    };
+    std::thread::sleep(Duration::from_millis(2500));
+    stop.store(true, Ordering::Relaxed);
+    let backlog = sending.join().expect("load");
+    let backlog_bytes: usize = backlog.iter().map(Vec::len).sum::<usize>() * 4096;
+
+    let mut slave = start_broker(&slave_properties);
+    wait_streaming(&mut slave);
+    let took = wait_caught_up(
+        &master_address,
+        &slave_address,
+        "HaBacklog",
+        Duration::from_secs(60),
+    );
+    eprintln!(
+        "catch-up: {backlog_bytes} bytes of backlog in {took:?} ({:.1} MB/s)",
+        f64::from(u32::try_from(backlog_bytes).unwrap_or(u32::MAX))
+            / took.as_secs_f64().max(0.001)
+            / 1e6
+    );
+
+    // Crash the slave while the master takes more, then restart it on its own store.
+    stop.store(false, Ordering::Relaxed);
+    let sending = {
+        let (address, stop) = (master_address.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || load(&address, "HaBacklog", 4096, "b", &stop))
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    slave.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let more = sending.join().expect("load");
+    let mut slave = start_broker(&slave_properties);
+    let line = slave.wait_for("reporting offset", Duration::from_secs(20));
+    let reported: u64 = line
+        .rsplit(' ')
+        .next()
+        .and_then(|offset| offset.parse().ok())
+        .expect("offset in the line");
+    assert!(reported > 0, "the restarted slave starts over: {line}");
+    wait_caught_up(
+        &master_address,
+        &slave_address,
+        "HaBacklog",
+        Duration::from_secs(60),
+    );
+    let on_slave = stored_tags(&slave_address, "HaBacklog");
+    let all: Acked = backlog
+        .into_iter()
+        .zip(more)
+        .map(|(mut first, second)| {
+            first.extend(second);
+            first
+        })
+        .collect();
+    assert!(missing(&all, &on_slave).iter().all(Vec::is_empty));
+    assert!(
+        on_slave.values().all(|seen| *seen == 1),
+        "a record was stored twice"
+    );
+}
+
+// Hazard: consumers that move to the slave when the master dies must resume from their
+// committed offsets, which only happens if the slave copies them.
+#[test]
+fn a_slave_copies_committed_offsets_and_topics_from_its_master() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let (_namesrv, namesrv) = start_namesrv(directory.path());
+    let master_properties = pair_broker(
+        directory.path(),
+        &namesrv,
+        "master",
+        "ASYNC_MASTER",
+        "ASYNC_FLUSH",
+    );
+    let slave_properties = pair_broker(directory.path(), &namesrv, "slave", "SLAVE", "ASYNC_FLUSH");
+    let (master_address, slave_address) = (
+        listen_address(&master_properties),
+        listen_address(&slave_properties),
+    );
+    let _master = start_broker(&master_properties);
+    create_topic(&master_address, "HaOffsets");
+    let mut client = Client::connect(&master_address);
+    for index in 0..10 {
+        let body = format!("q1-{index}-");
+        let sent = client.call(send_request("HaOffsets", 1, body.as_bytes()));
+        assert_eq!(sent.code, response_code::SUCCESS);
+    }
+    let committed = client.call(request(
+        code::UPDATE_CONSUMER_OFFSET,
+        &[
+            ("consumerGroup", "HaGroup"),
+            ("topic", "HaOffsets"),
+            ("queueId", "1"),
+            ("commitOffset", "7"),
+        ],
+    ));
+    assert_eq!(committed.code, response_code::SUCCESS);
+    let mut slave = start_broker(&slave_properties);
+    wait_streaming(&mut slave);
+    wait_caught_up(
+        &master_address,
+        &slave_address,
+        "HaOffsets",
+        Duration::from_secs(20),
+    );
+    let mut on_slave = Client::connect(&slave_address);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let query = on_slave.call(request(
+            code::QUERY_CONSUMER_OFFSET,
+            &[
+                ("consumerGroup", "HaGroup"),
+                ("topic", "HaOffsets"),
+                ("queueId", "1"),
+            ],
+        ));
+        if query.code == response_code::SUCCESS && query.ext("offset") == Some("7") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slave never copied the offset: {query:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let tags: BTreeSet<String> = stored_tags(&slave_address, "HaOffsets")
+        .into_keys()
+        .collect();
+    assert_eq!(tags.len(), 10, "{tags:?}");
+}
