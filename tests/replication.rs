@@ -566,3 +566,111 @@ fn a_slave_copies_committed_offsets_and_topics_from_its_master() {
         .collect();
     assert_eq!(tags.len(), 10, "{tags:?}");
 }
+
+/// `conf/<example>/<file>.properties` with its ports, name servers and store paths moved to
+/// free ports and `directory`.
+fn rewrite_example(example: &str, file: &str, directory: &Path, namesrvs: &str) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("conf")
+        .join(example)
+        .join(format!("{file}.properties"));
+    let text = std::fs::read_to_string(&source).expect("read example");
+    let port = free_port_block();
+    let store = directory.join(file);
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|line| match line.split_once('=') {
+            Some(("listenPort", _)) => format!("listenPort={port}"),
+            Some(("namesrvAddr", _)) => format!("namesrvAddr={namesrvs}"),
+            Some(("storePathRootDir", _)) => format!("storePathRootDir={}", store.display()),
+            Some(("storePathCommitLog", _)) => {
+                format!("storePathCommitLog={}", store.join("commitlog").display())
+            }
+            _ => line.to_owned(),
+        })
+        .collect();
+    lines.push(format!(
+        "logDir={}",
+        directory.join(format!("{file}-logs")).display()
+    ));
+    let path = directory.join(format!("{file}.properties"));
+    std::fs::write(&path, lines.join("\n")).expect("write");
+    path
+}
+
+/// `ringmq admin clusterList -n <namesrvs>` rows as (brokerName, BID, address).
+fn cluster_rows(namesrvs: &str) -> BTreeSet<(String, String, String)> {
+    let output = std::process::Command::new(BINARY)
+        .args(["admin", "clusterList", "-n", namesrvs])
+        .output()
+        .expect("run clusterList");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            (columns.len() > 3).then(|| {
+                (
+                    columns[1].to_owned(),
+                    columns[2].to_owned(),
+                    columns[3].to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+// Hazard: the seeds' 2m-2s deployments (two name servers, two masters, two slaves on one
+// host) must start from the shipped examples and show every broker with its role.
+#[test]
+fn the_2m_2s_examples_start_as_two_name_servers_and_four_brokers() {
+    for example in ["2m-2s-sync", "2m-2s-async"] {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let first = directory.path().join("ns1");
+        let second = directory.path().join("ns2");
+        std::fs::create_dir_all(&first).expect("mkdir");
+        std::fs::create_dir_all(&second).expect("mkdir");
+        let (_ns1, namesrv1) = start_namesrv(&first);
+        let (_ns2, namesrv2) = start_namesrv(&second);
+        let namesrvs = format!("{namesrv1};{namesrv2}");
+        let mut brokers = Vec::new();
+        let mut addresses = BTreeMap::new();
+        for file in ["broker-a", "broker-b", "broker-a-s", "broker-b-s"] {
+            let properties = rewrite_example(example, file, directory.path(), &namesrvs);
+            addresses.insert(file, listen_address(&properties));
+            let mut broker = start_broker(&properties);
+            if file.ends_with("-s") {
+                broker.wait_for("connected to master", Duration::from_secs(20));
+            }
+            brokers.push(broker);
+        }
+        let expected: BTreeSet<(String, String, String)> = [
+            ("broker-a", "0", "broker-a"),
+            ("broker-a", "1", "broker-a-s"),
+            ("broker-b", "0", "broker-b"),
+            ("broker-b", "1", "broker-b-s"),
+        ]
+        .iter()
+        .map(|(name, id, file)| {
+            (
+                (*name).to_owned(),
+                (*id).to_owned(),
+                addresses[file].clone(),
+            )
+        })
+        .collect();
+        for namesrv in [&namesrv1, &namesrv2, &namesrvs] {
+            assert_eq!(cluster_rows(namesrv), expected, "{example} via {namesrv}");
+        }
+        // The sync example really waits for its slave: a send is acknowledged SUCCESS.
+        create_topic(&addresses["broker-a"], "Example");
+        let sent = Client::connect(&addresses["broker-a"]).call(send_request("Example", 0, b"q0-"));
+        assert_eq!(
+            sent.code,
+            response_code::SUCCESS,
+            "{example}: {:?}",
+            sent.remark
+        );
+    }
+}

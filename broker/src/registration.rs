@@ -195,14 +195,10 @@ fn register_all(identity: &Identity, namesrv_addrs: &[String], state: &mut State
     let Some(topics) = state.last_topics.clone() else {
         return;
     };
+    let mut learned = None;
     for (address, connection) in namesrv_addrs.iter().zip(state.connections.iter_mut()) {
         match register(identity, address, connection, &topics) {
-            Ok(master) => {
-                if identity.broker_id > 0 {
-                    learn_master(state, master, log);
-                    break;
-                }
-            }
+            Ok(master) => learned = learned.or(master),
             Err(error) => {
                 *connection = None;
                 log.warn(&format!(
@@ -210,6 +206,9 @@ fn register_all(identity: &Identity, namesrv_addrs: &[String], state: &mut State
                 ));
             }
         }
+    }
+    if identity.broker_id > 0 {
+        learn_master(state, learned, log);
     }
 }
 
