@@ -211,7 +211,11 @@ fn scan_window(
 
 /// Zero the bytes after `end` in its segment and delete later segments; returns the bytes
 /// of the partial block `[floor4k(end), end)` for the next append.
-fn repair_tail(shard: &mut Shard, end: u64, report: &mut RecoveryReport) -> io::Result<Vec<u8>> {
+pub(crate) fn repair_tail(
+    shard: &mut Shard,
+    end: u64,
+    report: &mut RecoveryReport,
+) -> io::Result<Vec<u8>> {
     let segment_bytes = shard.commitlog_segments().segment_bytes();
     let segment_base = end - end % segment_bytes;
     let later = segment_base + segment_bytes;

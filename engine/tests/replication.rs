@@ -229,3 +229,40 @@ fn an_empty_slave_can_start_at_a_later_segment_base() {
     assert_eq!(report.valid_end, end.local());
     assert_eq!(slave.appended(), end);
 }
+
+// Hazard: a master that lost its unsynced tail (power loss) comes back shorter than its
+// slave; the slave must cut back to the master's end, drop the orphaned queue entries, and
+// then follow the master's new records — also after its own restart.
+#[test]
+fn a_slave_ahead_of_its_master_truncates_and_follows_the_new_history() {
+    let clock = clock();
+    let disks = [SimDisk::new(), SimDisk::new(), SimDisk::new()];
+    let flush = FlushMode::Async;
+    let (mut old_master, _) = open_shard(&disks[0], sim_config(11), config(flush), &clock);
+    let (mut new_master, _) = open_shard(&disks[1], sim_config(12), config(flush), &clock);
+    let (mut slave, _) = open_shard(&disks[2], sim_config(13), config(flush), &clock);
+    append_many(&mut old_master, &clock, 0, 400);
+    let written = old_master.appended();
+    drive(&mut old_master, &clock, |s| s.written() >= written);
+    let cut = {
+        // The new master holds the old one's first 300 records: what it had synced.
+        let mut at = PhysicalOffset::new(ShardId(0), 0);
+        for _ in 0..300 {
+            let span = old_master.replica_span(at, 1).expect("span").expect("data");
+            new_master.append_replicated(at, &span.bytes).expect("copy");
+            at = span.next;
+        }
+        at
+    };
+    replicate(&mut old_master, &mut slave, &clock, 3);
+    assert!(slave.appended() > cut);
+    append_many(&mut new_master, &clock, 1000, 150);
+    let removed = slave.truncate_replica(cut).expect("truncate");
+    assert_eq!(removed, old_master.appended().0 - cut.0);
+    assert_eq!(slave.appended(), cut);
+    replicate(&mut new_master, &mut slave, &clock, 4);
+    assert_same_log(&mut new_master, &mut slave);
+    slave.close().expect("close");
+    let (mut slave, _) = open_shard(&disks[2], sim_config(14), config(flush), &clock);
+    assert_same_log(&mut new_master, &mut slave);
+}

@@ -287,6 +287,10 @@ fn on_report(shard: &mut BrokerShard, id: u64, report: PhysicalOffset) -> Result
              master lost (an unclean stop) and must truncate; shipping from {}",
             peer.peer, report.0, written.0, written.0
         ));
+        // Tell it at once where this log ends; it truncates to there.
+        peer.queue(Bytes::copy_from_slice(&ha::encode_transfer_header(
+            written.0, 0,
+        )));
         written
     } else {
         report.max(shard.engine.min_offset())

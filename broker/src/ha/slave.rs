@@ -342,8 +342,11 @@ fn apply(shard: &mut BrokerShard, stream: &mut Stream) -> Result<(), String> {
             let expected = PhysicalOffset(
                 stream.pending_at.0 + u64::try_from(stream.pending.len()).unwrap_or(u64::MAX),
             );
-            if header.offset != expected.0 {
-                return Err(diverged(expected, PhysicalOffset(header.offset)));
+            let master = PhysicalOffset(header.offset);
+            if master < expected && stream.pending.is_empty() {
+                truncate_to_master(shard, stream, master)?;
+            } else if master != expected {
+                return Err(diverged(expected, master));
             }
             cursor += ha::TRANSFER_HEADER_BYTES;
             stream.body_left = usize::try_from(header.size).unwrap_or(usize::MAX);
@@ -375,6 +378,42 @@ fn apply(shard: &mut BrokerShard, stream: &mut Stream) -> Result<(), String> {
         }
         Err(ReplicaError::Append(ringmq_engine::error::AppendError::Busy)) => Ok(()),
         Err(error) => Err(format!("cannot append replicated records: {error}")),
+    }
+}
+
+/// The master's log ends before this slave's: it lost records it had already shipped (a
+/// power loss before its own fdatasync). Cut this log back to the master's end, at most
+/// `haMaxGapNotInSync` bytes, so both hold the same history again.
+fn truncate_to_master(
+    shard: &mut BrokerShard,
+    stream: &mut Stream,
+    master: PhysicalOffset,
+) -> Result<(), String> {
+    let ours = shard.engine.appended();
+    let gap = ours.0 - master.0;
+    if gap > u64::from(shard.context.config.ha_max_gap_not_in_sync) {
+        return Err(format!(
+            "{}; that is more than haMaxGapNotInSync ({} bytes), so this slave does not \
+             truncate itself: check that it follows the right master",
+            diverged(ours, master),
+            shard.context.config.ha_max_gap_not_in_sync
+        ));
+    }
+    match shard.engine.truncate_replica(master) {
+        Ok(removed) => {
+            shard.context.log.warn(&format!(
+                "HA: shard {} truncated its log from {} to {} ({removed} bytes): the master's \
+                 log ends there; it lost records it had replicated (an unclean stop)",
+                shard.index, ours.0, master.0
+            ));
+            stream.pending_at = shard.engine.appended();
+            stream.reported = PhysicalOffset(0);
+            Ok(())
+        }
+        Err(error) => Err(format!(
+            "{}; truncating to the master's end failed ({error}), retrying",
+            diverged(ours, master)
+        )),
     }
 }
 

@@ -390,6 +390,33 @@ impl Commitlog {
         self.resume_at(storage, local, &[])
     }
 
+    /// Drop every in-memory view of the log so it can be cut back (a slave truncating to
+    /// its master's end). Refused while anything is being written.
+    pub(crate) fn quiesce_for_truncate(
+        &mut self,
+        storage: &mut dyn Storage,
+    ) -> Result<(), AppendError> {
+        if let Some(latch) = &self.latch {
+            return Err(AppendError::ReadOnly(latch.clone()));
+        }
+        let idle = self.chain.is_none()
+            && self.pending.is_empty()
+            && self.undispatched.is_empty()
+            && self
+                .staging
+                .as_ref()
+                .is_none_or(|staging| !staging.has_data());
+        if !idle {
+            return Err(AppendError::Busy);
+        }
+        if let Some(staging) = self.staging.take() {
+            storage.recycle(staging.buffer);
+        }
+        self.tail.clear();
+        self.read_cache.clear();
+        Ok(())
+    }
+
     fn segment_end(&self, local: u64) -> u64 {
         let segment_bytes = self.segments.segment_bytes();
         local - local % segment_bytes + segment_bytes

@@ -61,6 +61,10 @@ impl ReadCache {
         Some(window.bytes.slice(from..from + available.min(max)))
     }
 
+    pub(crate) fn clear(&mut self) {
+        self.windows.clear();
+    }
+
     fn insert(&mut self, window: Window) {
         if self.windows.len() == READ_CACHE_WINDOWS_MAX {
             self.windows.pop_front();

@@ -120,6 +120,12 @@ impl TailCache {
     pub(crate) fn memory_bytes(&self) -> usize {
         self.memory_bytes
     }
+
+    /// Forget every chunk (the log is being cut back).
+    pub(crate) fn clear(&mut self) {
+        self.chunks.clear();
+        self.memory_bytes = 0;
+    }
 }
 
 #[cfg(test)]

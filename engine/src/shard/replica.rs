@@ -183,6 +183,58 @@ impl Shard {
         Ok(taken)
     }
 
+    /// Cut the log back to `to`, a record boundary where the master's log ends (a slave that
+    /// is ahead of a master that lost its unsynced tail). Queues and the checkpoint are cut
+    /// back with it and the bytes after `to` are zeroed, as recovery does, so a crash after
+    /// this cannot resurrect them. Returns the bytes removed.
+    ///
+    /// # Errors
+    /// [`AppendError::Busy`] while a write is in flight (retry later), or an I/O error.
+    pub fn truncate_replica(&mut self, to: PhysicalOffset) -> Result<u64, ReplicaError> {
+        let end = self.commitlog.appended();
+        if to.shard() != self.id {
+            return Err(ReplicaError::WrongShard {
+                expected: self.id.0,
+                got: to.shard().0,
+            });
+        }
+        if to >= end {
+            return Ok(0);
+        }
+        if to < self.commitlog.min_offset() || self.checkpoint_in_flight.is_some() {
+            return Err(ReplicaError::Append(AppendError::Busy));
+        }
+        let storage = self.storage.as_mut();
+        self.commitlog
+            .quiesce_for_truncate(storage)
+            .map_err(ReplicaError::Append)?;
+        let failed = |error: std::io::Error| ReplicaError::Corrupt(format!("truncation: {error}"));
+        let mut report = crate::recovery::RecoveryReport::default();
+        let partial =
+            crate::recovery::repair_tail(self, to.local(), &mut report).map_err(failed)?;
+        self.truncate_queues_from(to.local()).map_err(failed)?;
+        for queues in self.topics.values_mut() {
+            for state in queues.values_mut() {
+                state.next_offset = state.queue.max_offset().0;
+            }
+        }
+        self.resume_commitlog(to.local(), &partial)
+            .map_err(ReplicaError::Append)?;
+        self.dispatched = to.local();
+        let target = crate::checkpoint::ShardCheckpoint {
+            shard_count: self.config.shard_count,
+            commitlog_durable: to.local(),
+            queues_dispatched: self.checkpointed.queues_dispatched.min(to.local()),
+            index_dispatched: self.checkpointed.index_dispatched.min(to.local()),
+            ..self.checkpointed
+        };
+        let storage = self.storage.as_mut();
+        let file = self.checkpoint.stage(storage, &target).map_err(failed)?;
+        storage.sync_blocking(file).map_err(failed)?;
+        self.checkpointed = target;
+        Ok(end.0 - to.0)
+    }
+
     /// Append the record or BLANK at the start of `bytes`; `None` if it is not whole yet.
     fn append_one_replicated(
         &mut self,
