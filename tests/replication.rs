@@ -754,3 +754,104 @@ fn a_slave_ahead_of_a_master_that_lost_its_tail_truncates_and_follows_it() {
         "slave and master hold different messages after the truncation"
     );
 }
+
+fn pull_suggestion(address: &str, topic: &str) -> Option<String> {
+    let response = Client::connect(address).call(request(
+        code::PULL_MESSAGE,
+        &[
+            ("consumerGroup", "HaSuggest"),
+            ("topic", topic),
+            ("queueId", "0"),
+            ("queueOffset", "0"),
+            ("maxMsgNums", "1"),
+            ("sysFlag", "4"),
+            ("commitOffset", "0"),
+            ("suspendTimeoutMillis", "0"),
+            ("subscription", "*"),
+            ("subVersion", "0"),
+        ],
+    ));
+    assert_eq!(
+        response.code,
+        response_code::SUCCESS,
+        "{:?}",
+        response.remark
+    );
+    response.ext("suggestWhichBrokerId").map(str::to_owned)
+}
+
+// Hazard: a SYNC_MASTER whose slave stops acknowledging must say so (FLUSH_SLAVE_TIMEOUT)
+// instead of answering SUCCESS; inSyncReplicas above the slaves present must refuse the
+// promise (SLAVE_NOT_AVAILABLE); slaveReadEnable must steer a lagging consumer to the slave.
+#[test]
+fn sync_master_reports_a_stalled_slave_and_honours_in_sync_replicas() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let (_namesrv, namesrv) = start_namesrv(directory.path());
+    let master_properties = pair_broker(
+        directory.path(),
+        &namesrv,
+        "master",
+        "SYNC_MASTER",
+        "ASYNC_FLUSH",
+    );
+    let slave_properties = pair_broker(directory.path(), &namesrv, "slave", "SLAVE", "ASYNC_FLUSH");
+    let extra = "syncFlushTimeout=700\nslaveReadEnable=true\naccessMessageInMemoryMaxRatio=0\n";
+    let text = std::fs::read_to_string(&master_properties).expect("read");
+    std::fs::write(&master_properties, format!("{text}{extra}")).expect("write");
+    let master_address = listen_address(&master_properties);
+    let master = start_broker(&master_properties);
+    create_topic(&master_address, "HaStall");
+    let mut slave = start_broker(&slave_properties);
+    wait_streaming(&mut slave);
+    let mut client = Client::connect(&master_address);
+    for index in 0..3 {
+        let sent = client.call(send_request(
+            "HaStall",
+            0,
+            format!("q0-{index}-").as_bytes(),
+        ));
+        assert_eq!(sent.code, response_code::SUCCESS, "{:?}", sent.remark);
+    }
+    // The consumer at offset 0 is behind the log's end by more than 0 % of RAM.
+    assert_eq!(
+        pull_suggestion(&master_address, "HaStall").as_deref(),
+        Some("1")
+    );
+
+    let pid = slave.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status();
+    assert!(status.expect("kill -STOP").success());
+    let started = Instant::now();
+    let stalled = client.call(send_request("HaStall", 0, b"q0-stalled-"));
+    let waited = started.elapsed();
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status();
+    assert_eq!(
+        stalled.code,
+        response_code::FLUSH_SLAVE_TIMEOUT,
+        "{:?}",
+        stalled.remark
+    );
+    assert!(
+        waited >= Duration::from_millis(600),
+        "answered after {waited:?}"
+    );
+    drop(master);
+
+    // inSyncReplicas=3 counts the master and two slaves; with one slave the promise is off.
+    let text = std::fs::read_to_string(&master_properties).expect("read");
+    std::fs::write(&master_properties, format!("{text}inSyncReplicas=3\n")).expect("write");
+    let _master = start_broker(&master_properties);
+    slave.wait_for("connected to master", Duration::from_secs(20));
+    slave.wait_for("connected to master", Duration::from_secs(20));
+    let sent = Client::connect(&master_address).call(send_request("HaStall", 0, b"q0-isr-"));
+    assert_eq!(
+        sent.code,
+        response_code::SLAVE_NOT_AVAILABLE,
+        "{:?}",
+        sent.remark
+    );
+}
