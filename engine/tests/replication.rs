@@ -257,6 +257,11 @@ fn a_slave_ahead_of_its_master_truncates_and_follows_the_new_history() {
     replicate(&mut old_master, &mut slave, &clock, 3);
     assert!(slave.appended() > cut);
     append_many(&mut new_master, &clock, 1000, 150);
+    // A master with an empty log is another store, not this slave's master: never wipe.
+    assert!(matches!(
+        slave.truncate_replica(PhysicalOffset::new(ShardId(0), 0)),
+        Err(ReplicaError::Corrupt(_))
+    ));
     let removed = slave.truncate_replica(cut).expect("truncate");
     assert_eq!(removed, old_master.appended().0 - cut.0);
     assert_eq!(slave.appended(), cut);

@@ -343,8 +343,13 @@ fn apply(shard: &mut BrokerShard, stream: &mut Stream) -> Result<(), String> {
                 stream.pending_at.0 + u64::try_from(stream.pending.len()).unwrap_or(u64::MAX),
             );
             let master = PhysicalOffset(header.offset);
+            let empty = expected.local() == 0 && stream.pending.is_empty();
             if master < expected && stream.pending.is_empty() {
                 truncate_to_master(shard, stream, master)?;
+            } else if master > expected && empty && master.shard() == expected.shard() {
+                // An empty slave joining after the master's retention removed its oldest
+                // segments starts where the master's log now starts.
+                stream.pending_at = master;
             } else if master != expected {
                 return Err(diverged(expected, master));
             }
@@ -423,8 +428,7 @@ fn diverged(expected: PhysicalOffset, master: PhysicalOffset) -> String {
         format!(
             "the master sends offset {} but this slave's log already ends at {}: the master \
              lost records it had replicated (an unclean stop), so this slave holds {} bytes \
-             the master does not have; stop the slave and truncate it, or let it rejoin \
-             after the master catches up",
+             the master does not have",
             master.0,
             expected.0,
             expected.0 - master.0

@@ -330,6 +330,10 @@ pub(crate) fn complete_acks(shard: &mut BrokerShard) {
             )),
             _ => None,
         };
+        // SLAVE_NOT_AVAILABLE was decided at send time and, being the replica status, wins.
+        let slave_unavailable = pending.response.command.code == response_code::SLAVE_NOT_AVAILABLE;
+        let failure = failure
+            .filter(|(code, _)| !(slave_unavailable && *code == response_code::FLUSH_DISK_TIMEOUT));
         if let Some((code, remark)) = failure {
             pending.response.command.code = code;
             pending.response.command.remark = Some(remark);

@@ -606,7 +606,7 @@ impl Shard {
 }
 
 /// Prepared and rolled-back transactional messages are not consumable.
-fn dispatches_to_queue(sys_flag: i32) -> bool {
+pub(crate) fn dispatches_to_queue(sys_flag: i32) -> bool {
     let kind = sys_flag & record::SYSFLAG_TRANSACTION_MASK;
     kind != record::SYSFLAG_TRANSACTION_PREPARED && kind != record::SYSFLAG_TRANSACTION_ROLLBACK
 }

@@ -201,6 +201,13 @@ impl Shard {
         if to >= end {
             return Ok(0);
         }
+        if to.local() == 0 {
+            return Err(ReplicaError::Corrupt(format!(
+                "refusing to truncate the whole log ({} bytes) to an empty master: a master \
+                 restarted on an empty or different store is not the one this slave copied",
+                end.local()
+            )));
+        }
         if to < self.commitlog.min_offset() || self.checkpoint_in_flight.is_some() {
             return Err(ReplicaError::Append(AppendError::Busy));
         }
@@ -235,6 +242,37 @@ impl Shard {
         Ok(end.0 - to.0)
     }
 
+    /// A replicated record must take the next offset of its consume queue: identical
+    /// histories agree on queue offsets, so a mismatch means the logs diverged (for example a
+    /// slave following a master whose log is not the one it copied).
+    fn check_queue_continues(
+        &self,
+        found: &record::Record<'_>,
+    ) -> Result<Option<(u32, u64)>, ReplicaError> {
+        if !super::dispatches_to_queue(found.sys_flag) {
+            return Ok(None);
+        }
+        let (Ok(queue_id), Ok(queue_offset)) = (
+            u32::try_from(found.queue_id),
+            u64::try_from(found.queue_offset),
+        ) else {
+            return Err(ReplicaError::Corrupt(format!(
+                "record at {} has queue {} offset {}",
+                found.physical_offset, found.queue_id, found.queue_offset
+            )));
+        };
+        match self.queue_state(found.topic, queue_id) {
+            Some(state) if state.next_offset != queue_offset && state.next_offset > 0 => {
+                Err(ReplicaError::Corrupt(format!(
+                    "record at {} is entry {queue_offset} of {}/{queue_id} but this slave's \
+                     queue continues at {}: the logs diverged",
+                    found.physical_offset, found.topic, state.next_offset
+                )))
+            }
+            _ => Ok(Some((queue_id, queue_offset))),
+        }
+    }
+
     /// Append the record or BLANK at the start of `bytes`; `None` if it is not whole yet.
     fn append_one_replicated(
         &mut self,
@@ -256,8 +294,8 @@ impl Shard {
             return Ok(None);
         };
         let expected = self.commitlog.appended();
-        match record::scan(whole, true) {
-            Ok(Scanned::Record(found)) if found.physical_offset == expected.as_i64() => {}
+        let found = match record::scan(whole, true) {
+            Ok(Scanned::Record(found)) if found.physical_offset == expected.as_i64() => found,
             Ok(Scanned::Record(found)) => {
                 return Err(ReplicaError::Corrupt(format!(
                     "record claims offset {} but lands at {}",
@@ -268,10 +306,16 @@ impl Shard {
                 return Err(ReplicaError::Corrupt("unexpected BLANK".to_owned()));
             }
             Err(error) => return Err(ReplicaError::Corrupt(error.to_string())),
-        }
+        };
+        let queue = self.check_queue_continues(&found)?;
         self.commitlog
-            .append_raw(storage, whole)
+            .append_raw(self.storage.as_mut(), whole)
             .map_err(ReplicaError::Append)?;
+        if let Some((queue_id, queue_offset)) = queue {
+            self.queue_state_or_create(found.topic, queue_id)
+                .map_err(|error| ReplicaError::Corrupt(error.to_string()))?
+                .next_offset = queue_offset + 1;
+        }
         Ok(Some(size))
     }
 }
