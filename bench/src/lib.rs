@@ -1,6 +1,7 @@
 //! `ringmq bench`: load generators compatible with RocketMQ's `benchmark/producer.sh` and
 //! `consumer.sh`, with HDR latency percentiles, JSON reports, a delivery check (`--verify`),
-//! and an in-process cluster (`--embedded`).
+//! an in-process cluster (`--embedded`) and a regression gate between two reports
+//! (`bench compare`).
 #![forbid(unsafe_code)]
 #![allow(
     clippy::cast_precision_loss,
@@ -9,6 +10,7 @@
 
 mod client;
 mod clock;
+mod compare;
 mod consume;
 mod embedded;
 mod options;
@@ -23,7 +25,7 @@ pub use embedded::{EmbeddedCluster, EmbeddedSpec, Launcher};
 
 use report::Outcome;
 
-const USAGE: &str = "usage: ringmq bench <produce|consume> [flags]
+const USAGE: &str = "usage: ringmq bench <produce|consume|compare> [flags]
 produce: -n namesrv -t topic(BenchmarkTest) -w threads(64) -s size(128) -k keys(false)
          -l tagCount(0) -q quantity(0=until --duration) -y async(false) -ri reportMs(10000)
          --duration S --rate msgs/s (open loop) --batch N --connections C --queues Q
@@ -32,7 +34,9 @@ consume: -n namesrv -t topic -g group -w connections -f TAG|SQL92 -e expressionF
          --filter EXPR --from first|last -q quantity --duration S --pull-batch N -ri reportMs
          --json FILE
 both:    --embedded [--flush async|sync] [--shards N] [--io-backend auto|uring|fallback]
-         (a name server and broker in this process on a temporary store, instead of -n)";
+         (a name server and broker in this process on a temporary store, instead of -n)
+compare: BASE.json NEW.json [--max-regression PCT(5)]
+         (figures side by side; exit 1 when throughput fell or latency rose by more than PCT)";
 
 /// How long an embedded broker may take to register with its name server.
 const EMBEDDED_REGISTRATION_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -44,6 +48,9 @@ pub fn run(args: &[String], launcher: &Launcher) -> i32 {
         eprintln!("{USAGE}");
         return 2;
     };
+    if command == "compare" {
+        return compare::run(rest);
+    }
     let mut options = match options::parse(rest) {
         Ok(options) => options,
         Err(message) if message.is_empty() => {
