@@ -13,6 +13,7 @@ mod clock;
 mod compare;
 mod consume;
 mod embedded;
+pub mod instructions;
 mod options;
 mod produce;
 mod readback;
