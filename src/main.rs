@@ -7,7 +7,9 @@
 use std::path::Path;
 
 mod admin;
+mod cluster;
 mod dev;
+mod embedded;
 mod shutdown;
 
 const USAGE: &str = "usage: ringmq <command> [options]
@@ -16,7 +18,7 @@ commands:
   dev         a name server and a broker in one process, for development
   namesrv     run a name server (also invoked as mqnamesrv)
   broker      run a broker (also invoked as mqbroker)
-  bench       load generators: bench produce, bench consume
+  bench       load generators and gates: bench produce, consume, compare
   admin       operate a cluster: clusterList, topicList, updateTopic... (also invoked as mqadmin)
   shutdown    stop local brokers or name servers cleanly (also invoked as mqshutdown)
   help        print this help
@@ -39,7 +41,7 @@ fn run(role: &str, args: &[String]) -> i32 {
         "namesrv" => ringmq_namesrv::run(args),
         "broker" => ringmq_broker::run(args),
         "dev" => dev::run(args),
-        "bench" => ringmq_bench::run(args),
+        "bench" => ringmq_bench::run(args, &embedded::launch),
         "shutdown" => shutdown::run(args),
         "admin" => admin::run(args),
         "help" | "-h" | "--help" => {

@@ -14,7 +14,8 @@ use ringmq_protocol::{request_code, response_code};
 
 use crate::client::{request, Connection};
 use crate::clock;
-use crate::options::{machine, Options};
+use crate::options::Options;
+use crate::report::{machine, Outcome};
 use crate::route::{resolve, Queue};
 use crate::stats::{Counters, Window};
 
@@ -50,7 +51,7 @@ fn pull_request(options: &Options, queue_id: i32, offset: u64) -> RemotingComman
             ("suspendTimeoutMillis", "5000".to_owned()),
             ("subscription", options.filter.clone()),
             ("subVersion", "0".to_owned()),
-            ("expressionType", "TAG".to_owned()),
+            ("expressionType", options.expression_type.clone()),
         ],
     )
 }
@@ -141,7 +142,7 @@ fn lane(shared: &Shared, broker: &str, queues: &[i32]) -> Result<(), String> {
 }
 
 /// Run the consumer benchmark.
-pub(crate) fn run(options: &Options) -> Result<serde_json::Value, String> {
+pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
     let queues = resolve(&options.namesrvs, &options.topic, options.queues)?;
     let shared = Arc::new(Shared {
         options: options.clone(),
@@ -180,18 +181,31 @@ pub(crate) fn run(options: &Options) -> Result<serde_json::Value, String> {
         consumed as f64 / elapsed.max(0.001),
         bytes as f64 / 1e6 / elapsed.max(0.001),
     );
-    println!("[Complete] Consume Total: {consumed} | Consume TPS: {tps:.0} | Consume MB/s: {megabytes:.1}");
-    Ok(serde_json::json!({
+    let born_ms_average =
+        shared.born_ms_total.load(Ordering::Relaxed) as f64 / consumed.max(1) as f64;
+    let store_ms_average =
+        shared.counters.latency_ms_total.load(Ordering::Relaxed) as f64 / consumed.max(1) as f64;
+    println!("[Complete] Consume Total: {consumed} | Consume TPS: {tps:.0} | AVG(B2C) RT(ms): {born_ms_average:7.3} | AVG(S2C) RT(ms): {store_ms_average:7.3} | Consume MB/s: {megabytes:.1}");
+    let mut config = options.to_json();
+    config["connections"] = connections.into();
+    config["queues"] = queues.len().into();
+    let report = serde_json::json!({
         "kind": "consume",
-        "config": {"topic": options.topic, "group": options.group, "connections": connections, "queues": queues.len(), "from": if options.from_start { "first" } else { "last" }},
+        "config": config,
         "machine": machine(),
         "seconds": elapsed,
         "messages": consumed,
         "messages_per_second": tps,
         "megabytes_per_second": megabytes,
         "peak_window_messages_per_second": summary,
+        "born_to_consume_ms_average": born_ms_average,
+        "store_to_consume_ms_average": store_ms_average,
         "response_failed": shared.counters.response_failed.load(Ordering::Relaxed),
-    }))
+    });
+    Ok(Outcome {
+        report,
+        passed: true,
+    })
 }
 
 /// Report every interval; stop at the duration or once `-q` messages were consumed.

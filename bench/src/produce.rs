@@ -3,9 +3,11 @@
 //! `--rate` messages per second whose latency is measured from each message's intended send
 //! time, so a stalled broker cannot hide behind a slowed-down generator.
 //!
-//! Each connection has a sender thread and a receiver thread; the receiver hands credits back
-//! to the sender in closed-loop mode. Report lines follow `producer.sh`; percentiles come from
-//! an HDR histogram in microseconds.
+//! Each connection ("lane") has a sender thread and a receiver thread; the receiver hands
+//! credits back to the sender in closed-loop mode. Report lines follow `producer.sh`;
+//! percentiles come from an HDR histogram in microseconds. With `--verify` every message
+//! carries a stamp and the receivers keep where each acknowledged message was stored, for
+//! the read-back in `readback.rs`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,9 +21,12 @@ use ringmq_protocol::{batch, properties, request_code, response_code};
 
 use crate::client::{Connection, WriteHalf};
 use crate::clock;
-use crate::options::{machine, Options};
+use crate::options::Options;
+use crate::readback;
+use crate::report::{self, Outcome};
 use crate::route::{resolve, Queue};
-use crate::stats::{histogram, percentiles_json, percentiles_line, Counters, Window};
+use crate::stats::{histogram, Counters, Window};
+use crate::verify::{self, Acknowledged, QueueIndex, Stamp};
 
 /// Send-response codes meaning "stored" (SEND_OK and the flush/slave variants).
 fn stored(code: i32) -> bool {
@@ -35,23 +40,53 @@ fn stored(code: i32) -> bool {
 }
 
 /// What one connection does.
+#[derive(Debug)]
 struct Lane {
+    id: u32,
     broker: String,
-    queues: Vec<i32>,
+    /// Indexes into the route's queue list.
+    queues: Vec<usize>,
     window: usize,
     rate_per_second: Option<f64>,
     quantity: Option<u64>,
 }
 
-struct Shared {
-    options: Options,
-    counters: Counters,
-    stop: AtomicBool,
+pub(crate) struct Shared {
+    pub(crate) options: Options,
+    pub(crate) counters: Counters,
+    pub(crate) stop: AtomicBool,
     issued: AtomicU64,
     body: Vec<u8>,
+    queues: Vec<Queue>,
+    /// Tells this run's messages from older ones in the topic (`--verify`).
+    run: u64,
 }
 
-fn build_request(shared: &Shared, queue_id: i32, sequence: u64) -> RemotingCommand {
+/// A send on the wire, as the receiver needs it.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    intended: Instant,
+    queue: QueueIndex,
+    first_sequence: u64,
+}
+
+/// What a lane's receiver hands back when the run ends.
+struct LaneResult {
+    latencies: Histogram<u64>,
+    acknowledged: Vec<Acknowledged>,
+}
+
+/// Everything the producer measured.
+pub(crate) struct Produced {
+    pub(crate) queues: Vec<Queue>,
+    pub(crate) run: u64,
+    pub(crate) latencies: Histogram<u64>,
+    pub(crate) acknowledged: Vec<Acknowledged>,
+    pub(crate) elapsed_seconds: f64,
+    pub(crate) shared: Arc<Shared>,
+}
+
+fn message_properties(shared: &Shared, lane: u32, sequence: u64) -> String {
     let options = &shared.options;
     let mut entries: Vec<(&str, String)> = Vec::new();
     if options.keys {
@@ -67,13 +102,42 @@ fn build_request(shared: &Shared, queue_id: i32, sequence: u64) -> RemotingComma
         properties::UNIQ_KEY,
         format!("{:016X}{sequence:016X}", std::process::id()),
     ));
-    let props = properties::encode(entries.iter().map(|(k, v)| (*k, v.as_str())));
+    if options.verify {
+        let stamp = Stamp {
+            run: shared.run,
+            lane,
+            sequence,
+        };
+        entries.push((verify::STAMP_PROPERTY, stamp.encode()));
+    }
+    properties::encode(entries.iter().map(|(k, v)| (*k, v.as_str())))
+}
+
+/// A send of `--batch` messages with sequences `first_sequence..`.
+fn build_request(
+    shared: &Shared,
+    lane: u32,
+    queue_id: i32,
+    first_sequence: u64,
+) -> RemotingCommand {
+    let options = &shared.options;
+    let props = message_properties(shared, lane, first_sequence);
     let code = if options.batch > 1 {
         request_code::SEND_BATCH_MESSAGE
     } else {
         request_code::SEND_MESSAGE_V2
     };
     let mut request = RemotingCommand::request(code);
+    if options.batch > 1 {
+        let mut body = Vec::with_capacity(options.batch * (shared.body.len() + props.len() + 32));
+        for sequence in (first_sequence..).take(options.batch) {
+            let entry = message_properties(shared, lane, sequence);
+            batch::encode_entry(0, &shared.body, &entry, &mut body);
+        }
+        request.body = body.into();
+    } else {
+        request.body = shared.body.clone().into();
+    }
     for (key, value) in [
         ("a", "benchmark_producer".to_owned()),
         ("b", options.topic.clone()),
@@ -83,20 +147,33 @@ fn build_request(shared: &Shared, queue_id: i32, sequence: u64) -> RemotingComma
         ("f", "0".to_owned()),
         ("g", clock::wall_ms().to_string()),
         ("h", "0".to_owned()),
-        ("i", props.clone()),
+        ("i", props),
     ] {
         request.ext_fields.insert(key.to_owned(), value);
     }
-    if options.batch > 1 {
-        let mut body = Vec::with_capacity(options.batch * (shared.body.len() + props.len() + 32));
-        for _ in 0..options.batch {
-            batch::encode_entry(0, &shared.body, &props, &mut body);
-        }
-        request.body = body.into();
-    } else {
-        request.body = shared.body.clone().into();
-    }
     request
+}
+
+/// When the next send is due: its intended time (open loop) or when a credit came back.
+fn next_send_time(
+    shared: &Shared,
+    lane: &Lane,
+    start: Instant,
+    sent: u64,
+    credits: &mpsc::Receiver<()>,
+) -> Option<Instant> {
+    if let Some(rate) = lane.rate_per_second {
+        let at = start + Duration::from_secs_f64(sent as f64 / rate);
+        clock::wait_until(at);
+        return Some(at);
+    }
+    loop {
+        match credits.recv_timeout(Duration::from_millis(100)) {
+            Ok(()) => return Some(clock::now()),
+            Err(mpsc::RecvTimeoutError::Timeout) if !shared.stop.load(Ordering::Relaxed) => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 fn sender(
@@ -104,61 +181,100 @@ fn sender(
     lane: &Lane,
     mut writer: WriteHalf,
     credits: &mpsc::Receiver<()>,
-    pending: &mpsc::Sender<(i32, Instant)>,
+    pending: &mpsc::Sender<(i32, InFlight)>,
 ) {
     let start = clock::now();
+    let batch = u64::try_from(shared.options.batch).unwrap_or(1);
     let mut sent = 0u64;
     loop {
         if shared.stop.load(Ordering::Relaxed) || lane.quantity.is_some_and(|q| sent >= q) {
             return;
         }
-        let intended = match lane.rate_per_second {
-            Some(rate) => {
-                let at = start + Duration::from_secs_f64(sent as f64 / rate);
-                clock::wait_until(at);
-                at
-            }
-            None => loop {
-                match credits.recv_timeout(Duration::from_millis(100)) {
-                    Ok(()) => break clock::now(),
-                    Err(mpsc::RecvTimeoutError::Timeout)
-                        if !shared.stop.load(Ordering::Relaxed) => {}
-                    Err(_) => return,
-                }
-            },
+        let Some(intended) = next_send_time(shared, lane, start, sent, credits) else {
+            return;
         };
-        let queue = lane.queues[usize::try_from(sent).unwrap_or(0) % lane.queues.len()];
-        let sequence = shared.issued.fetch_add(1, Ordering::Relaxed);
-        let Ok(opaque) = writer.send(build_request(shared, queue, sequence)) else {
+        let index = lane.queues[usize::try_from(sent).unwrap_or(0) % lane.queues.len()];
+        let queue_id = shared.queues[index].queue_id;
+        let first_sequence = shared.issued.fetch_add(batch, Ordering::Relaxed);
+        let request = build_request(shared, lane.id, queue_id, first_sequence);
+        let Ok(opaque) = writer.send(request) else {
             shared.counters.send_failed.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        if pending.send((opaque, intended)).is_err() {
+        let in_flight = InFlight {
+            intended,
+            queue: QueueIndex(u32::try_from(index).unwrap_or(u32::MAX)),
+            first_sequence,
+        };
+        if pending.send((opaque, in_flight)).is_err() {
             return;
         }
         sent += 1;
     }
 }
 
+/// Account one send response: latency and, for `--verify`, where its messages were stored.
+fn account(shared: &Shared, response: &RemotingCommand, sent: InFlight, result: &mut LaneResult) {
+    let micros = u64::try_from(
+        clock::now()
+            .saturating_duration_since(sent.intended)
+            .as_micros(),
+    )
+    .unwrap_or(u64::MAX);
+    if !stored(response.code) {
+        let failures = shared
+            .counters
+            .response_failed
+            .fetch_add(1, Ordering::Relaxed);
+        if failures == 0 {
+            eprintln!(
+                "first failed send: code {} {}",
+                response.code,
+                response.remark.as_deref().unwrap_or("")
+            );
+        }
+        return;
+    }
+    let bytes = u64::try_from(shared.body.len() * shared.options.batch).unwrap_or(0);
+    shared.counters.record(micros, bytes);
+    let _ = result.latencies.record(micros.max(1));
+    if !shared.options.verify || result.acknowledged.len() >= verify::ACKNOWLEDGED_MAX {
+        return;
+    }
+    // A stored message without a readable offset cannot be found again: u64::MAX makes the
+    // read-back report it as misplaced instead of silently skipping it.
+    let first_offset = response
+        .ext("queueOffset")
+        .and_then(|offset| offset.parse::<u64>().ok())
+        .unwrap_or(u64::MAX);
+    for entry in 0..u64::try_from(shared.options.batch).unwrap_or(1) {
+        result.acknowledged.push(Acknowledged {
+            queue: sent.queue,
+            offset: first_offset.saturating_add(entry),
+            sequence: sent.first_sequence + entry,
+        });
+    }
+}
+
 fn receiver(
     shared: &Shared,
     mut reader: Connection,
-    pending: &mpsc::Receiver<(i32, Instant)>,
+    pending: &mpsc::Receiver<(i32, InFlight)>,
     credits: &mpsc::Sender<()>,
-) -> Histogram<u64> {
-    let mut latencies = histogram();
-    let mut started: HashMap<i32, Instant> = HashMap::new();
-    let bytes = u64::try_from(shared.body.len() * shared.options.batch).unwrap_or(0);
+) -> LaneResult {
+    let mut result = LaneResult {
+        latencies: histogram(),
+        acknowledged: Vec::new(),
+    };
+    let mut started: HashMap<i32, InFlight> = HashMap::new();
     loop {
-        for (opaque, at) in pending.try_iter() {
-            started.insert(opaque, at);
-        }
+        started.extend(pending.try_iter());
         if started.is_empty() {
             match pending.recv() {
-                Ok((opaque, at)) => {
-                    started.insert(opaque, at);
+                Ok((opaque, sent)) => {
+                    started.insert(opaque, sent);
                 }
-                Err(_) => return latencies,
+                Err(_) => return result,
             }
         }
         let Ok(response) = reader.receive() else {
@@ -166,67 +282,50 @@ fn receiver(
                 .counters
                 .response_failed
                 .fetch_add(u64::try_from(started.len()).unwrap_or(0), Ordering::Relaxed);
-            return latencies;
+            return result;
         };
-        for (opaque, at) in pending.try_iter() {
-            started.insert(opaque, at);
-        }
-        let Some(at) = started.remove(&response.opaque) else {
+        started.extend(pending.try_iter());
+        let Some(sent) = started.remove(&response.opaque) else {
             continue;
         };
-        let micros = u64::try_from(clock::now().saturating_duration_since(at).as_micros())
-            .unwrap_or(u64::MAX);
-        if stored(response.code) {
-            shared.counters.record(micros, bytes);
-            let _ = latencies.record(micros.max(1));
-        } else {
-            let failures = shared
-                .counters
-                .response_failed
-                .fetch_add(1, Ordering::Relaxed);
-            if failures == 0 {
-                eprintln!(
-                    "first failed send: code {} {}",
-                    response.code,
-                    response.remark.as_deref().unwrap_or("")
-                );
-            }
-        }
+        account(shared, &response, sent, &mut result);
         let _ = credits.send(());
     }
 }
 
+/// `total` split over `parts`, the remainder going to the first ones.
+fn share(total: usize, parts: usize, index: usize) -> usize {
+    total / parts + usize::from(index < total % parts)
+}
+
 fn lanes(options: &Options, queues: &[Queue]) -> Vec<Lane> {
-    let connections = options
-        .connections
-        .unwrap_or_else(|| options.threads.clamp(1, 4))
-        .min(options.threads);
+    let connections = options.producer_connections();
+    let in_flight = options.in_flight();
     let mut lanes: Vec<Lane> = (0..connections)
         .map(|index| Lane {
+            id: u32::try_from(index).unwrap_or(u32::MAX),
             broker: queues[index % queues.len()].broker.clone(),
             queues: Vec::new(),
-            window: options.threads / connections
-                + usize::from(index < options.threads % connections),
+            window: share(in_flight, connections, index),
             rate_per_second: options.rate.map(|rate| rate as f64 / connections as f64),
-            quantity: (options.quantity > 0)
-                .then(|| options.quantity / u64::try_from(connections).unwrap_or(1)),
+            quantity: (options.quantity > 0).then(|| {
+                let quantity = usize::try_from(options.quantity).unwrap_or(usize::MAX);
+                u64::try_from(share(quantity, connections, index)).unwrap_or(u64::MAX)
+            }),
         })
         .collect();
     for (index, queue) in queues.iter().enumerate() {
         let candidates: Vec<usize> = (0..lanes.len())
             .filter(|&l| lanes[l].broker == queue.broker)
             .collect();
-        let lane = candidates.get(index % candidates.len().max(1)).copied();
-        if let Some(lane) = lane {
-            lanes[lane].queues.push(queue.queue_id);
+        if let Some(&lane) = candidates.get(index % candidates.len().max(1)) {
+            lanes[lane].queues.push(index);
         }
     }
     for lane in &mut lanes {
         if lane.queues.is_empty() {
-            lane.queues = queues
-                .iter()
-                .filter(|q| q.broker == lane.broker)
-                .map(|q| q.queue_id)
+            lane.queues = (0..queues.len())
+                .filter(|&index| queues[index].broker == lane.broker)
                 .collect();
         }
     }
@@ -236,7 +335,7 @@ fn lanes(options: &Options, queues: &[Queue]) -> Vec<Lane> {
 fn spawn_lane(
     shared: &Arc<Shared>,
     lane: Lane,
-) -> Result<std::thread::JoinHandle<Histogram<u64>>, String> {
+) -> Result<std::thread::JoinHandle<LaneResult>, String> {
     let connection = Connection::connect(&lane.broker, Duration::from_secs(5))
         .map_err(|error| format!("broker {} is unreachable: {error}", lane.broker))?;
     let (writer, reader) = connection.split().map_err(|error| error.to_string())?;
@@ -253,8 +352,8 @@ fn spawn_lane(
     }))
 }
 
-/// Run the producer benchmark; returns the exit code.
-pub(crate) fn run(options: &Options) -> Result<serde_json::Value, String> {
+/// Run the load and collect what it measured.
+pub(crate) fn produce(options: &Options) -> Result<Produced, String> {
     let queues = resolve(&options.namesrvs, &options.topic, options.queues)?;
     let shared = Arc::new(Shared {
         body: vec![b'a'; options.message_bytes],
@@ -262,6 +361,8 @@ pub(crate) fn run(options: &Options) -> Result<serde_json::Value, String> {
         stop: AtomicBool::new(false),
         issued: AtomicU64::new(0),
         options: options.clone(),
+        run: clock::wall_ms() << 16 ^ u64::from(std::process::id()),
+        queues: queues.clone(),
     });
     let mut threads = Vec::new();
     for lane in lanes(options, &queues) {
@@ -270,43 +371,31 @@ pub(crate) fn run(options: &Options) -> Result<serde_json::Value, String> {
     let started = clock::now();
     report_until_done(&shared, &threads, started);
     shared.stop.store(true, Ordering::Relaxed);
-    let mut merged = histogram();
+    let mut latencies = histogram();
+    let mut acknowledged = Vec::new();
     for thread in threads {
-        if let Ok(latencies) = thread.join() {
-            let _ = merged.add(&latencies);
+        if let Ok(lane) = thread.join() {
+            let _ = latencies.add(&lane.latencies);
+            acknowledged.extend(lane.acknowledged);
         }
     }
-    let elapsed = clock::now()
+    let elapsed_seconds = clock::now()
         .saturating_duration_since(started)
         .as_secs_f64();
-    let success = shared.counters.success.load(Ordering::Relaxed);
-    let tps = success as f64 * options.batch as f64 / elapsed.max(0.001);
-    println!(
-        "[Complete] Send Total: {} | Send TPS: {tps:.0} | Max RT(ms): {} | Send Failed: {} | Response Failed: {}",
-        success + shared.counters.send_failed.load(Ordering::Relaxed),
-        shared.counters.latency_ms_max.load(Ordering::Relaxed),
-        shared.counters.send_failed.load(Ordering::Relaxed),
-        shared.counters.response_failed.load(Ordering::Relaxed),
-    );
-    println!("{}", percentiles_line(&merged));
-    Ok(serde_json::json!({
-        "kind": "produce",
-        "config": {"topic": options.topic, "threads": options.threads, "message_bytes": options.message_bytes, "batch": options.batch, "rate": options.rate, "queues": queues.len()},
-        "machine": machine(),
-        "seconds": elapsed,
-        "messages": success * u64::try_from(options.batch).unwrap_or(1),
-        "messages_per_second": tps,
-        "megabytes_per_second": tps * options.message_bytes as f64 / 1e6,
-        "send_failed": shared.counters.send_failed.load(Ordering::Relaxed),
-        "response_failed": shared.counters.response_failed.load(Ordering::Relaxed),
-        "latency": percentiles_json(&merged),
-    }))
+    Ok(Produced {
+        queues,
+        run: shared.run,
+        latencies,
+        acknowledged,
+        elapsed_seconds,
+        shared,
+    })
 }
 
 /// Print a report line every interval until the duration or quantity is reached.
 fn report_until_done(
     shared: &Shared,
-    threads: &[std::thread::JoinHandle<Histogram<u64>>],
+    threads: &[std::thread::JoinHandle<LaneResult>],
     started: Instant,
 ) {
     let options = &shared.options;
@@ -338,5 +427,85 @@ fn report_until_done(
         if out_of_time || finished {
             return;
         }
+    }
+}
+
+/// `bench produce`: the load, its report and, with `--verify`, the read-back check.
+pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
+    let produced = produce(options)?;
+    let mut report = report::produced(&produced);
+    if !options.verify {
+        return Ok(Outcome {
+            report,
+            passed: true,
+        });
+    }
+    let verdict = readback::verify(options, &produced)?;
+    println!("{verdict}");
+    report["verify"] = verdict.to_json();
+    Ok(Outcome {
+        report,
+        passed: verdict.passed(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queues(count: i32) -> Vec<Queue> {
+        (0..count)
+            .map(|queue_id| Queue {
+                broker: "b:10911".to_owned(),
+                queue_id,
+            })
+            .collect()
+    }
+
+    fn options(line: &str) -> Options {
+        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        crate::options::parse(&args).expect("valid flags")
+    }
+
+    #[test]
+    fn quantity_is_split_without_dropping_the_remainder() {
+        let lanes = lanes(&options("-n h:1 -w 4 -q 10"), &queues(8));
+        let total: u64 = lanes.iter().filter_map(|lane| lane.quantity).sum();
+        assert_eq!(total, 10);
+    }
+
+    #[test]
+    fn every_queue_is_written_by_exactly_one_lane() {
+        let lanes = lanes(&options("-n h:1 -w 64"), &queues(8));
+        let mut written: Vec<usize> = lanes.iter().flat_map(|l| l.queues.clone()).collect();
+        written.sort_unstable();
+        assert_eq!(written, (0..8).collect::<Vec<_>>());
+        assert_eq!(lanes.iter().map(|lane| lane.window).sum::<usize>(), 64);
+    }
+
+    #[test]
+    fn batch_entries_carry_consecutive_stamps_so_each_can_be_verified() {
+        let shared = Shared {
+            options: options("-n h:1 --batch 3 --verify -q 3"),
+            counters: Counters::default(),
+            stop: AtomicBool::new(false),
+            issued: AtomicU64::new(0),
+            body: vec![b'a'; 4],
+            queues: queues(1),
+            run: 7,
+        };
+        let request = build_request(&shared, 2, 0, 40);
+        let entries = batch::decode(&request.body).expect("a valid batch body");
+        let sequences: Vec<u64> = entries
+            .iter()
+            .map(|entry| {
+                let stamp = properties::find(entry.properties, verify::STAMP_PROPERTY)
+                    .and_then(Stamp::decode)
+                    .expect("stamped");
+                assert_eq!((stamp.run, stamp.lane), (7, 2));
+                stamp.sequence
+            })
+            .collect();
+        assert_eq!(sequences, vec![40, 41, 42]);
     }
 }

@@ -67,6 +67,26 @@ fn masters(namesrvs: &[String]) -> Result<Vec<String>, String> {
     Err("no name server is reachable".to_owned())
 }
 
+/// Wait until the name servers list a master broker: a broker that just started registers
+/// on its own thread, so its name server may not know it yet.
+pub(crate) fn wait_for_master(namesrvs: &[String], timeout: Duration) -> Result<(), String> {
+    let deadline = crate::clock::now() + timeout;
+    loop {
+        let known = masters(namesrvs);
+        if known.as_ref().is_ok_and(|brokers| !brokers.is_empty()) {
+            return Ok(());
+        }
+        if crate::clock::now() >= deadline {
+            return Err(format!(
+                "no broker registered with {} within {timeout:?} ({})",
+                namesrvs.join(";"),
+                known.err().unwrap_or_else(|| "none listed".to_owned())
+            ));
+        }
+        crate::clock::wait_until(crate::clock::now() + Duration::from_millis(20));
+    }
+}
+
 fn create(namesrvs: &[String], topic: &str, queues: u32) -> Result<(), String> {
     let brokers = masters(namesrvs)?;
     if brokers.is_empty() {
