@@ -13,6 +13,7 @@ use std::time::Duration;
 use ringmq_protocol::body::BodyError;
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::header::HeaderError;
+use ringmq_protocol::record::RecordError;
 use ringmq_protocol::{frame, request_code, response_code};
 
 /// Largest response frame accepted (a topic list or a stats table of a big cluster).
@@ -50,6 +51,8 @@ pub(crate) enum AdminError {
     NoBroker(String),
     /// A response body did not decode.
     Body { address: String, cause: BodyError },
+    /// A message record in a response body did not decode.
+    Record { address: String, cause: RecordError },
     /// A response header lacked a field or held a bad value.
     Header { address: String, cause: HeaderError },
     /// A lookup found nothing; the text says what was looked for and where.
@@ -83,6 +86,9 @@ impl fmt::Display for AdminError {
             Self::TopicNotExist(topic) => write!(f, "topic [{topic}] does not exist"),
             Self::NoBroker(what) => write!(f, "no broker found for {what}"),
             Self::Body { address, cause } => write!(f, "bad response from {address}: {cause}"),
+            Self::Record { address, cause } => {
+                write!(f, "bad message record from {address}: {cause}")
+            }
             Self::Header { address, cause } => {
                 write!(f, "bad response header from {address}: {cause}")
             }

@@ -13,6 +13,7 @@ use ringmq_protocol::properties;
 use ringmq_protocol::record::{self, RecordError};
 use serde_json::{json, Value};
 
+use super::client::AdminError;
 use super::clock;
 
 /// Where mqadmin writes message bodies (`Message Body Path:`).
@@ -67,6 +68,14 @@ impl StoredMessage {
                 body: record.body.to_vec(),
             })
             .collect())
+    }
+
+    /// Every record of a response body from `address`; a bad record names the broker.
+    pub(crate) fn decode_response(address: &str, bytes: &[u8]) -> Result<Vec<Self>, AdminError> {
+        Self::decode_all(bytes).map_err(|cause| AdminError::Record {
+            address: address.to_owned(),
+            cause,
+        })
     }
 
     pub(crate) fn property(&self, key: &str) -> Option<&str> {

@@ -109,12 +109,7 @@ pub(crate) fn pull(
         })?;
     let mut messages = Vec::new();
     if status == PullStatus::Found {
-        messages = StoredMessage::decode_all(&response.body).map_err(|error| {
-            AdminError::NotFound(format!(
-                "broker {} sent an undecodable pull body: {error}",
-                session.address()
-            ))
-        })?;
+        messages = StoredMessage::decode_response(session.address(), &response.body)?;
         for message in &mut messages {
             message.broker_name = Some(queue.broker_name.to_owned());
         }

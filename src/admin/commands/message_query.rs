@@ -163,11 +163,7 @@ fn index_lookup(
             response_code::QUERY_NOT_FOUND => continue,
             _ => return Err(session.refused(&request, &response)),
         }
-        let messages = StoredMessage::decode_all(&response.body).map_err(|error| {
-            AdminError::NotFound(format!(
-                "broker {address} sent an undecodable query body: {error}"
-            ))
-        })?;
+        let messages = StoredMessage::decode_response(&address, &response.body)?;
         found.extend(messages.into_iter().filter(|message| {
             let matches = if query.unique {
                 message.msg_id() == query.key
@@ -228,9 +224,9 @@ fn view(topic: &str, id: &str) -> Result<StoredMessage, AdminError> {
     }
     .write_to(&mut request);
     let response = client::call("broker", &address, &request)?;
-    StoredMessage::decode_all(&response.body)
-        .ok()
-        .and_then(|messages| messages.into_iter().next())
+    StoredMessage::decode_response(&address, &response.body)?
+        .into_iter()
+        .next()
         .ok_or_else(|| {
             AdminError::NotFound(format!("broker {address} returned no record at {offset}"))
         })
