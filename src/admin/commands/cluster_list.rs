@@ -279,17 +279,16 @@ impl DailyTotals {
     /// All zero when a counter is missing, as mqadmin prints for a broker that did not answer.
     fn of(runtime: &KvTable) -> Self {
         let counter = |key: &str| runtime.table.get(key)?.trim().parse::<i64>().ok();
-        let counters = [
-            "msgPutTotalYesterdayMorning",
-            "msgPutTotalTodayMorning",
-            "msgPutTotalTodayNow",
-            "msgGetTotalYesterdayMorning",
-            "msgGetTotalTodayMorning",
-            "msgGetTotalTodayNow",
-        ]
-        .map(counter);
-        let [Some(put_yesterday), Some(put_morning), Some(put_now), Some(got_yesterday), Some(got_morning), Some(got_now)] =
-            counters
+        // msg{Put,Get}Total{YesterdayMorning,TodayMorning,TodayNow}.
+        let day = |prefix: &str| -> Option<[i64; 3]> {
+            let [yesterday, morning, now] = ["YesterdayMorning", "TodayMorning", "TodayNow"]
+                .map(|suffix| counter(&format!("{prefix}{suffix}")));
+            Some([yesterday?, morning?, now?])
+        };
+        let (
+            Some([put_yesterday, put_morning, put_now]),
+            Some([got_yesterday, got_morning, got_now]),
+        ) = (day("msgPutTotal"), day("msgGetTotal"))
         else {
             return Self::default();
         };
