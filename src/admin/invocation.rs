@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use super::client::AdminError;
 use super::commands::Command;
 
-/// One flag a command accepts.
+/// One flag a command accepts. An empty `short` makes a long-only flag (`--count`), for
+/// ringmq additions that RocketMQ has no letter for.
 #[derive(Debug)]
 pub(crate) struct OptionSpec {
     pub(crate) short: &'static str,
@@ -52,6 +53,8 @@ pub(crate) enum Format {
 #[derive(Debug)]
 pub(crate) struct Invocation {
     values: BTreeMap<&'static str, String>,
+    /// The name servers came from `NAMESRV_ADDR`, not `-n` (RocketMQ prints them differently).
+    namesrv_from_env: bool,
 }
 
 impl Invocation {
@@ -80,15 +83,26 @@ impl Invocation {
                 missing.short, missing.long, missing.description
             )));
         }
-        Ok(Self { values })
+        Ok(Self {
+            values,
+            namesrv_from_env: false,
+        })
     }
 
     /// Use `NAMESRV_ADDR` when `-n` was not given.
     pub(crate) fn with_namesrv_fallback(mut self, namesrv: Option<String>) -> Self {
         if let Some(addresses) = namesrv.filter(|text| !text.trim().is_empty()) {
-            self.values.entry("namesrvAddr").or_insert(addresses);
+            if !self.values.contains_key("namesrvAddr") {
+                self.values.insert("namesrvAddr", addresses);
+                self.namesrv_from_env = true;
+            }
         }
         self
+    }
+
+    /// Whether the name servers came from `NAMESRV_ADDR` rather than `-n`.
+    pub(crate) fn namesrv_from_env(&self) -> bool {
+        self.namesrv_from_env
     }
 
     /// The value of a flag by its long name.
@@ -102,13 +116,24 @@ impl Invocation {
             .ok_or_else(|| AdminError::Usage(format!("missing flag --{long}")))
     }
 
-    /// An integer flag, or `default` when absent.
-    pub(crate) fn integer(&self, long: &str, default: i32) -> Result<i32, AdminError> {
+    /// A numeric flag of any type, or `default` when absent.
+    pub(crate) fn number<T: std::str::FromStr>(
+        &self,
+        long: &str,
+        default: T,
+    ) -> Result<T, AdminError> {
         self.value(long).map_or(Ok(default), |text| {
             text.trim()
                 .parse()
-                .map_err(|_| AdminError::Usage(format!("--{long} takes an integer, not '{text}'")))
+                .map_err(|_| AdminError::Usage(format!("--{long} takes a number, not '{text}'")))
         })
+    }
+
+    /// A boolean flag taking a value, read as Java's `Boolean.parseBoolean` does (only `true`,
+    /// in any case, is true), or `default` when absent.
+    pub(crate) fn boolean(&self, long: &str, default: bool) -> bool {
+        self.value(long)
+            .map_or(default, |text| text.trim().eq_ignore_ascii_case("true"))
     }
 
     /// A boolean flag: present without a value, or given `true`.
@@ -153,7 +178,7 @@ fn find_option(command: &Command, arg: &str) -> Option<&'static OptionSpec> {
         if long {
             spec.long == name
         } else {
-            spec.short == name
+            !spec.short.is_empty() && spec.short == name
         }
     })
 }

@@ -1,28 +1,10 @@
-//! The JSON the admin tool prints: string quoting for `--format json` output built by hand, and
+//! The JSON the admin tool prints: one compact line per `--format json` document, and
 //! fastjson's pretty layout (tab indentation, no space after `:`) that RocketMQ's
 //! `toJson(true)` produces, applied to compact JSON from the protocol crate's encoders.
 
-use std::fmt::Write as _;
-
-/// `text` as a JSON string literal.
-pub(crate) fn string(text: &str) -> String {
-    let mut quoted = String::with_capacity(text.len() + 2);
-    quoted.push('"');
-    for character in text.chars() {
-        match character {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            '\n' => quoted.push_str("\\n"),
-            '\r' => quoted.push_str("\\r"),
-            '\t' => quoted.push_str("\\t"),
-            control if u32::from(control) < 0x20 => {
-                let _ = write!(quoted, "\\u{:04x}", u32::from(control));
-            }
-            other => quoted.push(other),
-        }
-    }
-    quoted.push('"');
-    quoted
+/// Print `value` as one line of compact JSON (the `--format json` output).
+pub(crate) fn print(value: &serde_json::Value) {
+    println!("{value}");
 }
 
 /// Re-indent compact JSON the way fastjson's `PrettyFormat` does.
@@ -93,10 +75,5 @@ mod tests {
             text,
             "{\n\t\"a\":[\n\t\t1,\n\t\t2\n\t],\n\t\"b\":{},\n\t\"c\":\"x,{y}\"\n}"
         );
-    }
-
-    #[test]
-    fn string_escapes_quotes_and_control_characters() {
-        assert_eq!(string("a\"b\\\n\u{1}"), r#""a\"b\\\n\u0001""#);
     }
 }

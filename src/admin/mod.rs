@@ -5,9 +5,14 @@
 //! The name server list comes from `-n 'host:9876;host2:9876'`, else from `NAMESRV_ADDR`.
 
 mod client;
+mod clock;
 mod commands;
 mod invocation;
 mod json;
+mod message;
+mod mq_version;
+mod produce;
+mod pull;
 
 use client::AdminError;
 use commands::COMMANDS;
@@ -76,7 +81,11 @@ fn print_command_help(command: &commands::Command) {
     println!("{}", command.description);
     for option in invocation::GLOBAL_OPTIONS.iter().chain(command.options) {
         let value = if option.takes_value { " <arg>" } else { "" };
-        let flag = format!("-{},--{}{value}", option.short, option.long);
+        let flag = if option.short.is_empty() {
+            format!("   --{}{value}", option.long)
+        } else {
+            format!("-{},--{}{value}", option.short, option.long)
+        };
         let required = if option.required { " (required)" } else { "" };
         println!(" {flag:<32} {}{required}", option.description);
     }

@@ -11,9 +11,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::frame;
@@ -281,4 +281,89 @@ pub fn request(code: i32, ext: &[(&str, &str)]) -> RemotingCommand {
             .insert((*key).to_owned(), (*value).to_owned());
     }
     command
+}
+
+/// A name server and one broker (`broker-a` of `DefaultCluster`) on free ports, stopped when
+/// dropped.
+pub struct Cluster {
+    pub directory: tempfile::TempDir,
+    pub namesrv: String,
+    pub broker: String,
+    _namesrv_process: Process,
+    _broker_process: Process,
+}
+
+impl Cluster {
+    pub fn start() -> Self {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let (namesrv_process, namesrv) = start_namesrv(directory.path());
+        let (properties, port) = broker_properties(directory.path(), &namesrv, "");
+        let broker_process = start_broker(&properties);
+        let cluster = Self {
+            directory,
+            namesrv,
+            broker: format!("127.0.0.1:{port}"),
+            _namesrv_process: namesrv_process,
+            _broker_process: broker_process,
+        };
+        let broker = cluster.broker.clone();
+        cluster.admin_until(&["clusterList"], |text| text.contains(&broker));
+        cluster
+    }
+
+    /// `ringmq admin <args> -n <namesrv>`.
+    pub fn admin(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-n", self.namesrv.as_str()]);
+        admin(&all)
+    }
+
+    /// Like [`Cluster::admin`], asserting success and returning stdout.
+    pub fn admin_ok(&self, args: &[&str]) -> String {
+        let output = self.admin(args);
+        assert!(
+            output.status.success(),
+            "admin {args:?} failed:\nstdout: {}\nstderr: {}",
+            stdout(&output),
+            stderr(&output)
+        );
+        stdout(&output)
+    }
+
+    /// Run until `accept` holds on a successful output, for state that settles lazily
+    /// (registration, index dispatch).
+    pub fn admin_until(&self, args: &[&str], accept: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let output = self.admin(args);
+            let text = stdout(&output);
+            if output.status.success() && accept(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "admin {args:?} never matched:\nstdout: {text}\nstderr: {}",
+                stderr(&output)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Run `ringmq admin <args>` with NAMESRV_ADDR cleared.
+pub fn admin(args: &[&str]) -> Output {
+    Command::new(BINARY)
+        .arg("admin")
+        .args(args)
+        .env_remove("NAMESRV_ADDR")
+        .output()
+        .expect("run ringmq admin")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }

@@ -27,7 +27,8 @@ pub(crate) struct QueueProbe {
 pub(crate) enum ShardQuery {
     /// Bounds and last store time of each queue.
     Queues(Vec<QueueProbe>),
-    /// The first offset stored at or after `timestamp_ms` in each queue.
+    /// The first offset stored at or after `timestamp_ms` in each queue; the max offset when
+    /// `timestamp_ms` is negative.
     OffsetsAt {
         queues: Vec<QueueProbe>,
         timestamp_ms: i64,
@@ -198,16 +199,20 @@ pub(crate) fn on_part(shard: &mut BrokerShard, part: Part) {
         } => {
             for probe in queues.into_iter().filter(|probe| owned(probe)) {
                 let mut facts = queue_facts(shard, &probe);
-                let timestamp = TimestampMs(u64::try_from(timestamp_ms).unwrap_or(0));
-                facts.offset_at = shard
-                    .engine
-                    .search_by_timestamp(
-                        &probe.topic,
-                        QueueId(probe.queue_id),
-                        timestamp,
-                        Boundary::Lower,
-                    )
-                    .map_or(facts.max, |offset| offset.0);
+                // A negative time means "now": the max offset (skipAccumulatedMessage sends
+                // -1). Clamping it to 0 instead would rewind the group to the oldest message.
+                facts.offset_at = match u64::try_from(timestamp_ms) {
+                    Err(_) => facts.max,
+                    Ok(timestamp) => shard
+                        .engine
+                        .search_by_timestamp(
+                            &probe.topic,
+                            QueueId(probe.queue_id),
+                            TimestampMs(timestamp),
+                            Boundary::Lower,
+                        )
+                        .map_or(facts.max, |offset| offset.0),
+                };
                 answer.queues.push((probe, facts));
             }
         }

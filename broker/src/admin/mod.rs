@@ -10,7 +10,7 @@ pub(crate) mod runtime_info;
 use std::collections::BTreeMap;
 
 use ringmq_protocol::body::admin::{
-    Connection, ConsumeStats, ConsumerConnection, OffsetWrapper, ProducerConnection,
+    Connection, ConsumeStats, ConsumerConnection, GroupList, OffsetWrapper, ProducerConnection,
     ResetOffsetBody, TopicOffset, TopicStatsTable,
 };
 use ringmq_protocol::body::consumer::MessageQueue;
@@ -71,6 +71,7 @@ pub(crate) fn handle(
         code::GET_PRODUCER_CONNECTION_LIST => producer_connections(control, request),
         code::GET_CONSUME_STATS => consume_stats(control, request),
         code::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset(control, request),
+        code::QUERY_TOPIC_CONSUME_BY_WHO => topic_consumers(control, request),
         _ => Ok(crate::control::unsupported(request)),
     }
 }
@@ -165,6 +166,33 @@ fn producer_connections(
     }
     .encode()
     .into();
+    Ok(Outcome::Reply(request, answer))
+}
+
+/// QUERY_TOPIC_CONSUME_BY_WHO (300): groups online and subscribed to the topic, and groups with
+/// committed offsets in it (RocketMQ's `queryTopicConsumeByWho` ∪ `whichGroupByTopic`).
+fn topic_consumers(
+    control: &ControlPlane,
+    request: RemotingCommand,
+) -> Result<Outcome, HandlerError> {
+    let header = TopicRequestHeader::from_command(&request)?;
+    let mut body = GroupList::default();
+    for (group, topics) in control.clients.subscriptions() {
+        if topics.contains_key(&header.topic) {
+            body.group_list.insert(group);
+        }
+    }
+    // Offset keys are `topic@group`; topic names cannot contain '@'. The copy is the price of
+    // not widening the offset table's API for a rare admin request.
+    for key in control.offsets.wrapper().offset_table.keys() {
+        if let Some((topic, group)) = key.split_once('@') {
+            if topic == header.topic {
+                body.group_list.insert(group.to_owned());
+            }
+        }
+    }
+    let mut answer = success(&request);
+    answer.command.body = body.encode().into();
     Ok(Outcome::Reply(request, answer))
 }
 

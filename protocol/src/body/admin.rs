@@ -2,8 +2,9 @@
 //! [`TopicStatsTable`] (GET_TOPIC_STATS_INFO 202), [`ConsumerConnection`]
 //! (GET_CONSUMER_CONNECTION_LIST 203), [`ProducerConnection`] (GET_PRODUCER_CONNECTION_LIST
 //! 204), [`ConsumeStats`] (GET_CONSUME_STATS 208), [`ResetOffsetBody`]
-//! (INVOKE_BROKER_TO_RESET_OFFSET 222 response, RESET_CONSUMER_CLIENT_OFFSET 220 request) and
-//! [`DelayOffsetSerializeWrapper`] (`config/delayOffset.json`, GET_ALL_DELAY_OFFSET 45).
+//! (INVOKE_BROKER_TO_RESET_OFFSET 222 response, RESET_CONSUMER_CLIENT_OFFSET 220 request),
+//! [`GroupList`] (QUERY_TOPIC_CONSUME_BY_WHO 300) and [`DelayOffsetSerializeWrapper`]
+//! (`config/delayOffset.json`, GET_ALL_DELAY_OFFSET 45).
 //!
 //! Java keys several of these maps by `MessageQueue`, which fastjson writes as a JSON object in
 //! key position (`{{"brokerName":..}:{..}}`) — not JSON. We write the key as a string holding
@@ -11,7 +12,7 @@
 //! which is standard JSON, what rocketmq-rust's `any_key_map` reads, and what fastjson's map
 //! reader turns back into a bean key. Decoding accepts the same form.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -160,6 +161,18 @@ pub struct ResetOffsetBody {
 
 impl JsonBody for ResetOffsetBody {
     const NAME: &'static str = "ResetOffsetBody";
+}
+
+/// The consumer groups of a topic on one broker: those online and subscribed to it, and those
+/// with committed offsets in it.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GroupList {
+    pub group_list: BTreeSet<String>,
+}
+
+impl JsonBody for GroupList {
+    const NAME: &'static str = "GroupList";
 }
 
 /// Delivery progress of the delay levels: level (1-based) → next offset of queue `level-1` of

@@ -1,14 +1,20 @@
 //! `clusterList`: every broker the name server knows, one row per (broker name, broker id),
 //! with load figures from each broker's GET_BROKER_RUNTIME_INFO table, in RocketMQ 5.x's
-//! column layout (`ClusterListSubCommand`).
+//! column layout (`ClusterListSubCommand`). `-m` prints message totals of yesterday and today
+//! instead; `-i N` repeats the report every N seconds until interrupted, and ringmq's
+//! `--count K` (RocketMQ has none) stops after K reports, for scripts and tests.
+
+use std::time::Duration;
 
 use ringmq_protocol::body::kv_table::KvTable;
 use ringmq_protocol::body::route::ClusterInfo;
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::request_code;
+use serde_json::json;
 
-use super::{cluster_info, switch, valued, Command};
+use super::{cluster_info, long_only, switch, valued, Command};
 use crate::admin::client::{self, AdminError};
+use crate::admin::clock;
 use crate::admin::invocation::{Format, Invocation, OptionSpec};
 use crate::admin::json;
 
@@ -20,11 +26,17 @@ pub(super) const COMMAND: Command = Command {
 };
 
 const OPTIONS: &[OptionSpec] = &[
+    switch("m", "moreStats", "Print more stats"),
+    valued(
+        "i",
+        "interval",
+        false,
+        "specify intervals numbers, it is in seconds",
+    ),
     valued("c", "clusterName", false, "which cluster"),
-    switch(
-        "m",
-        "moreStats",
-        "Print more stats (not supported by ringmq yet)",
+    long_only(
+        "count",
+        "ringmq: with -i, stop after this many reports (default: repeat until interrupted)",
     ),
 ];
 
@@ -38,13 +50,59 @@ struct BrokerRow {
     runtime: KvTable,
 }
 
+/// How many reports to print and how long to wait between them.
+#[derive(Debug)]
+struct Repeat {
+    interval: Duration,
+    /// `None`: until interrupted.
+    reports: Option<u64>,
+}
+
+fn repeat(invocation: &Invocation) -> Result<Repeat, AdminError> {
+    let count = invocation
+        .value("count")
+        .map(|_| invocation.number::<u64>("count", 1))
+        .transpose()?;
+    let Some(seconds) = invocation
+        .value("interval")
+        .map(|_| invocation.number::<u64>("interval", 1))
+        .transpose()?
+    else {
+        if count.is_some() {
+            return Err(AdminError::Usage(
+                "--count limits the reports of -i; give -i <seconds> too".to_owned(),
+            ));
+        }
+        return Ok(Repeat {
+            interval: Duration::ZERO,
+            reports: Some(1),
+        });
+    };
+    Ok(Repeat {
+        interval: Duration::from_secs(seconds),
+        reports: count,
+    })
+}
+
 fn run(invocation: &Invocation) -> Result<(), AdminError> {
     let format = invocation.format()?;
-    let info = cluster_info(&invocation.namesrv()?)?;
-    let rows = broker_rows(&info, invocation.value("clusterName"));
-    match format {
-        Format::Text => print_text(&rows),
-        Format::Json => print_json(&rows),
+    let repeat = repeat(invocation)?;
+    let namesrv = invocation.namesrv()?;
+    let more = invocation.flag("moreStats");
+    let mut printed = 0_u64;
+    while repeat.reports.is_none_or(|reports| printed < reports) {
+        if printed > 0 {
+            clock::pause(repeat.interval);
+        }
+        let info = cluster_info(&namesrv)?;
+        let rows = broker_rows(&info, invocation.value("clusterName"));
+        match (format, more) {
+            (Format::Text, false) => print_text(&rows),
+            (Format::Text, true) => print_more_text(&rows),
+            (Format::Json, false) => print_json(&rows),
+            (Format::Json, true) => print_more_json(&rows),
+        }
+        printed += 1;
     }
     Ok(())
 }
@@ -103,7 +161,7 @@ fn print_text(rows: &[BrokerRow]) {
         "#SPACE",
         "#ACTIVATED"
     );
-    let now_ms = now_ms();
+    let now_ms = clock::now_ms();
     for row in rows {
         let cells = Cells::of(&row.runtime, now_ms);
         println!(
@@ -192,38 +250,129 @@ fn float(text: &str) -> f64 {
     text.trim().parse().unwrap_or(0.0)
 }
 
-/// Wall-clock milliseconds, for the `#Hour` column (age of the oldest message).
-#[expect(
-    clippy::disallowed_methods,
-    reason = "a one-shot CLI reads the wall clock once; no simulator runs it"
-)]
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
-}
-
 fn print_json(rows: &[BrokerRow]) {
-    let entries: Vec<String> = rows
+    let brokers: Vec<serde_json::Value> = rows
         .iter()
         .map(|row| {
-            let runtime: Vec<String> = row
-                .runtime
-                .table
-                .iter()
-                .map(|(key, value)| format!("{}:{}", json::string(key), json::string(value)))
-                .collect();
-            format!(
-                "{{\"cluster\":{},\"brokerName\":{},\"brokerId\":{},\"address\":{},\"runtime\":{{{}}}}}",
-                json::string(&row.cluster),
-                json::string(&row.broker_name),
-                row.broker_id,
-                json::string(&row.address),
-                runtime.join(",")
-            )
+            json!({
+                "cluster": row.cluster,
+                "brokerName": row.broker_name,
+                "brokerId": row.broker_id,
+                "address": row.address,
+                "runtime": row.runtime.table,
+            })
         })
         .collect();
-    println!("{{\"brokers\":[{}]}}", entries.join(","));
+    json::print(&json!({ "brokers": brokers }));
+}
+
+/// Messages put and got yesterday and so far today, from the broker's daily counters.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct DailyTotals {
+    in_yesterday: i64,
+    out_yesterday: i64,
+    in_today: i64,
+    out_today: i64,
+}
+
+impl DailyTotals {
+    /// All zero when a counter is missing, as mqadmin prints for a broker that did not answer.
+    fn of(runtime: &KvTable) -> Self {
+        let counter = |key: &str| runtime.table.get(key)?.trim().parse::<i64>().ok();
+        // msg{Put,Get}Total{YesterdayMorning,TodayMorning,TodayNow}.
+        let day = |prefix: &str| -> Option<[i64; 3]> {
+            let [yesterday, morning, now] = ["YesterdayMorning", "TodayMorning", "TodayNow"]
+                .map(|suffix| counter(&format!("{prefix}{suffix}")));
+            Some([yesterday?, morning?, now?])
+        };
+        let (
+            Some([put_yesterday, put_morning, put_now]),
+            Some([got_yesterday, got_morning, got_now]),
+        ) = (day("msgPutTotal"), day("msgGetTotal"))
+        else {
+            return Self::default();
+        };
+        Self {
+            in_yesterday: put_morning - put_yesterday,
+            out_yesterday: got_morning - got_yesterday,
+            in_today: put_now - put_morning,
+            out_today: got_now - got_morning,
+        }
+    }
+}
+
+fn print_more_text(rows: &[BrokerRow]) {
+    println!(
+        "{:<16}  {:<32} {:>14} {:>14} {:>14} {:>14}",
+        "#Cluster Name",
+        "#Broker Name",
+        "#InTotalYest",
+        "#OutTotalYest",
+        "#InTotalToday",
+        "#OutTotalToday"
+    );
+    for row in rows {
+        let totals = DailyTotals::of(&row.runtime);
+        println!(
+            "{:<16}  {:<32} {:>14} {:>14} {:>14} {:>14}",
+            row.cluster,
+            row.broker_name,
+            totals.in_yesterday,
+            totals.out_yesterday,
+            totals.in_today,
+            totals.out_today
+        );
+    }
+}
+
+fn print_more_json(rows: &[BrokerRow]) {
+    let brokers: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| {
+            let totals = DailyTotals::of(&row.runtime);
+            json!({
+                "cluster": row.cluster,
+                "brokerName": row.broker_name,
+                "brokerId": row.broker_id,
+                "address": row.address,
+                "inTotalYest": totals.in_yesterday,
+                "outTotalYest": totals.out_yesterday,
+                "inTotalToday": totals.in_today,
+                "outTotalToday": totals.out_today,
+            })
+        })
+        .collect();
+    json::print(&json!({ "brokers": brokers }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daily_totals_are_differences_of_the_morning_counters() {
+        let mut runtime = KvTable::default();
+        for (key, value) in [
+            ("msgPutTotalYesterdayMorning", "10"),
+            ("msgPutTotalTodayMorning", "25"),
+            ("msgPutTotalTodayNow", "40"),
+            ("msgGetTotalYesterdayMorning", "1"),
+            ("msgGetTotalTodayMorning", "2"),
+            ("msgGetTotalTodayNow", "7"),
+        ] {
+            runtime.table.insert(key.to_owned(), value.to_owned());
+        }
+        let totals = DailyTotals::of(&runtime);
+        assert_eq!(
+            totals,
+            DailyTotals {
+                in_yesterday: 15,
+                out_yesterday: 1,
+                in_today: 15,
+                out_today: 5,
+            }
+        );
+        runtime.table.remove("msgGetTotalTodayNow");
+        assert_eq!(DailyTotals::of(&runtime), DailyTotals::default());
+    }
 }

@@ -3,16 +3,34 @@
 
 mod broker_config;
 mod cluster_list;
+mod connection;
+mod consume_message;
+mod consumer_progress;
+mod group;
+mod message_query;
+mod namesrv;
+mod offset_reset;
+mod send_message;
+mod subscription_group;
 mod topic;
 mod topic_status;
 
-use ringmq_protocol::body::route::{ClusterInfo, TopicRouteData, MASTER_ID};
+use std::collections::BTreeSet;
+
+use ringmq_protocol::body::admin::GroupList;
+use ringmq_protocol::body::route::{BrokerData, ClusterInfo, TopicRouteData, MASTER_ID};
 use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::header::admin::TopicRequestHeader;
 use ringmq_protocol::header::namesrv::GetRouteInfoRequestHeader;
 use ringmq_protocol::{request_code, response_code};
 
 use super::client::{self, AdminError};
 use super::invocation::{Invocation, OptionSpec};
+
+/// Topic name prefix of a group's retry topic; `consumerProgress` finds groups by it.
+const RETRY_PREFIX: &str = "%RETRY%";
+/// Topic name prefix of a group's dead-letter topic.
+const DLQ_PREFIX: &str = "%DLQ%";
 
 /// One admin command.
 #[derive(Debug)]
@@ -25,13 +43,34 @@ pub(crate) struct Command {
 
 /// Every command, in the order `mqadmin` lists them.
 pub(crate) const COMMANDS: &[Command] = &[
-    cluster_list::COMMAND,
-    topic::LIST,
-    topic::ROUTE,
     topic::UPDATE,
     topic::DELETE,
+    subscription_group::UPDATE,
+    subscription_group::DELETE,
+    broker_config::UPDATE,
+    topic::UPDATE_PERM,
+    topic::ROUTE,
     topic_status::COMMAND,
+    broker_config::STATUS,
+    message_query::BY_ID,
+    message_query::BY_KEY,
+    message_query::BY_UNIQUE_KEY,
+    message_query::BY_OFFSET,
+    connection::PRODUCER,
+    connection::CONSUMER,
+    consumer_progress::COMMAND,
+    cluster_list::COMMAND,
+    topic::LIST,
+    namesrv::WIPE_WRITE_PERM,
+    namesrv::ADD_WRITE_PERM,
+    offset_reset::RESET_BY_TIME,
+    offset_reset::SKIP_ACCUMULATED,
+    send_message::CLUSTER_RT,
+    namesrv::GET_CONFIG,
+    namesrv::UPDATE_CONFIG,
     broker_config::COMMAND,
+    send_message::SEND,
+    consume_message::COMMAND,
 ];
 
 /// A flag that takes a value.
@@ -56,6 +95,17 @@ const fn switch(short: &'static str, long: &'static str, description: &'static s
         short,
         long,
         takes_value: false,
+        required: false,
+        description,
+    }
+}
+
+/// A ringmq-only flag that takes a value and has no RocketMQ letter.
+const fn long_only(long: &'static str, description: &'static str) -> OptionSpec {
+    OptionSpec {
+        short: "",
+        long,
+        takes_value: true,
         required: false,
         description,
     }
@@ -87,21 +137,93 @@ fn topic_route(namesrv: &[String], topic: &str) -> Result<TopicRouteData, AdminE
 
 /// Master addresses of every broker group in `cluster`, sorted by broker name.
 fn cluster_masters(info: &ClusterInfo, cluster: &str) -> Result<Vec<String>, AdminError> {
+    cluster_addresses(info, cluster, false)
+}
+
+/// Addresses of the brokers of `cluster` (masters, and slaves too with `with_slaves`), sorted
+/// by broker name then id, as `CommandUtil.fetchMaster[AndSlave]AddrByClusterName` selects.
+fn cluster_addresses(
+    info: &ClusterInfo,
+    cluster: &str,
+    with_slaves: bool,
+) -> Result<Vec<String>, AdminError> {
     let names = info
         .cluster_addr_table
         .get(cluster)
         .ok_or_else(|| AdminError::NoBroker(format!("cluster [{cluster}]")))?;
-    let masters: Vec<String> = names
+    let addresses: Vec<String> = names
         .iter()
         .filter_map(|name| info.broker_addr_table.get(name))
-        .filter_map(|data| data.broker_addrs.get(&MASTER_ID).cloned())
+        .flat_map(|data| &data.broker_addrs)
+        .filter(|(id, _)| with_slaves || **id == MASTER_ID)
+        .map(|(_, address)| address.clone())
         .collect();
-    if masters.is_empty() {
+    if addresses.is_empty() {
         return Err(AdminError::NoBroker(format!(
             "cluster [{cluster}]: no master is registered"
         )));
     }
-    Ok(masters)
+    Ok(addresses)
+}
+
+/// The groups consuming `topic`, from its route's first broker (QUERY_TOPIC_CONSUME_BY_WHO
+/// 300), as `queryTopicConsumeByWho` asks.
+fn topic_consumer_groups(
+    route: &TopicRouteData,
+    topic: &str,
+) -> Result<BTreeSet<String>, AdminError> {
+    let Some((_, address)) = route_brokers(route).into_iter().next() else {
+        return Err(AdminError::NoBroker(format!(
+            "the route of topic [{topic}]"
+        )));
+    };
+    let mut request = RemotingCommand::request(request_code::QUERY_TOPIC_CONSUME_BY_WHO);
+    TopicRequestHeader {
+        topic: topic.to_owned(),
+    }
+    .write_to(&mut request);
+    let response = client::call("broker", &address, &request)?;
+    let groups: GroupList = client::decode(&address, &response)?;
+    Ok(groups.group_list)
+}
+
+/// The first `width` characters of `text`, as `UtilAll.frontStringAtLeast` cuts table cells.
+fn truncated(text: &str, width: usize) -> &str {
+    text.char_indices()
+        .nth(width)
+        .map_or(text, |(end, _)| &text[..end])
+}
+
+/// The address `BrokerData.selectBrokerAddr` picks: the master, else the lowest-id slave.
+fn broker_address(data: &BrokerData) -> Option<&str> {
+    data.broker_addrs
+        .get(&MASTER_ID)
+        .or_else(|| data.broker_addrs.values().next())
+        .map(String::as_str)
+}
+
+/// Each broker of a route that has an address, as (broker name, address to ask).
+fn route_brokers(route: &TopicRouteData) -> Vec<(String, String)> {
+    route
+        .broker_datas
+        .iter()
+        .filter_map(|data| Some((data.broker_name.clone(), broker_address(data)?.to_owned())))
+        .collect()
+}
+
+/// The address of broker `name` in `route`.
+fn named_broker(route: &TopicRouteData, topic: &str, name: &str) -> Result<String, AdminError> {
+    route
+        .broker_datas
+        .iter()
+        .find(|data| data.broker_name == name)
+        .and_then(broker_address)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            AdminError::NoBroker(format!(
+                "broker name [{name}] in the route of topic [{topic}]"
+            ))
+        })
 }
 
 /// The brokers a `-b brokerAddr` or `-c clusterName` flag pair selects (masters for `-c`).
