@@ -110,6 +110,26 @@ fn send_request(topic: &str, queue: i32, body: &[u8]) -> RemotingCommand {
     message
 }
 
+/// Send until the broker answers SUCCESS: right after a slave connects, the master may not
+/// have read its first report yet and answers SLAVE_NOT_AVAILABLE for a moment.
+fn send_until_success(address: &str, topic: &str, queue: i32, body: &[u8]) {
+    let mut client = Client::connect(address);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let sent = client.call(send_request(topic, queue, body));
+        if sent.code == response_code::SUCCESS {
+            return;
+        }
+        assert!(
+            sent.code == response_code::SLAVE_NOT_AVAILABLE && Instant::now() < deadline,
+            "send answered {} {:?}",
+            sent.code,
+            sent.remark
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Per sender thread (= queue), the bodies the broker answered SUCCESS, in send order.
 type Acked = Vec<Vec<String>>;
 
@@ -665,13 +685,7 @@ fn the_2m_2s_examples_start_as_two_name_servers_and_four_brokers() {
         }
         // The sync example really waits for its slave: a send is acknowledged SUCCESS.
         create_topic(&addresses["broker-a"], "Example");
-        let sent = Client::connect(&addresses["broker-a"]).call(send_request("Example", 0, b"q0-"));
-        assert_eq!(
-            sent.code,
-            response_code::SUCCESS,
-            "{example}: {:?}",
-            sent.remark
-        );
+        send_until_success(&addresses["broker-a"], "Example", 0, b"q0-");
     }
 }
 
@@ -803,15 +817,11 @@ fn sync_master_reports_a_stalled_slave_and_honours_in_sync_replicas() {
     create_topic(&master_address, "HaStall");
     let mut slave = start_broker(&slave_properties);
     wait_streaming(&mut slave);
-    let mut client = Client::connect(&master_address);
     for index in 0..3 {
-        let sent = client.call(send_request(
-            "HaStall",
-            0,
-            format!("q0-{index}-").as_bytes(),
-        ));
-        assert_eq!(sent.code, response_code::SUCCESS, "{:?}", sent.remark);
+        let body = format!("q0-{index}-");
+        send_until_success(&master_address, "HaStall", 0, body.as_bytes());
     }
+    let mut client = Client::connect(&master_address);
     // The consumer at offset 0 is behind the log's end by more than 0 % of RAM.
     assert_eq!(
         pull_suggestion(&master_address, "HaStall").as_deref(),

@@ -329,37 +329,30 @@ fn stream_turn_with(
     Ok(received)
 }
 
-/// Parse transfers out of `inbound` and append their bodies to the log.
+/// Parse transfers out of `inbound` and append their bodies to the log. Each transfer is
+/// appended before the next header is checked: a BLANK moves the log's end to the next
+/// segment, so the next transfer's offset only matches once the BLANK is applied. While the
+/// log refuses appends (busy), parsing stops and the bytes wait in `inbound`.
 fn apply(shard: &mut BrokerShard, stream: &mut Stream) -> Result<(), String> {
     let mut cursor = 0usize;
-    loop {
+    let result = loop {
         if stream.body_left == 0 {
+            if !append_pending(shard, stream)? {
+                break Ok(());
+            }
             let header = ha::decode_transfer_header(&stream.inbound[cursor..], TRANSFER_BODY_MAX)
                 .map_err(|error| error.to_string())?;
             let Some(header) = header else {
-                break;
+                break Ok(());
             };
-            let expected = PhysicalOffset(
-                stream.pending_at.0 + u64::try_from(stream.pending.len()).unwrap_or(u64::MAX),
-            );
-            let master = PhysicalOffset(header.offset);
-            let empty = expected.local() == 0 && stream.pending.is_empty();
-            if master < expected && stream.pending.is_empty() {
-                truncate_to_master(shard, stream, master)?;
-            } else if master > expected && empty && master.shard() == expected.shard() {
-                // An empty slave joining after the master's retention removed its oldest
-                // segments starts where the master's log now starts.
-                stream.pending_at = master;
-            } else if master != expected {
-                return Err(diverged(expected, master));
-            }
+            check_offset(shard, stream, PhysicalOffset(header.offset))?;
             cursor += ha::TRANSFER_HEADER_BYTES;
             stream.body_left = usize::try_from(header.size).unwrap_or(usize::MAX);
             continue;
         }
         let available = stream.inbound.len() - cursor;
         if available == 0 {
-            break;
+            break Ok(());
         }
         let take = available.min(stream.body_left);
         stream
@@ -367,10 +360,49 @@ fn apply(shard: &mut BrokerShard, stream: &mut Stream) -> Result<(), String> {
             .extend_from_slice(&stream.inbound[cursor..cursor + take]);
         cursor += take;
         stream.body_left -= take;
-    }
+    };
     stream.inbound.drain(..cursor);
+    result
+}
+
+/// Whether a transfer starting at `master` continues this log (truncating or starting an
+/// empty log where the master says, when that is what it means).
+fn check_offset(
+    shard: &mut BrokerShard,
+    stream: &mut Stream,
+    master: PhysicalOffset,
+) -> Result<(), String> {
+    let expected = PhysicalOffset(
+        stream.pending_at.0 + u64::try_from(stream.pending.len()).unwrap_or(u64::MAX),
+    );
+    let empty = expected.local() == 0 && stream.pending.is_empty();
+    if master < expected && stream.pending.is_empty() {
+        truncate_to_master(shard, stream, master)?;
+    } else if master > expected && empty && master.shard() == expected.shard() {
+        // An empty slave joining after the master's retention removed its oldest segments
+        // starts where the master's log now starts.
+        stream.pending_at = master;
+    } else if master != expected {
+        return Err(diverged(expected, master));
+    }
+    Ok(())
+}
+
+/// Whether `bytes` starts with a whole record or a BLANK header.
+fn starts_whole_record(bytes: &[u8]) -> bool {
+    let Some(header) = bytes.get(..8) else {
+        return false;
+    };
+    let size = i32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    let magic = i32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+    magic == ringmq_protocol::record::MAGIC_BLANK
+        || usize::try_from(size).is_ok_and(|size| size <= bytes.len())
+}
+
+/// Append what is pending; false while the log is busy and bytes are left over.
+fn append_pending(shard: &mut BrokerShard, stream: &mut Stream) -> Result<bool, String> {
     if stream.pending.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     match shard
         .engine
@@ -379,9 +411,11 @@ fn apply(shard: &mut BrokerShard, stream: &mut Stream) -> Result<(), String> {
         Ok(taken) => {
             stream.pending.drain(..taken);
             stream.pending_at = shard.engine.appended();
-            Ok(())
+            // What is left is the start of a record the next transfer completes, or a whole
+            // record the busy log refused for now.
+            Ok(!starts_whole_record(&stream.pending))
         }
-        Err(ReplicaError::Append(ringmq_engine::error::AppendError::Busy)) => Ok(()),
+        Err(ReplicaError::Append(ringmq_engine::error::AppendError::Busy)) => Ok(false),
         Err(error) => Err(format!("cannot append replicated records: {error}")),
     }
 }
