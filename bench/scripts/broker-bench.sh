@@ -7,7 +7,8 @@ set -euo pipefail
 out=${1:?usage: broker-bench.sh OUT [SECONDS] [ROUNDS]}
 seconds=${2:-15}
 rounds=${3:-1}
-bin=$(cd "$(dirname "$0")/../.." && pwd)/target/release/ringmq
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${CARGO_TARGET_DIR:-$root/target}/release/ringmq
 [ -x "$bin" ] || (cd "$(dirname "$0")/../.." && cargo build --release --bin ringmq)
 mkdir -p "$out"
 for round in $(seq 1 "$rounds"); do

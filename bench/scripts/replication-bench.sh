@@ -10,7 +10,7 @@ seconds=${2:-10}
 rounds=${3:-3}
 shards=${4:-1}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$root/target/release/ringmq
+bin=${CARGO_TARGET_DIR:-$root/target}/release/ringmq
 [ -x "$bin" ] || (cd "$root" && cargo build --release --bin ringmq)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)

@@ -6,7 +6,7 @@
 # Usage: bench/scripts/verify-smoke.sh [path/to/ringmq]   (default: a debug build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${1:-$root/target/debug/ringmq}
+bin=${1:-${CARGO_TARGET_DIR:-$root/target}/debug/ringmq}
 if [ $# -eq 0 ]; then
   (cd "$root" && cargo build -q --bin ringmq)
 fi
