@@ -35,20 +35,80 @@ use support::*;
 
 const QUEUES: i32 = 4;
 
-/// Properties of one broker of a master/slave pair on a free port.
-fn pair_broker(directory: &Path, namesrv: &str, name: &str, role: &str, flush: &str) -> PathBuf {
+/// Properties of one broker of a master/slave pair on a free port; `extra` is appended.
+fn pair_broker(
+    directory: &Path,
+    namesrv: &str,
+    name: &str,
+    (role, flush): (&str, &str),
+    extra: &str,
+) -> PathBuf {
     let port = free_port_block();
     let id = i32::from(role == "SLAVE");
     let path = directory.join(format!("{name}.properties"));
     let text = format!(
         "brokerClusterName=DefaultCluster\nbrokerName=broker-a\nbrokerId={id}\nbrokerRole={role}\n\
          flushDiskType={flush}\nbrokerIP1=127.0.0.1\nlistenPort={port}\nnamesrvAddr={namesrv}\n\
-         storePathRootDir={}\nlogDir={}\nmappedFileSizeCommitLog=8388608\nshards=2\n",
+         storePathRootDir={}\nlogDir={}\nmappedFileSizeCommitLog=8388608\n{extra}",
         directory.join(name).display(),
         directory.join(format!("{name}-logs")).display(),
     );
     std::fs::write(&path, text).expect("write properties");
     path
+}
+
+/// A name server, a master with `role` and `flush`, and an ASYNC_FLUSH slave, written but
+/// not started. Fields drop in order: the name server stops before its directory goes.
+struct Pair {
+    _namesrv: Process,
+    master: PathBuf,
+    slave: PathBuf,
+    master_address: String,
+    slave_address: String,
+    directory: tempfile::TempDir,
+}
+
+impl Pair {
+    /// Both brokers run `shards` shards; `master_extra` is appended to the master's file.
+    fn new(role: &str, flush: &str, shards: u16, master_extra: &str) -> Self {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let (namesrv, address) = start_namesrv(directory.path());
+        let extra = format!("shards={shards}\n");
+        let master = pair_broker(
+            directory.path(),
+            &address,
+            "master",
+            (role, flush),
+            &format!("{extra}{master_extra}"),
+        );
+        let slave = pair_broker(
+            directory.path(),
+            &address,
+            "slave",
+            ("SLAVE", "ASYNC_FLUSH"),
+            &extra,
+        );
+        Self {
+            _namesrv: namesrv,
+            master_address: listen_address(&master),
+            slave_address: listen_address(&slave),
+            master,
+            slave,
+            directory,
+        }
+    }
+}
+
+/// Run [`load`] on its own thread until `stop` is set.
+fn spawn_load(
+    address: &str,
+    topic: &'static str,
+    size: usize,
+    label: &'static str,
+    stop: &Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Acked> {
+    let (address, stop) = (address.to_owned(), Arc::clone(stop));
+    std::thread::spawn(move || load(&address, topic, size, label, &stop))
 }
 
 fn listen_address(properties: &Path) -> String {
@@ -276,21 +336,9 @@ fn missing(acked: &Acked, stored: &BTreeMap<String, usize>) -> Vec<Vec<String>> 
 // reason for running 2m-2s-sync at all).
 #[test]
 fn sync_master_kill_9_loses_no_acknowledged_message_and_replication_resumes() {
-    let directory = tempfile::tempdir().expect("tempdir");
-    let (_namesrv, namesrv) = start_namesrv(directory.path());
-    let master_properties = pair_broker(
-        directory.path(),
-        &namesrv,
-        "master",
-        "SYNC_MASTER",
-        "SYNC_FLUSH",
-    );
-    let slave_properties = pair_broker(directory.path(), &namesrv, "slave", "SLAVE", "ASYNC_FLUSH");
-    let (master_address, slave_address) = (
-        listen_address(&master_properties),
-        listen_address(&slave_properties),
-    );
-    let master = start_broker(&master_properties);
+    let pair = Pair::new("SYNC_MASTER", "SYNC_FLUSH", 2, "");
+    let (master_address, slave_address) = (pair.master_address.clone(), pair.slave_address.clone());
+    let master = start_broker(&pair.master);
     create_topic(&master_address, "HaSync");
 
     // Without a slave a SYNC_MASTER stores the message but cannot promise a copy.
@@ -298,7 +346,7 @@ fn sync_master_kill_9_loses_no_acknowledged_message_and_replication_resumes() {
     let lonely = client.call(send_request("HaSync", 0, b"q0-lonely-"));
     assert_eq!(lonely.code, response_code::SLAVE_NOT_AVAILABLE);
 
-    let mut slave = start_broker(&slave_properties);
+    let mut slave = start_broker(&pair.slave);
     wait_streaming(&mut slave);
     let refused = Client::connect(&slave_address).call(send_request("HaSync", 0, b"to-slave"));
     assert_eq!(
@@ -309,10 +357,7 @@ fn sync_master_kill_9_loses_no_acknowledged_message_and_replication_resumes() {
     );
 
     let stop = Arc::new(AtomicBool::new(false));
-    let sending = {
-        let (address, stop) = (master_address.clone(), Arc::clone(&stop));
-        std::thread::spawn(move || load(&address, "HaSync", 512, "a", &stop))
-    };
+    let sending = spawn_load(&master_address, "HaSync", 512, "a", &stop);
     std::thread::sleep(Duration::from_secs(2));
     master.kill();
     stop.store(true, Ordering::Relaxed);
@@ -330,13 +375,10 @@ fn sync_master_kill_9_loses_no_acknowledged_message_and_replication_resumes() {
     assert_eq!(lost, 0, "acknowledged messages missing on the slave");
 
     // The master restarts on its store; the slave reconnects and replication goes on.
-    let master = start_broker(&master_properties);
+    let master = start_broker(&pair.master);
     wait_streaming(&mut slave);
     stop.store(false, Ordering::Relaxed);
-    let sending = {
-        let (address, stop) = (master_address.clone(), Arc::clone(&stop));
-        std::thread::spawn(move || load(&address, "HaResume", 256, "b", &stop))
-    };
+    let sending = spawn_load(&master_address, "HaResume", 256, "b", &stop);
     create_topic(&master_address, "HaResume");
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, Ordering::Relaxed);
@@ -363,30 +405,15 @@ fn sync_master_kill_9_loses_no_acknowledged_message_and_replication_resumes() {
 // be visible and the loss after a master crash bounded by what was not yet replicated.
 #[test]
 fn async_master_lag_is_visible_and_a_crash_loses_at_most_the_unreplicated_tail() {
-    let directory = tempfile::tempdir().expect("tempdir");
-    let (_namesrv, namesrv) = start_namesrv(directory.path());
-    let master_properties = pair_broker(
-        directory.path(),
-        &namesrv,
-        "master",
-        "ASYNC_MASTER",
-        "ASYNC_FLUSH",
-    );
-    let slave_properties = pair_broker(directory.path(), &namesrv, "slave", "SLAVE", "ASYNC_FLUSH");
-    let (master_address, slave_address) = (
-        listen_address(&master_properties),
-        listen_address(&slave_properties),
-    );
-    let master = start_broker(&master_properties);
+    let pair = Pair::new("ASYNC_MASTER", "ASYNC_FLUSH", 2, "");
+    let (master_address, slave_address) = (pair.master_address.clone(), pair.slave_address.clone());
+    let master = start_broker(&pair.master);
     create_topic(&master_address, "HaAsync");
-    let mut slave = start_broker(&slave_properties);
+    let mut slave = start_broker(&pair.slave);
     wait_streaming(&mut slave);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let sending = {
-        let (address, stop) = (master_address.clone(), Arc::clone(&stop));
-        std::thread::spawn(move || load(&address, "HaAsync", 1024, "a", &stop))
-    };
+    let sending = spawn_load(&master_address, "HaAsync", 1024, "a", &stop);
     std::thread::sleep(Duration::from_secs(1));
     let info = runtime_info(&master_address);
     assert_eq!(
@@ -435,33 +462,18 @@ fn async_master_lag_is_visible_and_a_crash_loses_at_most_the_unreplicated_tail()
 // that crashes must resume from its own log, not start over or leave a gap.
 #[test]
 fn a_slave_catches_up_on_a_backlog_and_resumes_from_its_own_offset_after_a_crash() {
-    let directory = tempfile::tempdir().expect("tempdir");
-    let (_namesrv, namesrv) = start_namesrv(directory.path());
-    let master_properties = pair_broker(
-        directory.path(),
-        &namesrv,
-        "master",
-        "ASYNC_MASTER",
-        "ASYNC_FLUSH",
-    );
-    let slave_properties = pair_broker(directory.path(), &namesrv, "slave", "SLAVE", "ASYNC_FLUSH");
-    let (master_address, slave_address) = (
-        listen_address(&master_properties),
-        listen_address(&slave_properties),
-    );
-    let _master = start_broker(&master_properties);
+    let pair = Pair::new("ASYNC_MASTER", "ASYNC_FLUSH", 2, "");
+    let (master_address, slave_address) = (pair.master_address.clone(), pair.slave_address.clone());
+    let _master = start_broker(&pair.master);
     create_topic(&master_address, "HaBacklog");
     let stop = Arc::new(AtomicBool::new(false));
-    let sending = {
-        let (address, stop) = (master_address.clone(), Arc::clone(&stop));
-        std::thread::spawn(move || load(&address, "HaBacklog", 4096, "a", &stop))
-    };
+    let sending = spawn_load(&master_address, "HaBacklog", 4096, "a", &stop);
     std::thread::sleep(Duration::from_millis(2500));
     stop.store(true, Ordering::Relaxed);
     let backlog = sending.join().expect("load");
     let backlog_bytes: usize = backlog.iter().map(Vec::len).sum::<usize>() * 4096;
 
-    let mut slave = start_broker(&slave_properties);
+    let mut slave = start_broker(&pair.slave);
     wait_streaming(&mut slave);
     let took = wait_caught_up(
         &master_address,
@@ -478,16 +490,13 @@ fn a_slave_catches_up_on_a_backlog_and_resumes_from_its_own_offset_after_a_crash
 
     // Crash the slave while the master takes more, then restart it on its own store.
     stop.store(false, Ordering::Relaxed);
-    let sending = {
-        let (address, stop) = (master_address.clone(), Arc::clone(&stop));
-        std::thread::spawn(move || load(&address, "HaBacklog", 4096, "b", &stop))
-    };
+    let sending = spawn_load(&master_address, "HaBacklog", 4096, "b", &stop);
     std::thread::sleep(Duration::from_millis(700));
     slave.kill();
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     let more = sending.join().expect("load");
-    let mut slave = start_broker(&slave_properties);
+    let mut slave = start_broker(&pair.slave);
     let line = slave.wait_for("reporting offset", Duration::from_secs(20));
     let reported: u64 = line
         .rsplit(' ')
@@ -521,21 +530,9 @@ fn a_slave_catches_up_on_a_backlog_and_resumes_from_its_own_offset_after_a_crash
 // committed offsets, which only happens if the slave copies them.
 #[test]
 fn a_slave_copies_committed_offsets_and_topics_from_its_master() {
-    let directory = tempfile::tempdir().expect("tempdir");
-    let (_namesrv, namesrv) = start_namesrv(directory.path());
-    let master_properties = pair_broker(
-        directory.path(),
-        &namesrv,
-        "master",
-        "ASYNC_MASTER",
-        "ASYNC_FLUSH",
-    );
-    let slave_properties = pair_broker(directory.path(), &namesrv, "slave", "SLAVE", "ASYNC_FLUSH");
-    let (master_address, slave_address) = (
-        listen_address(&master_properties),
-        listen_address(&slave_properties),
-    );
-    let _master = start_broker(&master_properties);
+    let pair = Pair::new("ASYNC_MASTER", "ASYNC_FLUSH", 2, "");
+    let (master_address, slave_address) = (pair.master_address.clone(), pair.slave_address.clone());
+    let _master = start_broker(&pair.master);
     create_topic(&master_address, "HaOffsets");
     let mut client = Client::connect(&master_address);
     for index in 0..10 {
@@ -553,7 +550,7 @@ fn a_slave_copies_committed_offsets_and_topics_from_its_master() {
         ],
     ));
     assert_eq!(committed.code, response_code::SUCCESS);
-    let mut slave = start_broker(&slave_properties);
+    let mut slave = start_broker(&pair.slave);
     wait_streaming(&mut slave);
     wait_caught_up(
         &master_address,
@@ -694,29 +691,11 @@ fn the_2m_2s_examples_start_as_two_name_servers_and_four_brokers() {
 // or the two would serve different messages at the same offsets from then on.
 #[test]
 fn a_slave_ahead_of_a_master_that_lost_its_tail_truncates_and_follows_it() {
-    let directory = tempfile::tempdir().expect("tempdir");
-    let (_namesrv, namesrv) = start_namesrv(directory.path());
-    let one_shard = |path: &Path| {
-        let text = std::fs::read_to_string(path).expect("read");
-        std::fs::write(path, text.replace("shards=2", "shards=1")).expect("write");
-    };
-    let master_properties = pair_broker(
-        directory.path(),
-        &namesrv,
-        "master",
-        "ASYNC_MASTER",
-        "ASYNC_FLUSH",
-    );
-    let slave_properties = pair_broker(directory.path(), &namesrv, "slave", "SLAVE", "ASYNC_FLUSH");
-    one_shard(&master_properties);
-    one_shard(&slave_properties);
-    let (master_address, slave_address) = (
-        listen_address(&master_properties),
-        listen_address(&slave_properties),
-    );
-    let master = start_broker(&master_properties);
+    let pair = Pair::new("ASYNC_MASTER", "ASYNC_FLUSH", 1, "");
+    let (master_address, slave_address) = (pair.master_address.clone(), pair.slave_address.clone());
+    let master = start_broker(&pair.master);
     create_topic(&master_address, "HaCut");
-    let mut slave = start_broker(&slave_properties);
+    let mut slave = start_broker(&pair.slave);
     slave.wait_for("connected to master", Duration::from_secs(20));
     let mut client = Client::connect(&master_address);
     for index in 0..200 {
@@ -737,7 +716,7 @@ fn a_slave_ahead_of_a_master_that_lost_its_tail_truncates_and_follows_it() {
 
     // The last ~8 KB never reached the master's disk; without a checkpoint the restart
     // scans the whole log and ends it at the first damaged record.
-    let store = directory.path().join("master");
+    let store = pair.directory.path().join("master");
     let segment = store.join("commitlog").join("00000000000000000000");
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -747,7 +726,7 @@ fn a_slave_ahead_of_a_master_that_lost_its_tail_truncates_and_follows_it() {
     file.sync_all().expect("sync");
     std::fs::remove_file(store.join("checkpoint")).expect("remove checkpoint");
 
-    let _master = start_broker(&master_properties);
+    let _master = start_broker(&pair.master);
     let line = slave.wait_for("truncated its log", Duration::from_secs(30));
     eprintln!("{line}");
     let mut client = Client::connect(&master_address);
@@ -799,23 +778,16 @@ fn pull_suggestion(address: &str, topic: &str) -> Option<String> {
 // promise (SLAVE_NOT_AVAILABLE); slaveReadEnable must steer a lagging consumer to the slave.
 #[test]
 fn sync_master_reports_a_stalled_slave_and_honours_in_sync_replicas() {
-    let directory = tempfile::tempdir().expect("tempdir");
-    let (_namesrv, namesrv) = start_namesrv(directory.path());
-    let master_properties = pair_broker(
-        directory.path(),
-        &namesrv,
-        "master",
+    let pair = Pair::new(
         "SYNC_MASTER",
         "ASYNC_FLUSH",
+        2,
+        "syncFlushTimeout=700\nslaveReadEnable=true\naccessMessageInMemoryMaxRatio=0\n",
     );
-    let slave_properties = pair_broker(directory.path(), &namesrv, "slave", "SLAVE", "ASYNC_FLUSH");
-    let extra = "syncFlushTimeout=700\nslaveReadEnable=true\naccessMessageInMemoryMaxRatio=0\n";
-    let text = std::fs::read_to_string(&master_properties).expect("read");
-    std::fs::write(&master_properties, format!("{text}{extra}")).expect("write");
-    let master_address = listen_address(&master_properties);
-    let master = start_broker(&master_properties);
+    let master_address = pair.master_address.clone();
+    let master = start_broker(&pair.master);
     create_topic(&master_address, "HaStall");
-    let mut slave = start_broker(&slave_properties);
+    let mut slave = start_broker(&pair.slave);
     wait_streaming(&mut slave);
     for index in 0..3 {
         let body = format!("q0-{index}-");
@@ -852,9 +824,9 @@ fn sync_master_reports_a_stalled_slave_and_honours_in_sync_replicas() {
     drop(master);
 
     // inSyncReplicas=3 counts the master and two slaves; with one slave the promise is off.
-    let text = std::fs::read_to_string(&master_properties).expect("read");
-    std::fs::write(&master_properties, format!("{text}inSyncReplicas=3\n")).expect("write");
-    let _master = start_broker(&master_properties);
+    let text = std::fs::read_to_string(&pair.master).expect("read");
+    std::fs::write(&pair.master, format!("{text}inSyncReplicas=3\n")).expect("write");
+    let _master = start_broker(&pair.master);
     slave.wait_for("connected to master", Duration::from_secs(20));
     slave.wait_for("connected to master", Duration::from_secs(20));
     let sent = Client::connect(&master_address).call(send_request("HaStall", 0, b"q0-isr-"));
