@@ -33,8 +33,8 @@ use ringmq_engine::shard::Shard;
 use ringmq_engine::types::{ShardId, TimestampMs};
 use ringmq_protocol::command::{RemotingCommand, SerializeType};
 use ringmq_protocol::frame::{self, FRAME_BYTES_MAX_DEFAULT};
-use ringmq_protocol::header::send::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
 use ringmq_protocol::record::{self, MessageDraft, Scanned, StoreStamp};
+use ringmq_protocol::samples::{send_request, send_response};
 
 /// Iterations per measurement; the count reported is per iteration.
 const ITERATIONS: u64 = 20;
@@ -61,48 +61,6 @@ fn measured(iterations: u64, step: &mut dyn FnMut()) {
     for _ in 0..iterations {
         step();
     }
-}
-
-fn send_request(serialize_type: SerializeType) -> RemotingCommand {
-    let mut command = RemotingCommand::request(310).with_body(vec![b'x'; 1024]);
-    SendMessageRequestHeaderV2 {
-        a: "please_rename_unique_group_name".to_owned(),
-        b: "BenchmarkTest".to_owned(),
-        c: "TBW102".to_owned(),
-        d: 4,
-        e: 3,
-        f: 0,
-        g: 1_700_000_000_000,
-        h: 0,
-        i: Some(
-            "TAGS\u{1}TagA\u{2}WAIT\u{1}true\u{2}UNIQ_KEY\u{1}7F0000010B5C18B4AAC2711FD0A30000\u{2}"
-                .to_owned(),
-        ),
-        j: Some(0),
-        k: Some(false),
-        l: None,
-        m: Some(false),
-        n: Some("broker-a".to_owned()),
-    }
-    .write_to(&mut command);
-    command.opaque = 123_456;
-    command.serialize_type = serialize_type;
-    command
-}
-
-fn send_response() -> RemotingCommand {
-    let mut command = RemotingCommand::response_to(&send_request(SerializeType::Json), 0, None)
-        .with_ext("MSG_REGION", &"DefaultRegion")
-        .with_ext("TRACE_ON", &"true");
-    SendMessageResponseHeader {
-        msg_id: "0A00000100002A9F0000000000001000".to_owned(),
-        queue_id: 3,
-        queue_offset: 4_242,
-        transaction_id: Some("7F0000010B5C18B4AAC2711FD0A30000".to_owned()),
-        ..SendMessageResponseHeader::default()
-    }
-    .write_to(&mut command);
-    command
 }
 
 fn encode_step(command: RemotingCommand) -> Box<dyn FnMut()> {
@@ -254,8 +212,8 @@ fn scenario(name: &str) -> Option<Box<dyn FnMut()>> {
         "frame_decode_send_request_json" => decode_step(&send_request(SerializeType::Json)),
         "frame_encode_send_request_binary" => encode_step(send_request(SerializeType::RocketMq)),
         "frame_decode_send_request_binary" => decode_step(&send_request(SerializeType::RocketMq)),
-        "frame_encode_send_response_json" => encode_step(send_response()),
-        "frame_decode_send_response_json" => decode_step(&send_response()),
+        "frame_encode_send_response_json" => encode_step(send_response(SerializeType::Json)),
+        "frame_decode_send_response_json" => decode_step(&send_response(SerializeType::Json)),
         "record_encode_1KiB" => record_step(false),
         "record_scan_crc_1KiB" => record_step(true),
         "append_sim_sync_64x1KiB" => append_step(),

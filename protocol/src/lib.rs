@@ -27,4 +27,5 @@ pub mod properties;
 pub mod record;
 pub mod request_code;
 pub mod response_code;
+pub mod samples;
 pub mod serialize;
