@@ -96,11 +96,8 @@ pub(crate) enum Message {
         peer: std::net::SocketAddr,
         reports: Vec<u8>,
     },
-    /// A slave learned its master's addresses (HA address; remoting address).
-    MasterChanged {
-        ha: Option<std::net::SocketAddr>,
-        broker: Option<String>,
-    },
+    /// A slave learned its master's HA address.
+    MasterChanged { ha: Option<std::net::SocketAddr> },
     /// A slave's periodic copy of the master's topics, groups and offsets (to the control
     /// plane).
     MasterTables(Box<crate::control::MasterTables>),

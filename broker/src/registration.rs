@@ -242,13 +242,7 @@ fn learn_master(state: &mut State, master: Option<(String, String)>, log: &Log) 
     }
     log.info(&format!("slave: master is {broker} (HA {ha})"));
     for shard in 0..outboxes.shard_count() {
-        let _ = outboxes.send_and_wake(
-            shard,
-            Message::MasterChanged {
-                ha: ha_addr,
-                broker: Some(broker.clone()),
-            },
-        );
+        let _ = outboxes.send_and_wake(shard, Message::MasterChanged { ha: ha_addr });
     }
     state.master = master;
     state.master_client = None;

@@ -91,8 +91,6 @@ pub(crate) struct BrokerShard {
     pub(crate) admin_gathers: crate::admin::gather::AdminGathers,
     pub(crate) ha_master: crate::ha::master::HaMaster,
     pub(crate) ha_slave: Option<crate::ha::slave::HaSlave>,
-    /// A slave's master (remoting address), for suggestions and metadata.
-    pub(crate) master_addr: Option<String>,
 }
 
 impl std::fmt::Debug for BrokerShard {
@@ -187,7 +185,6 @@ impl BrokerShard {
             admin_gathers: crate::admin::gather::AdminGathers::default(),
             ha_master: crate::ha::master::HaMaster::default(),
             ha_slave,
-            master_addr: None,
         })
     }
 
@@ -600,13 +597,7 @@ impl BrokerShard {
             Message::HaAdopt { fd, peer, reports } => {
                 crate::ha::master::adopt(self, fd, peer, reports);
             }
-            Message::MasterChanged { ha, broker } => {
-                self.master_addr = broker;
-                // A configured haMasterAddress wins over what name servers say (RocketMQ).
-                if self.context.config.ha_master_address.is_none() {
-                    crate::ha::slave::set_master(self, ha);
-                }
-            }
+            Message::MasterChanged { ha } => crate::ha::slave::set_master(self, ha),
             Message::MasterTables(tables) => {
                 if let Some(control) = self.control.as_mut() {
                     control.apply_master_tables(*tables);

@@ -84,8 +84,12 @@ impl HaSlave {
     }
 }
 
-/// The master's HA address changed (learned from a name server, or configured).
+/// A name server named the master's HA address. A configured `haMasterAddress` wins over
+/// what name servers say, as in RocketMQ.
 pub(crate) fn set_master(shard: &mut BrokerShard, master: Option<SocketAddr>) {
+    if shard.context.config.ha_master_address.is_some() {
+        return;
+    }
     let Some(slave) = shard.ha_slave.as_mut() else {
         return;
     };
