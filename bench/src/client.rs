@@ -52,6 +52,34 @@ impl Connection {
         Ok(request.opaque)
     }
 
+    /// Encode a request behind the ones already queued; `flush_queued` writes them all at once.
+    pub(crate) fn queue(&mut self, mut request: RemotingCommand) -> i32 {
+        self.next_opaque = self.next_opaque.wrapping_add(1);
+        request.opaque = self.next_opaque;
+        frame::encode(&request, &mut self.encode);
+        request.opaque
+    }
+
+    /// Write every queued request in one go.
+    pub(crate) fn flush_queued(&mut self) -> io::Result<()> {
+        let written = self.stream.write_all(&self.encode);
+        self.encode.clear();
+        written
+    }
+
+    /// A response already read from the socket, without reading more.
+    pub(crate) fn buffered_response(&mut self) -> Option<RemotingCommand> {
+        while let Ok(Some((command, used))) =
+            frame::decode(&self.buffer[self.read_start..], FRAME_BYTES_MAX)
+        {
+            self.read_start += used;
+            if command.is_response() {
+                return Some(command);
+            }
+        }
+        None
+    }
+
     /// The next response (any opaque).
     pub(crate) fn receive(&mut self) -> io::Result<RemotingCommand> {
         loop {

@@ -3,8 +3,9 @@
 //! `--rate` messages per second whose latency is measured from each message's intended send
 //! time, so a stalled broker cannot hide behind a slowed-down generator.
 //!
-//! Each connection ("lane") has a sender thread and a receiver thread; the receiver hands
-//! credits back to the sender in closed-loop mode. Report lines follow `producer.sh`;
+//! Each connection ("lane") of the closed loop is one thread that keeps its share of the `-w`
+//! senders busy; in the open loop a lane has a sender thread that writes on schedule and a
+//! receiver thread that matches the answers. Report lines follow `producer.sh`;
 //! percentiles come from an HDR histogram in microseconds. With `--verify` every message
 //! carries a stamp and the receivers keep where each acknowledged message was stored, for
 //! the read-back in `readback.rs`.
@@ -154,62 +155,103 @@ fn build_request(
     request
 }
 
-/// When the next send is due: its intended time (open loop) or when a credit came back.
-fn next_send_time(
+/// Build the next send of a lane and hand it to `write`; what the receiver must remember.
+fn issue(
     shared: &Shared,
     lane: &Lane,
-    start: Instant,
     sent: u64,
-    credits: &mpsc::Receiver<()>,
-) -> Option<Instant> {
-    if let Some(rate) = lane.rate_per_second {
-        let at = start + Duration::from_secs_f64(sent as f64 / rate);
-        clock::wait_until(at);
-        return Some(at);
-    }
-    loop {
-        match credits.recv_timeout(Duration::from_millis(100)) {
-            Ok(()) => return Some(clock::now()),
-            Err(mpsc::RecvTimeoutError::Timeout) if !shared.stop.load(Ordering::Relaxed) => {}
-            Err(_) => return None,
-        }
-    }
+    intended: Instant,
+    write: impl FnOnce(RemotingCommand) -> std::io::Result<i32>,
+) -> Option<(i32, InFlight)> {
+    let batch = u64::try_from(shared.options.batch).unwrap_or(1);
+    let index = lane.queues[usize::try_from(sent).unwrap_or(0) % lane.queues.len()];
+    let queue_id = shared.queues[index].queue_id;
+    let first_sequence = shared.issued.fetch_add(batch, Ordering::Relaxed);
+    let request = build_request(shared, lane.id, queue_id, first_sequence);
+    let Ok(opaque) = write(request) else {
+        shared.counters.send_failed.fetch_add(1, Ordering::Relaxed);
+        return None;
+    };
+    let in_flight = InFlight {
+        intended,
+        queue: QueueIndex(u32::try_from(index).unwrap_or(u32::MAX)),
+        first_sequence,
+    };
+    Some((opaque, in_flight))
 }
 
+/// Open loop (`--rate`): sends go out at their intended times whatever the answers do, so this
+/// thread only writes; `receiver` matches the answers.
 fn sender(
     shared: &Shared,
     lane: &Lane,
     mut writer: WriteHalf,
-    credits: &mpsc::Receiver<()>,
+    rate_per_second: f64,
     pending: &mpsc::Sender<(i32, InFlight)>,
 ) {
     let start = clock::now();
-    let batch = u64::try_from(shared.options.batch).unwrap_or(1);
     let mut sent = 0u64;
     loop {
         if shared.stop.load(Ordering::Relaxed) || lane.quantity.is_some_and(|q| sent >= q) {
             return;
         }
-        let Some(intended) = next_send_time(shared, lane, start, sent, credits) else {
+        let intended = start + Duration::from_secs_f64(sent as f64 / rate_per_second);
+        clock::wait_until(intended);
+        let Some(started) = issue(shared, lane, sent, intended, |r| writer.send(r)) else {
             return;
         };
-        let index = lane.queues[usize::try_from(sent).unwrap_or(0) % lane.queues.len()];
-        let queue_id = shared.queues[index].queue_id;
-        let first_sequence = shared.issued.fetch_add(batch, Ordering::Relaxed);
-        let request = build_request(shared, lane.id, queue_id, first_sequence);
-        let Ok(opaque) = writer.send(request) else {
-            shared.counters.send_failed.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
-        let in_flight = InFlight {
-            intended,
-            queue: QueueIndex(u32::try_from(index).unwrap_or(u32::MAX)),
-            first_sequence,
-        };
-        if pending.send((opaque, in_flight)).is_err() {
+        if pending.send(started).is_err() {
             return;
         }
         sent += 1;
+    }
+}
+
+/// Closed loop: the lane's `window` senders share one thread. Every answer frees a sender,
+/// which sends again at once; the sends freed by one read of the socket go out in one write,
+/// so neither this process nor the broker pays a system call and a thread wake-up per
+/// message. What each sender sees is the same as with a thread per sender: one send in
+/// flight, the next one issued as soon as its answer is in.
+fn closed_loop(shared: &Shared, lane: &Lane, mut connection: Connection) -> LaneResult {
+    let mut result = LaneResult {
+        latencies: histogram(),
+        acknowledged: Vec::new(),
+    };
+    let mut started: HashMap<i32, InFlight> = HashMap::with_capacity(lane.window);
+    let mut sent = 0u64;
+    loop {
+        let now = clock::now();
+        while started.len() < lane.window
+            && !shared.stop.load(Ordering::Relaxed)
+            && lane.quantity.is_none_or(|q| sent < q)
+        {
+            let Some((opaque, in_flight)) =
+                issue(shared, lane, sent, now, |r| Ok(connection.queue(r)))
+            else {
+                break;
+            };
+            started.insert(opaque, in_flight);
+            sent += 1;
+        }
+        let delivered = connection.flush_queued();
+        if started.is_empty() {
+            return result;
+        }
+        let response = delivered.and_then(|()| connection.receive());
+        let Ok(response) = response else {
+            shared
+                .counters
+                .response_failed
+                .fetch_add(u64::try_from(started.len()).unwrap_or(0), Ordering::Relaxed);
+            return result;
+        };
+        let mut next = Some(response);
+        while let Some(response) = next {
+            if let Some(sent) = started.remove(&response.opaque) {
+                account(shared, &response, sent, &mut result);
+            }
+            next = connection.buffered_response();
+        }
     }
 }
 
@@ -260,7 +302,6 @@ fn receiver(
     shared: &Shared,
     mut reader: Connection,
     pending: &mpsc::Receiver<(i32, InFlight)>,
-    credits: &mpsc::Sender<()>,
 ) -> LaneResult {
     let mut result = LaneResult {
         latencies: histogram(),
@@ -289,7 +330,6 @@ fn receiver(
             continue;
         };
         account(shared, &response, sent, &mut result);
-        let _ = credits.send(());
     }
 }
 
@@ -338,17 +378,27 @@ fn spawn_lane(
 ) -> Result<std::thread::JoinHandle<LaneResult>, String> {
     let connection = Connection::connect(&lane.broker, Duration::from_secs(5))
         .map_err(|error| format!("broker {} is unreachable: {error}", lane.broker))?;
+    let Some(rate_per_second) = lane.rate_per_second else {
+        let shared = Arc::clone(shared);
+        return Ok(std::thread::spawn(move || {
+            closed_loop(&shared, &lane, connection)
+        }));
+    };
     let (writer, reader) = connection.split().map_err(|error| error.to_string())?;
-    let (credit_sender, credits) = mpsc::channel();
-    for _ in 0..lane.window {
-        let _ = credit_sender.send(());
-    }
     let (pending_sender, pending) = mpsc::channel();
     let shared_sender = Arc::clone(shared);
-    std::thread::spawn(move || sender(&shared_sender, &lane, writer, &credits, &pending_sender));
+    std::thread::spawn(move || {
+        sender(
+            &shared_sender,
+            &lane,
+            writer,
+            rate_per_second,
+            &pending_sender,
+        );
+    });
     let shared_receiver = Arc::clone(shared);
     Ok(std::thread::spawn(move || {
-        receiver(&shared_receiver, reader, &pending, &credit_sender)
+        receiver(&shared_receiver, reader, &pending)
     }))
 }
 
