@@ -13,8 +13,10 @@ use ringmq_protocol::frame::{self, FrameError};
 
 use crate::message::Response;
 
-/// Bytes read per `read` call.
+/// Size of a connection's read buffer, and the step by which it grows for larger frames.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// A read is not attempted into less free space than this.
+const READ_ROOM_MIN_BYTES: usize = 8 * 1024;
 /// Outgoing bytes queued for one connection before it counts as a slow reader and is closed.
 pub(crate) const WRITE_QUEUE_BYTES_MAX: usize = 256 << 20;
 /// Slices handed to one `writev`.
@@ -36,8 +38,10 @@ pub(crate) enum ReadOutcome {
 pub(crate) struct Connection {
     pub(crate) stream: TcpStream,
     pub(crate) peer: SocketAddr,
+    /// Bytes `read_start..read_end` are read and not yet decoded.
     read_buffer: Vec<u8>,
     read_start: usize,
+    read_end: usize,
     write_queue: VecDeque<Bytes>,
     write_bytes: usize,
 }
@@ -47,8 +51,9 @@ impl Connection {
         Self {
             stream,
             peer,
-            read_buffer: Vec::with_capacity(READ_CHUNK_BYTES),
+            read_buffer: vec![0; READ_CHUNK_BYTES],
             read_start: 0,
+            read_end: 0,
             write_queue: VecDeque::new(),
             write_bytes: 0,
         }
@@ -64,29 +69,38 @@ impl Connection {
             if let Some(outcome) = self.split_frames(max_frame_bytes, frames) {
                 return outcome;
             }
-            let filled = self.read_buffer.len();
-            self.read_buffer.resize(filled + READ_CHUNK_BYTES, 0);
-            match self.stream.read(&mut self.read_buffer[filled..]) {
-                Ok(0) => {
-                    self.read_buffer.truncate(filled);
-                    return ReadOutcome::Closed;
-                }
-                Ok(count) => self.read_buffer.truncate(filled + count),
+            self.make_room();
+            match self.stream.read(&mut self.read_buffer[self.read_end..]) {
+                Ok(0) => return ReadOutcome::Closed,
+                Ok(count) => self.read_end += count,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    self.read_buffer.truncate(filled);
                     return match self.split_frames(max_frame_bytes, frames) {
                         Some(outcome) => outcome,
                         None => ReadOutcome::Open,
                     };
                 }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {
-                    self.read_buffer.truncate(filled);
-                }
-                Err(_) => {
-                    self.read_buffer.truncate(filled);
-                    return ReadOutcome::Closed;
-                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return ReadOutcome::Closed,
             }
+        }
+    }
+
+    /// Free space behind the unread bytes: move them to the front when little is left, and
+    /// grow the buffer only when a partial frame fills it. The buffer is zeroed once, when it
+    /// grows, not on every read.
+    fn make_room(&mut self) {
+        if self.read_buffer.len() - self.read_end >= READ_ROOM_MIN_BYTES {
+            return;
+        }
+        if self.read_start > 0 {
+            self.read_buffer
+                .copy_within(self.read_start..self.read_end, 0);
+            self.read_end -= self.read_start;
+            self.read_start = 0;
+        }
+        if self.read_buffer.len() - self.read_end < READ_ROOM_MIN_BYTES {
+            let grown = self.read_buffer.len() + READ_CHUNK_BYTES;
+            self.read_buffer.resize(grown, 0);
         }
     }
 
@@ -97,7 +111,8 @@ impl Connection {
         frames: &mut Vec<RemotingCommand>,
     ) -> Option<ReadOutcome> {
         loop {
-            match frame::decode(&self.read_buffer[self.read_start..], max_frame_bytes) {
+            let unread = &self.read_buffer[self.read_start..self.read_end];
+            match frame::decode(unread, max_frame_bytes) {
                 Ok(Some((command, consumed))) => {
                     self.read_start += consumed;
                     frames.push(command);
@@ -106,9 +121,14 @@ impl Connection {
                 Err(error) => return Some(ReadOutcome::Malformed(error)),
             }
         }
-        if self.read_start > 0 {
-            self.read_buffer.drain(..self.read_start);
+        if self.read_start == self.read_end {
             self.read_start = 0;
+            self.read_end = 0;
+            if self.read_buffer.len() > READ_CHUNK_BYTES {
+                // A large frame grew the buffer; do not keep that memory for small ones.
+                self.read_buffer.truncate(READ_CHUNK_BYTES);
+                self.read_buffer.shrink_to_fit();
+            }
         }
         None
     }

@@ -78,6 +78,9 @@ pub(crate) struct BrokerShard {
     pub(crate) poll: Poll,
     listeners: Vec<TcpListener>,
     connections: HashMap<u64, Connection>,
+    /// Connections with queued output, written once per loop turn so the answers produced in
+    /// one turn share a `writev`.
+    unflushed: Vec<u64>,
     next_connection: u64,
     pub(crate) pending_acks: VecDeque<PendingAck>,
     pub(crate) long_polls: LongPolls,
@@ -172,6 +175,7 @@ impl BrokerShard {
             poll,
             listeners: registered,
             connections: HashMap::new(),
+            unflushed: Vec::new(),
             next_connection: u64::try_from(CONNECTION_FIRST).expect("small"),
             pending_acks: VecDeque::new(),
             long_polls: LongPolls::default(),
@@ -491,6 +495,7 @@ impl BrokerShard {
         let Some(connection) = self.connections.get_mut(&id) else {
             return;
         };
+        let was_idle = !connection.has_pending_writes();
         if !connection.queue_response(response) {
             let reason = format!(
                 "{} reads too slowly (over the write queue limit)",
@@ -498,7 +503,9 @@ impl BrokerShard {
             );
             return self.close_connection(id, Some(reason));
         }
-        self.flush_connection(id);
+        if was_idle {
+            self.unflushed.push(id);
+        }
     }
 
     pub(crate) fn push_command(&mut self, connection: ConnectionRef, command: RemotingCommand) {
@@ -512,8 +519,9 @@ impl BrokerShard {
             );
         }
         if let Some(target) = self.connections.get_mut(&connection.id) {
-            if target.queue_command(&command) {
-                self.flush_connection(connection.id);
+            let was_idle = !target.has_pending_writes();
+            if target.queue_command(&command) && was_idle {
+                self.unflushed.push(connection.id);
             }
         }
     }
@@ -636,15 +644,12 @@ impl BrokerShard {
         while let Some((shard, message)) = retry.pop_front() {
             self.deliver(shard, message);
         }
-        let pending: Vec<u64> = self
-            .connections
-            .iter()
-            .filter(|(_, c)| c.has_pending_writes())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in pending {
+        // What a flush leaves queued (the socket was full) goes out on the writable event.
+        let mut unflushed = std::mem::take(&mut self.unflushed);
+        for id in unflushed.drain(..) {
             self.flush_connection(id);
         }
+        self.unflushed = unflushed;
         for shard in 0..self.wake.len() {
             if std::mem::take(&mut self.wake[shard]) {
                 self.outboxes.wake(u16::try_from(shard).expect("small"));
