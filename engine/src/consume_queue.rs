@@ -248,6 +248,11 @@ impl ConsumeQueue {
         Ok(())
     }
 
+    /// Entries dispatched but not yet written to their files (they are served from memory).
+    pub(crate) fn unwritten(&self) -> u64 {
+        self.max - self.unwritten_from
+    }
+
     /// Write entries added since the last call to their files (page cache, no fsync).
     pub(crate) fn write_out(&mut self, storage: &mut dyn Storage) -> io::Result<()> {
         while self.unwritten_from < self.max {

@@ -480,6 +480,13 @@ impl Index {
         storage.sync_directory(&self.directory)
     }
 
+    /// Entries added to the newest file but not yet written (lookups read them from memory).
+    pub(crate) fn unwritten(&self) -> u32 {
+        self.files
+            .last()
+            .map_or(0, |file| file.count().saturating_sub(file.written_count))
+    }
+
     /// Write new entries to the file (page cache).
     pub(crate) fn write_out(&mut self, storage: &mut dyn Storage) -> io::Result<()> {
         match self.files.last_mut() {
