@@ -43,7 +43,10 @@ fn run(role: &str, args: &[String]) -> i32 {
         "dev" => dev::run(args),
         "bench" => ringmq_bench::run(args, &embedded::launch),
         "shutdown" => shutdown::run(args),
-        "admin" => admin::run(args),
+        "admin" => {
+            ringmq_engine::io::signals::restore_default_sigpipe();
+            admin::run(args)
+        }
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             0

@@ -443,3 +443,29 @@ fn unreachable_name_server_error_names_the_address() {
     );
     assert!(text.contains("os error"), "{text}");
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_instead_of_panicking() {
+    // Hazard: operators pipe mqadmin into `head` or `grep -q`; the reader exits first and the
+    // next print fails with EPIPE, which Rust turns into a panic and a backtrace message.
+    // The reader (`true`) exits at once; the admin tool starts writing half a second later,
+    // so its writes always meet a closed pipe.
+    let scratch = tempfile::tempdir().expect("temporary directory");
+    let errors = scratch.path().join("stderr");
+    let status = scratch.path().join("status");
+    let script = format!(
+        "(sleep 0.5; '{BINARY}' admin 2>'{}'; echo $? >'{}') | true",
+        errors.display(),
+        status.display()
+    );
+    let shell = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .expect("sh runs");
+    assert!(shell.success());
+    let errors = std::fs::read_to_string(&errors).expect("stderr captured");
+    assert!(!errors.contains("panicked"), "{errors}");
+    // 141 = 128 + SIGPIPE: ended by the signal, as a C or Java tool would be.
+    let status = std::fs::read_to_string(&status).expect("status captured");
+    assert_eq!(status.trim(), "141", "{errors}");
+}

@@ -28,6 +28,7 @@ pub mod local_time;
 pub mod lock;
 mod posix;
 pub mod select;
+pub mod signals;
 pub mod sim;
 pub mod uring;
 
