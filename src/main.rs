@@ -12,6 +12,9 @@ mod dev;
 mod embedded;
 mod shutdown;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: ringmq <command> [options]
 
 commands:
