@@ -208,6 +208,15 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
     })
 }
 
+/// How often the report loop checks whether `-q` messages were consumed.
+const COMPLETION_POLL: Duration = Duration::from_millis(5);
+
+/// Whether `-q` messages were consumed.
+fn enough(shared: &Shared) -> bool {
+    shared.options.quantity > 0
+        && shared.counters.success.load(Ordering::Relaxed) >= shared.options.quantity
+}
+
 /// Report every interval; stop at the duration or once `-q` messages were consumed.
 fn report_until_done(shared: &Shared, started: std::time::Instant) -> u64 {
     let options = &shared.options;
@@ -218,7 +227,14 @@ fn report_until_done(shared: &Shared, started: std::time::Instant) -> u64 {
     let mut previous_born = (0u64, 0u64);
     loop {
         tick += Duration::from_secs(1).min(options.report_interval);
-        clock::wait_until(tick);
+        // The backlog may be drained well inside a second: look every few milliseconds, so
+        // the elapsed time (and the rate) is not rounded up to the next whole second.
+        while clock::now() < tick {
+            if enough(shared) {
+                return peak;
+            }
+            clock::wait_until((clock::now() + COMPLETION_POLL).min(tick));
+        }
         window.sample(&shared.counters, clock::wall_ms());
         let rates = window.rates();
         peak = peak.max(rates.tps);
@@ -244,9 +260,7 @@ fn report_until_done(shared: &Shared, started: std::time::Instant) -> u64 {
         let out_of_time = options
             .duration
             .is_some_and(|d| now.saturating_duration_since(started) >= d);
-        let enough = options.quantity > 0
-            && shared.counters.success.load(Ordering::Relaxed) >= options.quantity;
-        if out_of_time || enough {
+        if out_of_time || enough(shared) {
             return peak;
         }
     }
