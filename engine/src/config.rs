@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::constants::{
-    COMMITLOG_SEGMENT_BYTES_DEFAULT, COMMITLOG_SEGMENT_BYTES_MIN, CONSUME_QUEUE_ENTRY_BYTES,
-    CONSUME_QUEUE_FILE_BYTES_DEFAULT,
+    BUFFER_POOL_BYTES_DEFAULT, COMMITLOG_SEGMENT_BYTES_DEFAULT, COMMITLOG_SEGMENT_BYTES_MIN,
+    CONSUME_QUEUE_ENTRY_BYTES, CONSUME_QUEUE_FILE_BYTES_DEFAULT,
 };
+use crate::io::memlock::{PoolRequest, PoolSizing};
 
 /// When an append counts as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,8 +96,13 @@ pub struct EngineConfig {
     pub sync_flush_timeout: Duration,
     /// Bytes of recently written data kept in memory for zero-copy reads.
     pub tail_cache_bytes: usize,
-    /// Bytes of the aligned buffer pool (staging batches and in-flight writes).
+    /// Bytes of the aligned buffer pool for staging batches and in-flight writes: exactly
+    /// this, or at most this when `buffer_pool_sizing` is `FromMemlock` (`bufferPoolBytes`
+    /// unset).
     pub buffer_pool_bytes: usize,
+    /// Whether `buffer_pool_bytes` was set by the operator or may shrink to fit
+    /// RLIMIT_MEMLOCK so the pool can be registered with io_uring ([`crate::io::memlock`]).
+    pub buffer_pool_sizing: PoolSizing,
     /// How often consume queues, index and checkpoint are made durable.
     pub checkpoint_interval: Duration,
     /// `maxHashSlotNum` and `maxIndexNum` of an index file.
@@ -123,13 +129,26 @@ impl EngineConfig {
             flush_thorough_interval: Duration::from_secs(10),
             sync_flush_timeout: Duration::from_secs(5),
             tail_cache_bytes: 64 << 20,
-            buffer_pool_bytes: 32 << 20,
+            buffer_pool_bytes: BUFFER_POOL_BYTES_DEFAULT,
+            buffer_pool_sizing: PoolSizing::FromMemlock,
             checkpoint_interval: Duration::from_secs(1),
             index_hash_slots: 5_000_000,
             index_entries_max: 20_000_000,
             check_crc_on_recover: true,
             store_host: std::net::SocketAddr::from(([127, 0, 0, 1], 10911)),
             retention: RetentionConfig::default(),
+        }
+    }
+
+    /// The buffer pool one shard's storage backend should get. Tail-cache chunks are pool
+    /// buffers that were written, so the pool holds the tail cache too: its size is
+    /// `tail_cache_bytes + buffer_pool_bytes`, and when it is sized from RLIMIT_MEMLOCK the
+    /// tail cache keeps what the writes leave of it.
+    pub fn pool_request(&self) -> PoolRequest {
+        let bytes = self.tail_cache_bytes.saturating_add(self.buffer_pool_bytes);
+        PoolRequest {
+            sizing: self.buffer_pool_sizing,
+            ..PoolRequest::from_memlock(bytes, usize::from(self.shard_count))
         }
     }
 

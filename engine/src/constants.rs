@@ -20,6 +20,18 @@ pub const COMMIT_BATCH_BYTES_MAX: usize = 1 << 20;
 /// Batches appended while a chain is in flight, waiting for the next chain.
 pub const COMMIT_BATCHES_PENDING_MAX: usize = 16;
 
+/// Default `bufferPoolBytes`: the pool's share for staging and in-flight writes (the tail
+/// cache's `tailCacheBytes` comes on top; see `EngineConfig::pool_request`).
+pub const BUFFER_POOL_BYTES_DEFAULT: usize = 32 << 20;
+/// Smallest pool worth registering when it is sized from RLIMIT_MEMLOCK (`io::memlock`), in
+/// batches: a full chain in flight (`CHAIN_BYTES_MAX`, 4 batches), the next chain filling
+/// meanwhile (4 more, the staging batch included), the newest written batch (the tail cache
+/// cannot give it back while its last block may be rewritten) and the cold-read windows (4;
+/// they hold pool buffers). With fewer, an append finds no free buffer while a full chain is
+/// in flight and is refused as Busy (SYSTEM_BUSY to producers) although the disk keeps up;
+/// a larger unregistered pool is the better deal then. Checked in `commitlog/mod.rs`.
+pub const BUFFER_POOL_BYTES_MIN: usize = 13 * COMMIT_BATCH_BYTES_MAX;
+
 /// BLANK record written at the end of a segment: total size i32 + magic i32.
 pub const END_OF_SEGMENT_BLANK_BYTES_MIN: u64 = 8;
 
@@ -27,6 +39,7 @@ pub const END_OF_SEGMENT_BLANK_BYTES_MIN: u64 = 8;
 pub const RECORD_BYTES_MAX: usize = COMMIT_BATCH_BYTES_MAX - ALIGNMENT;
 
 const _: () = assert!(COMMIT_BATCH_BYTES_MAX % ALIGNMENT == 0);
+const _: () = assert!(BUFFER_POOL_BYTES_MIN <= BUFFER_POOL_BYTES_DEFAULT);
 const _: () = assert!(COMMITLOG_SEGMENT_BYTES_MIN % (ALIGNMENT as u64) == 0);
 const _: () = assert!(CONSUME_QUEUE_FILE_BYTES_DEFAULT % CONSUME_QUEUE_ENTRY_BYTES == 0);
 const _: () = assert!(RECORD_BYTES_MAX + ALIGNMENT <= COMMIT_BATCH_BYTES_MAX);

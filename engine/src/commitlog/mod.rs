@@ -29,7 +29,8 @@ use ringmq_protocol::record::{self, MessageDraft, StoreStamp};
 
 use crate::config::{EngineConfig, FlushMode};
 use crate::constants::{
-    COMMIT_BATCHES_PENDING_MAX, END_OF_SEGMENT_BLANK_BYTES_MIN, RECORD_BYTES_MAX,
+    BUFFER_POOL_BYTES_MIN, COMMIT_BATCHES_PENDING_MAX, COMMIT_BATCH_BYTES_MAX,
+    END_OF_SEGMENT_BLANK_BYTES_MIN, RECORD_BYTES_MAX,
 };
 use crate::error::{AppendError, Latch};
 use crate::io::buffer::ALIGNMENT;
@@ -42,6 +43,16 @@ use self::segment_set::SegmentSet;
 pub(crate) use self::tail_cache::{Chunk, TailCache};
 
 const ALIGNMENT_BYTES: u64 = ALIGNMENT as u64;
+
+// The smallest memlock-sized pool covers what the group commit holds at once: a full chain
+// in flight, the next chain filling, the newest written batch and the cold-read windows.
+const _: () = assert!(
+    BUFFER_POOL_BYTES_MIN
+        == (2 * group_commit::CHAIN_BYTES_MAX.div_ceil(COMMIT_BATCH_BYTES_MAX)
+            + 1
+            + read::READ_CACHE_WINDOWS_MAX)
+            * COMMIT_BATCH_BYTES_MAX
+);
 
 fn floor_block(offset: u64) -> u64 {
     offset - offset % ALIGNMENT_BYTES

@@ -15,8 +15,8 @@ use crate::types::PhysicalOffset;
 
 use super::{floor_block, Commitlog};
 
-/// Windows kept for sequential cold readers.
-const READ_CACHE_WINDOWS_MAX: usize = 4;
+/// Windows kept for sequential cold readers (each may hold a pool buffer).
+pub(super) const READ_CACHE_WINDOWS_MAX: usize = 4;
 /// Bytes of one cold-read window (at most one pool buffer).
 const READ_WINDOW_BYTES_MAX: u64 = 1 << 20;
 /// Polls of one second each before a cold read is declared stuck.

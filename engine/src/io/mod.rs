@@ -26,6 +26,7 @@ mod chain;
 pub mod fallback;
 pub mod local_time;
 pub mod lock;
+pub mod memlock;
 mod posix;
 pub mod select;
 pub mod signals;

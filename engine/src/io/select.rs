@@ -15,6 +15,7 @@ use std::io;
 use std::str::FromStr;
 
 use super::fallback::{FallbackConfig, FallbackStorage};
+use super::memlock::PoolRequest;
 use super::uring::{RingFlavor, UringConfig, UringSetupError, UringStorage};
 use super::Storage;
 
@@ -142,37 +143,44 @@ fn open_fallback(pool_bytes: usize, chunk_bytes: usize) -> Result<Box<dyn Storag
         .map_err(|error| SelectError::FallbackSetup { error })
 }
 
-fn uring_log_line(storage: &UringStorage, pool_bytes: usize) -> String {
+/// "io backend: io_uring (ring with no task-run flags; buffer pool 96 MiB, registered (…))".
+fn uring_log_line(storage: &UringStorage) -> String {
     let flags = match storage.flavor() {
         RingFlavor::DeferTaskrun => "SINGLE_ISSUER|DEFER_TASKRUN|COOP_TASKRUN",
         RingFlavor::Plain => "no task-run flags",
     };
-    let registration = if storage.buffers_registered() {
-        "registered"
-    } else {
-        "not registered"
-    };
     format!(
-        "io backend: io_uring (ring with {flags}; buffer pool of {} KiB {registration})",
-        pool_bytes / 1024
+        "io backend: io_uring (ring with {flags}; {})",
+        storage.pool_note()
     )
 }
 
 /// Open the backend `choice` asks for, on the calling shard thread, with a buffer pool of
-/// `pool_bytes` in `chunk_bytes` chunks. Returns the storage and a log line saying which
-/// backend runs and why.
+/// exactly `pool_bytes` in `chunk_bytes` chunks, registered with io_uring if RLIMIT_MEMLOCK
+/// allows it for one ring. Returns the storage and a log line saying which backend runs and
+/// why.
 pub fn open_backend(
     choice: BackendChoice,
     pool_bytes: usize,
     chunk_bytes: usize,
 ) -> Result<(Box<dyn Storage>, String), SelectError> {
-    open_backend_with(choice, pool_bytes, chunk_bytes, || {
-        UringStorage::new(&UringConfig::new(pool_bytes, chunk_bytes))
+    open_backend_for(choice, &PoolRequest::explicit(pool_bytes), chunk_bytes)
+}
+
+/// [`open_backend`] with the pool `pool` asks for: io_uring sizes and registers it as
+/// [`super::memlock`] decides; the fallback, which registers nothing, gets `pool.bytes`.
+pub fn open_backend_for(
+    choice: BackendChoice,
+    pool: &PoolRequest,
+    chunk_bytes: usize,
+) -> Result<(Box<dyn Storage>, String), SelectError> {
+    open_backend_with(choice, pool.bytes, chunk_bytes, || {
+        UringStorage::new(&UringConfig::for_pool(pool, chunk_bytes))
     })
 }
 
 /// `open_backend` with the io_uring setup injected, so the policy is testable on a host
-/// where io_uring works.
+/// where io_uring works. `pool_bytes` is the fallback's pool.
 fn open_backend_with(
     choice: BackendChoice,
     pool_bytes: usize,
@@ -188,7 +196,7 @@ fn open_backend_with(
     }
     match set_up_uring() {
         Ok(storage) => {
-            let line = uring_log_line(&storage, pool_bytes);
+            let line = uring_log_line(&storage);
             Ok((Box::new(storage), line))
         }
         Err(error) if error.means_unavailable() => {

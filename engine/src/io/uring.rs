@@ -30,18 +30,26 @@ use std::time::Duration;
 use io_uring::{opcode, squeue, types, EnterFlags, IoUring, Probe};
 
 use super::buffer::{BufferPool, ALIGNMENT};
+pub use super::memlock::REGISTERED_REGION_BYTES_MAX;
+use super::memlock::{self, Memlock, PoolPlan, PoolRequest};
 use super::posix::{self, FileTable};
 use super::{
     chain, BackendKind, ChainLink, Completion, FileHandle, IoBuffer, IoError, Op, Storage,
     SubmitError, SubmitErrorReason,
 };
 
-/// Largest region io_uring registers as one fixed buffer (`io_uring_register(2)`).
-pub const REGISTERED_REGION_BYTES_MAX: usize = 1 << 30;
 /// Default submission-queue size; a chain longer than this can never be submitted whole.
 pub const SUBMISSION_ENTRIES_DEFAULT: u32 = 128;
 /// The completion queue is this many times the submission queue (2–4x is the usual advice).
 pub const COMPLETION_ENTRIES_PER_SUBMISSION_ENTRY: u32 = 4;
+// The default ring's pages (64-byte SQEs, 16-byte CQEs, the 4-byte SQ index array and a page
+// for headers and rounding) fit the memlock allowance kept for each ring, with room to spare.
+const _: () = assert!(
+    (SUBMISSION_ENTRIES_DEFAULT as usize) * (64 + 4)
+        + (SUBMISSION_ENTRIES_DEFAULT * COMPLETION_ENTRIES_PER_SUBMISSION_ENTRY) as usize * 16
+        + 2 * ALIGNMENT
+        <= memlock::RING_MEMLOCK_ALLOWANCE_BYTES / 2
+);
 /// Largest read or write one SQE can carry (`len` is a u32; keep it page-aligned).
 const LINK_BYTES_MAX: usize = (1 << 31) - ALIGNMENT;
 /// How long `drop` waits, in total, for in-flight operations before leaking their buffers.
@@ -51,7 +59,8 @@ const DROP_WAIT_ROUND: Duration = Duration::from_millis(100);
 /// Sizes of one ring and its buffer pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UringConfig {
-    pub pool_bytes: usize,
+    /// The buffer pool: its size, or how to size it from RLIMIT_MEMLOCK ([`memlock`]).
+    pub pool: PoolRequest,
     pub chunk_bytes: usize,
     pub submission_entries: u32,
     /// Operations in flight at most; must stay below the completion-queue capacity.
@@ -66,9 +75,15 @@ pub struct UringConfig {
 }
 
 impl UringConfig {
+    /// A ring with a pool of exactly `pool_bytes`, the only one of its process.
     pub fn new(pool_bytes: usize, chunk_bytes: usize) -> Self {
+        Self::for_pool(&PoolRequest::explicit(pool_bytes), chunk_bytes)
+    }
+
+    /// A ring with the pool `pool` asks for (see [`memlock`] for the sizing).
+    pub fn for_pool(pool: &PoolRequest, chunk_bytes: usize) -> Self {
         Self {
-            pool_bytes,
+            pool: *pool,
             chunk_bytes,
             submission_entries: SUBMISSION_ENTRIES_DEFAULT,
             in_flight_max: usize::try_from(2 * SUBMISSION_ENTRIES_DEFAULT)
@@ -243,7 +258,8 @@ pub struct UringStorage {
     in_flight: usize,
     in_flight_max: usize,
     flavor: RingFlavor,
-    registration_note: Option<String>,
+    /// What the pool is and whether it is registered, for the log (see [`memlock`]).
+    pool_note: String,
     failure: Option<String>,
     _single_thread: PhantomData<*const ()>,
 }
@@ -332,63 +348,57 @@ fn check_support(ring: &IoUring) -> Result<(), UringSetupError> {
     }
 }
 
-/// "8 MiB", "64 KiB" or "unlimited", for operator messages.
-fn describe_bytes(bytes: Option<u64>) -> String {
-    match bytes {
-        None => "unlimited".to_owned(),
-        Some(bytes) if bytes >= 1 << 20 && bytes % (1 << 20) == 0 => format!("{} MiB", bytes >> 20),
-        Some(bytes) if bytes % 1024 == 0 => format!("{} KiB", bytes >> 10),
-        Some(bytes) => format!("{bytes} bytes"),
-    }
-}
-
-/// Why the pool will not be registered before trying, from its size and the memlock limit.
-/// Registered memory is charged against RLIMIT_MEMLOCK (unless the process has CAP_IPC_LOCK;
-/// we do not rely on that, so the decision is the same for every user).
-pub fn registration_obstacle(region_bytes: usize, memlock_limit: Option<u64>) -> Option<String> {
-    if region_bytes > REGISTERED_REGION_BYTES_MAX {
-        return Some("it exceeds the 1 GiB io_uring fixed-buffer limit".to_owned());
-    }
-    let region = u64::try_from(region_bytes).unwrap_or(u64::MAX);
-    match memlock_limit {
-        Some(limit) if region > limit => Some(format!(
-            "RLIMIT_MEMLOCK is {}",
-            describe_bytes(memlock_limit)
-        )),
-        _ => None,
-    }
-}
-
-/// Register the pool's region as fixed buffer 0, or explain in one line why it stays plain.
-fn register_pool(ring: &IoUring, pool: &mut BufferPool) -> Option<String> {
-    let memlock = posix::memlock_limit_bytes().ok().flatten();
-    let (base, length) = pool.region_pointer();
-    let note = |why: String| {
-        format!(
-            "ringmq: io_uring: buffer pool of {} not registered ({why}): using unregistered \
-             reads/writes; raise LimitMEMLOCK to register it",
-            describe_bytes(u64::try_from(length).ok())
-        )
+/// Allocate the pool `plan` describes and register it if the plan says so. Returns the pool
+/// and the log line saying what it is. When the kernel refuses a registration the plan
+/// allowed (other processes of the user hold part of the limit, see [`memlock`]), the pool
+/// falls back to the requested size, unregistered, as for any unregistered pool.
+fn set_up_pool(ring: &IoUring, plan: &PoolPlan) -> Result<(BufferPool, String), UringSetupError> {
+    let allocate = |chunks: usize| {
+        BufferPool::new(plan.chunk_bytes, chunks).ok_or(UringSetupError::PoolAllocation {
+            bytes: plan.chunk_bytes.saturating_mul(chunks),
+        })
     };
-    if let Some(why) = registration_obstacle(length, memlock) {
-        return Some(note(why));
+    let mut pool = allocate(plan.chunk_count)?;
+    if !plan.register {
+        return Ok((pool, plan.describe()));
     }
+    let Err(error) = register_pool(ring, &mut pool) else {
+        return Ok((pool, plan.describe()));
+    };
+    let tried = pool.region_bytes();
+    if plan.requested_chunks != plan.chunk_count {
+        drop(pool);
+        pool = allocate(plan.requested_chunks)?;
+    }
+    let limit = match plan.memlock {
+        Memlock::Limited(limit) => memlock::describe_bytes(limit),
+        Memlock::Unlimited => "unlimited".to_owned(),
+        Memlock::Exempt => "not charged (CAP_IPC_LOCK)".to_owned(),
+    };
+    let note = format!(
+        "buffer pool {} not registered: io_uring_register(BUFFERS) of {} failed: {error}; \
+         RLIMIT_MEMLOCK is {limit} for {} shard(s), and the kernel charges every process of \
+         the user against it: raise LimitMEMLOCK= in the systemd unit or ulimit -l; reads and \
+         writes use unregistered buffers",
+        memlock::describe_bytes(u64::try_from(pool.region_bytes()).unwrap_or(u64::MAX)),
+        memlock::describe_bytes(u64::try_from(tried).unwrap_or(u64::MAX)),
+        plan.request.shards.max(1)
+    );
+    Ok((pool, note))
+}
+
+/// Register the pool's region as fixed buffer 0.
+fn register_pool(ring: &IoUring, pool: &mut BufferPool) -> io::Result<()> {
+    let (base, length) = pool.region_pointer();
     let iovec = libc::iovec {
         iov_base: base.cast(),
         iov_len: length,
     };
     // SAFETY: the iovec covers exactly the pool's region, which stays allocated while the
     // ring lives: the pool is a field of the same UringStorage, dropped after the ring.
-    match unsafe { ring.submitter().register_buffers(&[iovec]) } {
-        Ok(()) => {
-            pool.set_registered(true);
-            None
-        }
-        Err(error) => Some(note(format!(
-            "register_buffers failed: {error}; RLIMIT_MEMLOCK is {}",
-            describe_bytes(memlock)
-        ))),
-    }
+    unsafe { ring.submitter().register_buffers(&[iovec]) }?;
+    pool.set_registered(true);
+    Ok(())
 }
 
 /// The SQE for one link, addressing `fd`; `fixed` is the registered index of the buffer if
@@ -460,16 +470,8 @@ impl UringStorage {
                 operation: "io_uring_register(EVENTFD)",
                 error,
             })?;
-        let chunk_count = (config.pool_bytes / config.chunk_bytes.max(1)).max(1);
-        let mut pool = BufferPool::new(config.chunk_bytes, chunk_count).ok_or(
-            UringSetupError::PoolAllocation {
-                bytes: config.pool_bytes,
-            },
-        )?;
-        let registration_note = register_pool(&ring, &mut pool);
-        if let Some(note) = &registration_note {
-            eprintln!("{note}");
-        }
+        let plan = memlock::plan_pool(&config.pool, config.chunk_bytes, Memlock::probe());
+        let (pool, pool_note) = set_up_pool(&ring, &plan)?;
         Ok(Self {
             ring,
             eventfd,
@@ -483,7 +485,7 @@ impl UringStorage {
             in_flight: 0,
             in_flight_max: config.in_flight_max,
             flavor,
-            registration_note,
+            pool_note,
             failure: None,
             _single_thread: PhantomData,
         })
@@ -498,9 +500,19 @@ impl UringStorage {
         self.pool.is_registered()
     }
 
-    /// The line logged when the pool could not be registered.
+    /// Why the pool is not registered, when it is not (the same text as [`Self::pool_note`]).
     pub fn registration_note(&self) -> Option<&str> {
-        self.registration_note.as_deref()
+        (!self.pool.is_registered()).then_some(self.pool_note.as_str())
+    }
+
+    /// One line saying the pool's size, how it was chosen and whether it is registered.
+    pub fn pool_note(&self) -> &str {
+        &self.pool_note
+    }
+
+    /// Bytes of the buffer pool actually allocated (it may be smaller than requested).
+    pub fn pool_bytes(&self) -> usize {
+        self.pool.region_bytes()
     }
 
     /// Make room for `count` SQEs: submit what is queued if needed. False if still no room.
@@ -755,17 +767,6 @@ impl Storage for UringStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_pool_over_the_memlock_limit_or_one_gib_is_not_registered() {
-        assert_eq!(registration_obstacle(4 << 20, Some(8 << 20)), None);
-        assert_eq!(registration_obstacle(4 << 20, None), None);
-        assert_eq!(
-            registration_obstacle(16 << 20, Some(8 << 20)).as_deref(),
-            Some("RLIMIT_MEMLOCK is 8 MiB")
-        );
-        assert!(registration_obstacle(2 << 30, None).is_some());
-    }
 
     #[test]
     fn enomem_is_not_treated_as_unavailable() {
