@@ -11,11 +11,13 @@
 //! initial user namespace (root outside a user namespace) is charged nothing: its rings have
 //! no user to charge.
 //!
-//! Charged but out of our sight: buffers other processes of the same user registered (two
-//! brokers under one user share the limit), rings closed a moment ago (the kernel releases
-//! their charge asynchronously), and a transparent huge page, which is charged whole even
-//! where the pool covers only part of it. Any of these makes a registration that the plan
-//! allowed fail; the pool then runs unregistered with one log line, as for any failure.
+//! A transparent huge page is charged whole even where the pool covers only part of it, so
+//! the backend keeps a pool it registers under a finite limit on base pages (MADV_NOHUGEPAGE
+//! before the registration touches it; `uring.rs`). Charged but out of our sight: buffers
+//! other processes of the same user registered (two brokers under one user share the limit)
+//! and rings closed a moment ago (the kernel releases their charge asynchronously). Either
+//! makes a registration that the plan allowed fail; the pool then runs unregistered at its
+//! requested size with one log line, as for any failure.
 //!
 //! The policy ([`plan_pool`]): a pool whose size was set explicitly keeps it, registered if it
 //! fits the shard's share. A pool sized from the limit ([`PoolSizing::FromMemlock`]) takes its

@@ -324,6 +324,18 @@ pub(crate) fn memlock_limit_bytes() -> io::Result<Option<u64>> {
     Ok((limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur))
 }
 
+/// Ask the kernel not to back `[base, base + length)` with transparent huge pages
+/// (MADV_NOHUGEPAGE). `base` must be page-aligned.
+pub(crate) fn keep_off_huge_pages(base: *mut u8, length: usize) -> io::Result<()> {
+    // SAFETY: madvise with MADV_NOHUGEPAGE changes only how the kernel may back the range,
+    // never its contents; the caller passes a range of memory it owns.
+    let result = unsafe { libc::madvise(base.cast(), length, libc::MADV_NOHUGEPAGE) };
+    if result != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// A non-blocking, close-on-exec eventfd.
 pub(crate) fn eventfd() -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;

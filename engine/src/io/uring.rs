@@ -362,7 +362,7 @@ fn set_up_pool(ring: &IoUring, plan: &PoolPlan) -> Result<(BufferPool, String), 
     if !plan.register {
         return Ok((pool, plan.describe()));
     }
-    let Err(error) = register_pool(ring, &mut pool) else {
+    let Err(error) = register_pool(ring, &mut pool, plan) else {
         return Ok((pool, plan.describe()));
     };
     let tried = pool.region_bytes();
@@ -388,8 +388,17 @@ fn set_up_pool(ring: &IoUring, plan: &PoolPlan) -> Result<(BufferPool, String), 
 }
 
 /// Register the pool's region as fixed buffer 0.
-fn register_pool(ring: &IoUring, pool: &mut BufferPool) -> io::Result<()> {
+fn register_pool(ring: &IoUring, pool: &mut BufferPool, plan: &PoolPlan) -> io::Result<()> {
     let (base, length) = pool.region_pointer();
+    if matches!(plan.memlock, Memlock::Limited(_)) {
+        // A transparent huge page is charged whole to RLIMIT_MEMLOCK even where the region
+        // covers part of it, which would put a pool sized to its share over the limit. A
+        // large zeroed allocation is normally fresh, untouched memory, and registration is
+        // what faults it in, so keeping the region on base pages now makes the charge its
+        // size. Best effort: pages already faulted in as huge pages stay so, and a failure
+        // (e.g. pages larger than ALIGNMENT) leaves registration to succeed or log as it will.
+        let _ = posix::keep_off_huge_pages(base, length);
+    }
     let iovec = libc::iovec {
         iov_base: base.cast(),
         iov_len: length,
