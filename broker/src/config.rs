@@ -155,8 +155,10 @@ pub struct BrokerConfig {
     pub shards: u16,
     /// `ioBackend` (ringmq).
     pub io_backend: IoBackend,
-    /// `bufferPoolBytes` (ringmq): aligned buffers for staging and in-flight writes.
-    pub buffer_pool_bytes: u64,
+    /// `bufferPoolBytes` (ringmq): aligned buffers for staging and in-flight writes. Unset
+    /// (the default), each shard's pool is at most 32 MiB + `tailCacheBytes` and shrinks to
+    /// its share of RLIMIT_MEMLOCK so io_uring can register it; set, it is used as is.
+    pub buffer_pool_bytes: Option<u64>,
     /// `tailCacheBytes` (ringmq): recently written data kept in memory for reads.
     pub tail_cache_bytes: u64,
     /// `logDir` (ringmq); default `~/logs/rocketmqlogs`, where RocketMQ writes broker.log.
@@ -266,7 +268,7 @@ impl BrokerConfig {
             dledger_self_id: None,
             shards: u16::try_from(cores).unwrap_or(SHARDS_MAX).min(SHARDS_MAX),
             io_backend: IoBackend::Auto,
-            buffer_pool_bytes: 32 << 20,
+            buffer_pool_bytes: None,
             tail_cache_bytes: 64 << 20,
             log_dir: tilde("logs/rocketmqlogs"),
             raw: BTreeMap::new(),

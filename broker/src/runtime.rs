@@ -8,7 +8,8 @@ use std::thread::JoinHandle;
 
 use ringmq_engine::clock::{Clock, SystemClock};
 use ringmq_engine::config::{EngineConfig, FlushMode, RetentionConfig, StorePaths};
-use ringmq_engine::io::select::{open_backend, BackendChoice};
+use ringmq_engine::io::memlock::PoolSizing;
+use ringmq_engine::io::select::{open_backend_for, BackendChoice};
 use ringmq_engine::shard::Shard;
 use ringmq_engine::store::StoreGuard;
 use ringmq_engine::types::ShardId;
@@ -213,7 +214,10 @@ pub(crate) fn engine_config(config: &BrokerConfig, store_host: SocketAddr) -> En
     engine.flush_thorough_interval = config.flush_commitlog_thorough_interval;
     engine.sync_flush_timeout = config.sync_flush_timeout;
     engine.tail_cache_bytes = usize::try_from(config.tail_cache_bytes).unwrap_or(usize::MAX);
-    engine.buffer_pool_bytes = usize::try_from(config.buffer_pool_bytes).unwrap_or(usize::MAX);
+    if let Some(bytes) = config.buffer_pool_bytes {
+        engine.buffer_pool_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+        engine.buffer_pool_sizing = PoolSizing::Explicit;
+    }
     engine.index_hash_slots = config.index_hash_slots;
     engine.index_entries_max = config.index_entries_max;
     engine.store_host = store_host;
@@ -436,9 +440,9 @@ impl ShardStart {
         ) {
             log.warn(&format!("shard {index}: not pinned to a core: {error}"));
         }
-        let pool_bytes = self.engine.tail_cache_bytes + self.engine.buffer_pool_bytes;
         let chunk = ringmq_engine::constants::COMMIT_BATCH_BYTES_MAX;
-        let (storage, line) = open_backend(backend_choice(&self.context.config), pool_bytes, chunk)
+        let choice = backend_choice(&self.context.config);
+        let (storage, line) = open_backend_for(choice, &self.engine.pool_request(), chunk)
             .map_err(|error| format!("shard {index}: {error}"))?;
         log.info(&format!("shard {index}: {line}"));
         let mut lines = Vec::new();
@@ -491,5 +495,36 @@ impl ShardStart {
             delay_offsets: self.delay_offsets,
         };
         BrokerShard::new(parts).map_err(|error| format!("shard {index}: {error}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringmq_engine::constants::BUFFER_POOL_BYTES_MIN;
+    use ringmq_engine::io::memlock::PoolRequest;
+
+    #[test]
+    fn an_unset_buffer_pool_is_sized_from_memlock_and_a_set_one_is_kept() {
+        // The ring's pool holds the tail cache too, and every shard registers its own, so
+        // the request carries both sizes and the shard count.
+        let host = SocketAddr::from(([127, 0, 0, 1], 10911));
+        let mut config = BrokerConfig::defaults(Some(std::path::Path::new("/home/mq")));
+        config.shards = 3;
+        assert_eq!(
+            engine_config(&config, host).pool_request(),
+            PoolRequest {
+                bytes: (64 + 32) << 20,
+                sizing: PoolSizing::FromMemlock,
+                shards: 3,
+                minimum_bytes: BUFFER_POOL_BYTES_MIN,
+            }
+        );
+        config.buffer_pool_bytes = Some(8 << 20);
+        let pool = engine_config(&config, host).pool_request();
+        assert_eq!(
+            (pool.bytes, pool.sizing, pool.shards),
+            ((64 + 8) << 20, PoolSizing::Explicit, 3)
+        );
     }
 }

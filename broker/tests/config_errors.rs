@@ -425,3 +425,28 @@ fn utf8_byte_order_mark_does_not_hide_the_first_key() {
         "broker-z"
     );
 }
+
+#[test]
+fn buffer_pool_bytes_unset_is_sized_at_run_time_and_set_is_kept() {
+    // Unset, the pool is sized from RLIMIT_MEMLOCK at start; `-p` prints it empty (a run-time
+    // default), and that output reads back as unset rather than as an explicit size.
+    let unset = ok("shards=2").config;
+    assert_eq!(unset.buffer_pool_bytes, None);
+    assert!(unset.print_all().lines().any(|l| l == "bufferPoolBytes="));
+    assert_eq!(ok("bufferPoolBytes=").config.buffer_pool_bytes, None);
+    let set = ok("bufferPoolBytes=33554432").config;
+    assert_eq!(
+        set.buffer_pool_bytes,
+        Some(32 << 20),
+        "the default, but explicit"
+    );
+    assert!(set
+        .print_all()
+        .lines()
+        .any(|l| l == "bufferPoolBytes=33554432"));
+    assert_eq!(
+        single_error("bufferPoolBytes=4096"),
+        "broker-a.properties:1: bufferPoolBytes=4096: expected a size in bytes from 1048576 \
+         to 1099511627776"
+    );
+}

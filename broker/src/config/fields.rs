@@ -432,13 +432,12 @@ pub(crate) const FIELDS: &[Field] = &[
     optional!("dLegerSelfId", dledger_self_id, values::name),
     ranged!("shards", shards, 1, i128::from(SHARDS_MAX), "a shard count"),
     typed!("ioBackend", io_backend, str::parse),
-    ranged!(
-        "bufferPoolBytes",
-        buffer_pool_bytes,
+    optional!("bufferPoolBytes", buffer_pool_bytes, |v| int_in(
+        v,
         1 << 20,
         1 << 40,
         "a size in bytes"
-    ),
+    )),
     ranged!(
         "tailCacheBytes",
         tail_cache_bytes,
