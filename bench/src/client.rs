@@ -43,21 +43,15 @@ impl Connection {
     }
 
     /// Send a request; returns its opaque.
-    pub(crate) fn send(&mut self, mut request: RemotingCommand) -> io::Result<i32> {
-        self.next_opaque = self.next_opaque.wrapping_add(1);
-        request.opaque = self.next_opaque;
-        self.encode.clear();
-        frame::encode(&request, &mut self.encode);
-        self.stream.write_all(&self.encode)?;
-        Ok(request.opaque)
+    pub(crate) fn send(&mut self, request: RemotingCommand) -> io::Result<i32> {
+        let opaque = self.queue(request);
+        self.flush_queued()?;
+        Ok(opaque)
     }
 
     /// Encode a request behind the ones already queued; `flush_queued` writes them all at once.
-    pub(crate) fn queue(&mut self, mut request: RemotingCommand) -> i32 {
-        self.next_opaque = self.next_opaque.wrapping_add(1);
-        request.opaque = self.next_opaque;
-        frame::encode(&request, &mut self.encode);
-        request.opaque
+    pub(crate) fn queue(&mut self, request: RemotingCommand) -> i32 {
+        encode_next(&mut self.next_opaque, request, &mut self.encode)
     }
 
     /// Write every queued request in one go.
@@ -67,41 +61,39 @@ impl Connection {
         written
     }
 
-    /// A response already read from the socket, without reading more.
-    pub(crate) fn buffered_response(&mut self) -> Option<RemotingCommand> {
-        while let Ok(Some((command, used))) =
-            frame::decode(&self.buffer[self.read_start..], FRAME_BYTES_MAX)
-        {
+    /// The next response among the bytes already read, skipping server-initiated requests;
+    /// `None` when they hold no complete one.
+    fn decode_buffered(&mut self) -> io::Result<Option<RemotingCommand>> {
+        loop {
+            let decoded = frame::decode(&self.buffer[self.read_start..], FRAME_BYTES_MAX)
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))?;
+            let Some((command, used)) = decoded else {
+                return Ok(None);
+            };
             self.read_start += used;
+            if self.read_start == self.buffer.len() {
+                self.buffer.clear();
+                self.read_start = 0;
+            }
             if command.is_response() {
-                return Some(command);
+                return Ok(Some(command));
             }
         }
-        None
+    }
+
+    /// A response already read from the socket, without reading more. A malformed frame stays
+    /// in the buffer for the next `receive` to report.
+    pub(crate) fn buffered_response(&mut self) -> Option<RemotingCommand> {
+        self.decode_buffered().ok().flatten()
     }
 
     /// The next response (any opaque).
     pub(crate) fn receive(&mut self) -> io::Result<RemotingCommand> {
         loop {
-            match frame::decode(&self.buffer[self.read_start..], FRAME_BYTES_MAX) {
-                Ok(Some((command, used))) => {
-                    self.read_start += used;
-                    if self.read_start == self.buffer.len() {
-                        self.buffer.clear();
-                        self.read_start = 0;
-                    }
-                    if command.is_response() {
-                        return Ok(command);
-                    }
-                }
-                Ok(None) => self.fill()?,
-                Err(error) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        error.to_string(),
-                    ))
-                }
+            if let Some(command) = self.decode_buffered()? {
+                return Ok(command);
             }
+            self.fill()?;
         }
     }
 
@@ -144,6 +136,14 @@ impl Connection {
     }
 }
 
+/// Give `request` the connection's next opaque and append its frame to `out`.
+fn encode_next(next_opaque: &mut i32, mut request: RemotingCommand, out: &mut Vec<u8>) -> i32 {
+    *next_opaque = next_opaque.wrapping_add(1);
+    request.opaque = *next_opaque;
+    frame::encode(&request, out);
+    request.opaque
+}
+
 /// A request with string ext fields.
 pub(crate) fn request(code: i32, ext: &[(&str, String)]) -> RemotingCommand {
     let mut command = RemotingCommand::request(code);
@@ -163,13 +163,11 @@ pub(crate) struct WriteHalf {
 
 impl WriteHalf {
     /// Send a request; returns its opaque.
-    pub(crate) fn send(&mut self, mut request: RemotingCommand) -> io::Result<i32> {
-        self.next_opaque = self.next_opaque.wrapping_add(1);
-        request.opaque = self.next_opaque;
+    pub(crate) fn send(&mut self, request: RemotingCommand) -> io::Result<i32> {
         self.encode.clear();
-        frame::encode(&request, &mut self.encode);
+        let opaque = encode_next(&mut self.next_opaque, request, &mut self.encode);
         self.stream.write_all(&self.encode)?;
-        Ok(request.opaque)
+        Ok(opaque)
     }
 }
 

@@ -133,7 +133,6 @@ pub struct PoolPlan {
     pub chunk_count: usize,
     /// Chunks of the requested size: what the pool gets if it ends up unregistered.
     pub requested_chunks: usize,
-    pub register: bool,
     pub outcome: PoolOutcome,
     /// What was asked for and under which limit, for [`PoolPlan::describe`].
     pub request: PoolRequest,
@@ -141,6 +140,11 @@ pub struct PoolPlan {
 }
 
 impl PoolPlan {
+    /// Whether to register the pool with the ring.
+    pub fn register(&self) -> bool {
+        matches!(self.outcome, PoolOutcome::Fits | PoolOutcome::Sized)
+    }
+
     /// Bytes of the pool's region.
     pub fn bytes(&self) -> usize {
         self.chunk_bytes.saturating_mul(self.chunk_count)
@@ -164,7 +168,6 @@ pub fn plan_pool(request: &PoolRequest, chunk_bytes: usize, memlock: Memlock) ->
         chunk_bytes,
         chunk_count,
         requested_chunks,
-        register: matches!(outcome, PoolOutcome::Fits | PoolOutcome::Sized),
         outcome,
         request: *request,
         memlock,
@@ -570,12 +573,12 @@ mod tests {
                 case.hazard
             );
             assert_eq!(
-                plan.register,
+                plan.register(),
                 matches!(case.outcome, Fits | Sized),
                 "{}",
                 case.hazard
             );
-            if let (true, Limited(limit)) = (plan.register, case.memlock) {
+            if let (true, Limited(limit)) = (plan.register(), case.memlock) {
                 let per_shard = to_u64(plan.bytes()) + RING;
                 let all_shards = per_shard * to_u64(case.request.shards.max(1));
                 assert!(all_shards <= limit, "{}: over the limit", case.hazard);

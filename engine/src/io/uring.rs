@@ -359,7 +359,7 @@ fn set_up_pool(ring: &IoUring, plan: &PoolPlan) -> Result<(BufferPool, String), 
         })
     };
     let mut pool = allocate(plan.chunk_count)?;
-    if !plan.register {
+    if !plan.register() {
         return Ok((pool, plan.describe()));
     }
     let Err(error) = register_pool(ring, &mut pool, plan) else {
