@@ -120,3 +120,61 @@ fn records_are_found_by_key_and_tags_filter_queue_reads() {
         .all(|m| record::decode(&m.bytes).expect("d").property("TAGS") == Some("tag0")));
     assert_eq!(read.messages.len(), 10);
 }
+
+// Hazard: a pull reads its consume-queue entries in growing chunks. With a sparse tag match,
+// a chunk boundary must neither skip a matching entry nor stop the pull before it is full,
+// and `next_offset` must land right after the last entry examined, so the consumer's next
+// pull continues without gaps or repeats.
+#[test]
+fn sparse_tag_matches_fill_a_pull_across_entry_chunks() {
+    let disk = SimDisk::new();
+    let clock = clock();
+    let (mut shard, _) = open_shard(&disk, sim_config(5), config(FlushMode::Sync), &clock);
+    let count = 1200u64;
+    for index in 0..count {
+        let tag = if index % 50 == 7 { "rare" } else { "common" };
+        let properties = format!("TAGS\u{1}{tag}\u{2}");
+        shard
+            .append(&draft("TopicS", 0, &body_of(index, 64), &properties))
+            .expect("append");
+    }
+    let end = shard.appended();
+    drive(&mut shard, &clock, |s| s.visible() >= end);
+    let rare = ringmq_engine::shard::tags_code(Some("rare"));
+    let limits = ReadLimits {
+        messages_max: 8,
+        bytes_max: 64 << 20,
+    };
+    let mut from = QueueOffset(0);
+    let mut seen = Vec::new();
+    while from.0 < count {
+        let read = shard
+            .read_queue("TopicS", QueueId(0), from, limits, &|code| code == rare)
+            .expect("read");
+        assert!(read.next_offset > from, "a pull must make progress");
+        assert!(read.messages.len() <= 8);
+        if let Some(last) = read.messages.last() {
+            if read.messages.len() == 8 {
+                assert_eq!(read.next_offset.0, last.queue_offset.0 + 1);
+            }
+        }
+        seen.extend(read.messages.iter().map(|m| m.queue_offset.0));
+        from = read.next_offset;
+    }
+    let expected: Vec<u64> = (0..count).filter(|i| i % 50 == 7).collect();
+    assert_eq!(seen, expected);
+    // A byte cap below one chunk stops the pull at the cap, and the next pull resumes there.
+    let small = ReadLimits {
+        messages_max: 32,
+        bytes_max: 1000,
+    };
+    let read = shard
+        .read_queue("TopicS", QueueId(0), QueueOffset(0), small, &|_| true)
+        .expect("read");
+    let taken = read.messages.len();
+    assert!(
+        (1..32).contains(&taken),
+        "{taken} messages under a 1000-byte cap"
+    );
+    assert_eq!(read.next_offset.0, u64::try_from(taken).expect("small"));
+}

@@ -68,43 +68,52 @@ impl Shard {
                 max_offset: max,
             });
         }
-        let scan = FILTER_SCAN_ENTRIES_MAX.max(limits.messages_max);
-        let entries = {
-            let storage = self.storage.as_mut();
-            let state = self
-                .topics
-                .get_mut(topic)
-                .and_then(|q| q.get_mut(&queue_id.0));
-            let state = state.ok_or(ReadError::NotFound)?;
-            state
-                .queue
-                .entries(storage, from.0, scan)
-                .map_err(ReadError::Io)?
-        };
-        let log_min = self.commitlog.min_offset();
+        let scan_max = FILTER_SCAN_ENTRIES_MAX.max(limits.messages_max);
         let mut messages = Vec::new();
         let mut bytes_total = 0usize;
         let mut next_offset = from;
-        for (queue_offset, entry) in entries {
-            if messages.len() >= limits.messages_max
-                || (!messages.is_empty() && bytes_total + entry.size as usize > limits.bytes_max)
-            {
+        // Entries are fetched in chunks: the first covers the wanted messages exactly, so an
+        // unfiltered pull reads only the entries it returns; later chunks grow while tags
+        // filter entries out, up to `scan_max` queue offsets in all. Offsets without a valid
+        // entry are stepped over.
+        let scan_end = max
+            .0
+            .min(from.0.saturating_add(u64::try_from(scan_max).unwrap_or(0)));
+        let mut chunk = u64::try_from(limits.messages_max.max(1)).unwrap_or(1);
+        let mut cursor = from.0;
+        'scan: while cursor < scan_end {
+            let count = chunk.min(scan_end - cursor);
+            let entries =
+                self.queue_entries(topic, queue_id, cursor, usize::try_from(count).unwrap_or(0))?;
+            cursor += count;
+            let log_min = self.commitlog.min_offset();
+            for (queue_offset, entry) in entries {
+                if messages.len() >= limits.messages_max
+                    || (!messages.is_empty()
+                        && bytes_total + entry.size as usize > limits.bytes_max)
+                {
+                    break 'scan;
+                }
+                next_offset = QueueOffset(queue_offset + 1);
+                if entry.offset < log_min || !accept(entry.tags_code) {
+                    continue;
+                }
+                let size = usize::try_from(entry.size).map_err(|_| ReadError::NotFound)?;
+                let bytes = self
+                    .commitlog
+                    .read(self.storage.as_mut(), entry.offset, size)?;
+                bytes_total += size;
+                messages.push(QueueMessage {
+                    queue_offset: QueueOffset(queue_offset),
+                    offset: entry.offset,
+                    bytes,
+                });
+            }
+            next_offset = QueueOffset(next_offset.0.max(cursor));
+            if messages.len() >= limits.messages_max || bytes_total >= limits.bytes_max {
                 break;
             }
-            next_offset = QueueOffset(queue_offset + 1);
-            if entry.offset < log_min || !accept(entry.tags_code) {
-                continue;
-            }
-            let size = usize::try_from(entry.size).map_err(|_| ReadError::NotFound)?;
-            let bytes = self
-                .commitlog
-                .read(self.storage.as_mut(), entry.offset, size)?;
-            bytes_total += size;
-            messages.push(QueueMessage {
-                queue_offset: QueueOffset(queue_offset),
-                offset: entry.offset,
-                bytes,
-            });
+            chunk = chunk.saturating_mul(4);
         }
         let status = if messages.is_empty() {
             QueueReadStatus::NoMatchedMessage
@@ -118,6 +127,26 @@ impl Shard {
             min_offset: min,
             max_offset: max,
         })
+    }
+
+    /// Up to `count` consume-queue entries of a queue from queue offset `from`.
+    fn queue_entries(
+        &mut self,
+        topic: &str,
+        queue_id: QueueId,
+        from: u64,
+        count: usize,
+    ) -> Result<Vec<(u64, crate::consume_queue::QueueEntry)>, ReadError> {
+        let storage = self.storage.as_mut();
+        let state = self
+            .topics
+            .get_mut(topic)
+            .and_then(|q| q.get_mut(&queue_id.0))
+            .ok_or(ReadError::NotFound)?;
+        state
+            .queue
+            .entries(storage, from, count)
+            .map_err(ReadError::Io)
     }
 
     /// The whole record starting at `offset` (VIEW_MESSAGE_BY_ID, send-back).
