@@ -369,6 +369,42 @@ fn cold_reads_after_tail_cache_eviction_return_the_stored_bytes(backend: Backend
     shard.close().expect("clean close");
 }
 
+// Hazard: a backlog drain reads the log in order from disk. Without read-ahead every window
+// is a blocking O_DIRECT read on the shard thread; with it, the next window must already be
+// cached or in flight, the bytes must still be exactly the stored ones, and a read-ahead
+// that is still in flight at close must not disturb the close.
+fn a_sequential_cold_reader_is_served_by_read_ahead(backend: BackendChoice) {
+    let Some(store) = Store::new(backend) else {
+        return;
+    };
+    let mut config = store.config(FlushMode::Sync);
+    config.tail_cache_bytes = 4096;
+    let (mut shard, _) = store.open(&config);
+    let sent = append_records(&mut shard, 0, 3000, &|_| 1000);
+    settle(&mut shard);
+    let before = shard.stats().commitlog;
+    for (step, original) in sent.iter().enumerate() {
+        let bytes = shard.read_record(original.offset).expect("cold read");
+        assert!(
+            bytes == original.expected_bytes(),
+            "bytes differ at record {step}"
+        );
+    }
+    let after = shard.stats().commitlog;
+    let cold = after.cold_reads - before.cold_reads;
+    let ahead = after.read_aheads - before.read_aheads;
+    assert!(
+        ahead >= 2 && cold * 2 <= ahead,
+        "windows read ahead {ahead}, blocking cold reads {cold}"
+    );
+    // Leave one read-ahead in flight (the reader is in the second half of the first window
+    // again) and close with it.
+    let _ = shard.read_record(sent[sent.len() / 8].offset);
+    shard
+        .close()
+        .expect("clean close with a read-ahead in flight");
+}
+
 fn keys_find_their_records_before_and_after_reopen(backend: BackendChoice) {
     let Some(store) = Store::new(backend) else {
         return;
@@ -484,6 +520,7 @@ for_each_backend!(
     clean_close_and_reopen_keeps_every_record_and_redispatches_nothing,
     dropping_a_shard_without_close_keeps_every_acknowledged_record,
     cold_reads_after_tail_cache_eviction_return_the_stored_bytes,
+    a_sequential_cold_reader_is_served_by_read_ahead,
     keys_find_their_records_before_and_after_reopen,
     sustained_writes_with_the_broker_pool_sizing_never_wedge_on_busy,
     a_tail_cache_larger_than_the_pool_never_wedges_appends_on_busy,

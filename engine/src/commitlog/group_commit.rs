@@ -228,6 +228,9 @@ impl Commitlog {
     }
 
     pub(crate) fn complete(&mut self, completion: Completion) {
+        let Some(completion) = self.complete_read_ahead(completion) else {
+            return;
+        };
         if !self.owns(completion.token) {
             return;
         }

@@ -108,6 +108,8 @@ pub struct CommitlogStats {
     /// Of those, refused because the pending-batch limit was reached (the device is behind).
     pub busy_pending_full: u64,
     pub cold_reads: u64,
+    /// Windows read ahead of a sequential cold reader.
+    pub read_aheads: u64,
 }
 
 /// The commitlog of one shard (see the module docs).
@@ -395,6 +397,7 @@ impl Commitlog {
         if let Some(staging) = self.staging.take() {
             storage.recycle(staging.buffer);
         }
+        self.settle_read_ahead(storage);
         self.segments
             .remove_from(storage, 0)
             .map_err(|error| AppendError::SegmentCreation(error.to_string()))?;
@@ -423,6 +426,7 @@ impl Commitlog {
         if let Some(staging) = self.staging.take() {
             storage.recycle(staging.buffer);
         }
+        self.settle_read_ahead(storage);
         self.tail.clear();
         self.read_cache.clear();
         Ok(())
@@ -567,6 +571,7 @@ impl Commitlog {
 
     /// Close handles after a clean flush.
     pub(crate) fn close(&mut self, storage: &mut dyn Storage) -> io::Result<()> {
+        self.settle_read_ahead(storage);
         self.segments.close(storage)
     }
 }

@@ -3,6 +3,11 @@
 //!
 //! Cold reads go through O_DIRECT rather than the page cache: the partially filled last
 //! block is rewritten by every commit, and a buffered read of it could race the rewrite.
+//!
+//! A reader that moves into the second half of a cached window starts an asynchronous read
+//! of the window after it (one in flight per shard), so a sequential backlog drain finds its
+//! next window in memory, or already on its way, instead of stalling the shard on every
+//! window.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -31,10 +36,21 @@ struct Window {
     bytes: Bytes,
 }
 
-/// Most recently read cold windows, newest last.
+/// The read-ahead window in flight.
+#[derive(Debug)]
+struct ReadAhead {
+    token: u64,
+    start: u64,
+    length: u64,
+    /// The written mark when it was submitted: bytes past it may not be on disk yet.
+    valid_end: u64,
+}
+
+/// Most recently read cold windows, newest last, and the read-ahead in flight.
 #[derive(Debug, Default)]
 pub(crate) struct ReadCache {
     windows: VecDeque<Window>,
+    ahead: Option<ReadAhead>,
 }
 
 impl ReadCache {
@@ -61,8 +77,28 @@ impl ReadCache {
         Some(window.bytes.slice(from..from + available.min(max)))
     }
 
+    /// Forget every window. A read-ahead still in flight is forgotten too: its completion
+    /// is then dropped (callers settle it first when its file is about to go).
     pub(crate) fn clear(&mut self) {
         self.windows.clear();
+        self.ahead = None;
+    }
+
+    /// The end of the window holding `local`, if `local` lies in its second half.
+    fn second_half_end(&self, local: u64) -> Option<u64> {
+        let window = self
+            .windows
+            .iter()
+            .rev()
+            .find(|w| w.start <= local && local < w.valid_end)?;
+        let length = u64::try_from(window.bytes.len()).ok()?;
+        (local - window.start >= length / 2).then_some(window.start + length)
+    }
+
+    fn holds(&self, local: u64) -> bool {
+        self.windows
+            .iter()
+            .any(|w| w.start <= local && local < w.valid_end)
     }
 
     fn insert(&mut self, window: Window) {
@@ -93,6 +129,7 @@ impl Commitlog {
             return Ok(bytes);
         }
         if let Some(bytes) = self.read_cache.lookup(local, size) {
+            self.read_ahead(storage, local);
             return Ok(bytes);
         }
         self.read_cold(storage, local, size)
@@ -141,24 +178,110 @@ impl Commitlog {
         local: u64,
         size: usize,
     ) -> Result<Bytes, ReadError> {
-        let segment = self.segments.find(local).ok_or(ReadError::NotFound)?;
-        let (file, base) = (segment.direct, segment.base);
-        let start = floor_block(local);
-        let segment_end = base + self.segments.segment_bytes();
-        let length = READ_WINDOW_BYTES_MAX.min(segment_end - start);
-        let buffer = self.read_direct_blocking(storage, file, start - base, length)?;
-        self.stats.cold_reads += 1;
-        let valid_end = (start + length).min(self.written);
-        let length = usize::try_from(length).expect("a window fits in memory");
-        let window = Window {
-            start,
-            valid_end,
-            bytes: Bytes::from_owner(buffer).slice(..length),
+        let end = local + u64::try_from(size).map_err(|_| ReadError::NotFound)?;
+        let ahead = self
+            .read_cache
+            .ahead
+            .take_if(|ahead| ahead.start <= local && end <= ahead.valid_end);
+        let window = if let Some(ahead) = ahead {
+            let buffer = self.wait_read(storage, ahead.token, ahead.length)?;
+            window_of(ahead.start, ahead.valid_end, ahead.length, buffer)?
+        } else {
+            let segment = self.segments.find(local).ok_or(ReadError::NotFound)?;
+            let (file, base) = (segment.direct, segment.base);
+            let start = floor_block(local);
+            let segment_end = base + self.segments.segment_bytes();
+            let length = READ_WINDOW_BYTES_MAX.min(segment_end - start);
+            // Only bytes written before the read was issued are known to be on disk.
+            let valid_end = (start + length).min(self.written);
+            let buffer = self.read_direct_blocking(storage, file, start - base, length)?;
+            self.stats.cold_reads += 1;
+            window_of(start, valid_end, length, buffer)?
         };
         self.read_cache.insert(window);
-        self.read_cache
+        let bytes = self
+            .read_cache
             .lookup(local, size)
-            .ok_or(ReadError::NotFound)
+            .ok_or(ReadError::NotFound)?;
+        self.read_ahead(storage, local);
+        Ok(bytes)
+    }
+
+    /// Start reading the window after the one holding `local` when a reader has reached its
+    /// second half, unless that window is cached, in flight, unwritten or in the tail cache.
+    /// Best effort: a refused submission simply means no read-ahead.
+    fn read_ahead(&mut self, storage: &mut dyn Storage, local: u64) {
+        if self.read_cache.ahead.is_some() {
+            return;
+        }
+        let Some(next) = self.read_cache.second_half_end(local) else {
+            return;
+        };
+        if next >= self.written
+            || self.read_cache.holds(next)
+            || self.tail.lookup(next, 1).is_some()
+        {
+            return;
+        }
+        let Some(segment) = self.segments.find(next) else {
+            return;
+        };
+        let (file, base) = (segment.direct, segment.base);
+        let length = READ_WINDOW_BYTES_MAX.min(base + self.segments.segment_bytes() - next);
+        let Ok(size) = usize::try_from(length) else {
+            return;
+        };
+        let buffer = match storage.buffer() {
+            Some(buffer) if buffer.capacity() >= size => buffer,
+            _ => IoBuffer::unpooled(size),
+        };
+        self.next_token += 1;
+        let token = READ_TOKEN_TAG | self.next_token;
+        let op = Op::Read {
+            file,
+            offset: next - base,
+            buffer,
+            range: 0..size,
+        };
+        if storage.submit(vec![ChainLink { op, token }]).is_ok() {
+            self.stats.read_aheads += 1;
+            self.read_cache.ahead = Some(ReadAhead {
+                token,
+                start: next,
+                length,
+                valid_end: (next + length).min(self.written),
+            });
+        }
+    }
+
+    /// Take a completion of the read-ahead in flight into the cache; any other completion is
+    /// handed back.
+    pub(crate) fn complete_read_ahead(&mut self, completion: Completion) -> Option<Completion> {
+        let ours = self
+            .read_cache
+            .ahead
+            .take_if(|ahead| ahead.token == completion.token);
+        let Some(ahead) = ours else {
+            // Any other read completing here is a read-ahead forgotten by `clear`: drop it.
+            return (completion.token & READ_TOKEN_TAG == 0).then_some(completion);
+        };
+        if let Ok(window) = read_result(completion, ahead.length)
+            .and_then(|buffer| window_of(ahead.start, ahead.valid_end, ahead.length, buffer))
+        {
+            self.read_cache.insert(window);
+        }
+        None
+    }
+
+    /// Wait for the read-ahead in flight, if any (before its file is closed or removed).
+    pub(crate) fn settle_read_ahead(&mut self, storage: &mut dyn Storage) {
+        if let Some(ahead) = self.read_cache.ahead.take() {
+            if let Ok(buffer) = self.wait_read(storage, ahead.token, ahead.length) {
+                if let Ok(window) = window_of(ahead.start, ahead.valid_end, ahead.length, buffer) {
+                    self.read_cache.insert(window);
+                }
+            }
+        }
     }
 
     /// Read `[file_offset, file_offset + length)` with O_DIRECT and wait for it, completing
@@ -186,6 +309,17 @@ impl Commitlog {
         storage
             .submit(vec![ChainLink { op, token }])
             .map_err(|_| ReadError::Io(std::io::Error::other("the I/O backend refused a read")))?;
+        self.wait_read(storage, token, u64::try_from(length).unwrap_or(u64::MAX))
+    }
+
+    /// Wait for the read with `token`, completing the commit chain's completions (and the
+    /// read-ahead's) that arrive meanwhile.
+    fn wait_read(
+        &mut self,
+        storage: &mut dyn Storage,
+        token: u64,
+        length: u64,
+    ) -> Result<IoBuffer, ReadError> {
         let mut completions: Vec<Completion> = Vec::new();
         for _ in 0..READ_POLLS_MAX {
             storage
@@ -197,22 +331,12 @@ impl Commitlog {
                     ours = Some(completion);
                 } else if self.owns(completion.token) {
                     self.complete(completion);
-                } else {
-                    self.foreign.push(completion);
+                } else if let Some(other) = self.complete_read_ahead(completion) {
+                    self.foreign.push(other);
                 }
             }
             if let Some(completion) = ours {
-                return match completion.result {
-                    Ok(read) if read >= length => completion
-                        .buffer
-                        .ok_or(ReadError::Corrupt("read lost its buffer".into())),
-                    Ok(read) => Err(ReadError::Corrupt(format!(
-                        "short read of {read} bytes where {length} were expected"
-                    ))),
-                    Err(error) => Err(ReadError::Io(std::io::Error::from_raw_os_error(
-                        error.errno,
-                    ))),
-                };
+                return read_result(completion, length);
             }
         }
         Err(ReadError::Io(std::io::Error::new(
@@ -220,4 +344,34 @@ impl Commitlog {
             "a cold read did not complete within 30 s",
         )))
     }
+}
+
+/// The buffer of a finished read of `length` bytes, or why it failed.
+fn read_result(completion: Completion, length: u64) -> Result<IoBuffer, ReadError> {
+    match completion.result {
+        Ok(read) if u64::try_from(read).unwrap_or(0) >= length => completion
+            .buffer
+            .ok_or(ReadError::Corrupt("read lost its buffer".into())),
+        Ok(read) => Err(ReadError::Corrupt(format!(
+            "short read of {read} bytes where {length} were expected"
+        ))),
+        Err(error) => Err(ReadError::Io(std::io::Error::from_raw_os_error(
+            error.errno,
+        ))),
+    }
+}
+
+/// A cache window over the first `length` bytes of a read's buffer.
+fn window_of(
+    start: u64,
+    valid_end: u64,
+    length: u64,
+    buffer: IoBuffer,
+) -> Result<Window, ReadError> {
+    let length = usize::try_from(length).map_err(|_| ReadError::NotFound)?;
+    Ok(Window {
+        start,
+        valid_end,
+        bytes: Bytes::from_owner(buffer).slice(..length),
+    })
 }

@@ -294,6 +294,7 @@ impl Shard {
     }
 
     pub(crate) fn commitlog_segments_mut_remove_from(&mut self, base: u64) -> io::Result<()> {
+        self.commitlog.settle_read_ahead(self.storage.as_mut());
         self.commitlog
             .segments_mut()
             .remove_from(self.storage.as_mut(), base)
@@ -472,6 +473,7 @@ impl Shard {
     }
 
     pub(crate) fn commitlog_remove_oldest(&mut self) -> io::Result<bool> {
+        self.commitlog.settle_read_ahead(self.storage.as_mut());
         let removed = self
             .commitlog
             .segments_mut()
