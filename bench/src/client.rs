@@ -4,6 +4,7 @@
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::ops::Range;
 use std::time::Duration;
 
 use ringmq_protocol::command::RemotingCommand;
@@ -11,13 +12,17 @@ use ringmq_protocol::frame;
 
 /// Largest response frame accepted (pull responses carry many messages).
 const FRAME_BYTES_MAX: usize = 64 << 20;
+/// Read buffer of a connection: zeroed once, then reused; it grows only for a larger frame.
+const READ_BUFFER_BYTES: usize = 1 << 20;
 
 /// One connection.
 #[derive(Debug)]
 pub(crate) struct Connection {
     stream: TcpStream,
+    /// Bytes read are `buffer[read_start..filled]`.
     buffer: Vec<u8>,
     read_start: usize,
+    filled: usize,
     next_opaque: i32,
     encode: Vec<u8>,
 }
@@ -35,8 +40,9 @@ impl Connection {
         stream.set_read_timeout(Some(Duration::from_secs(60)))?;
         Ok(Self {
             stream,
-            buffer: Vec::with_capacity(1 << 16),
+            buffer: vec![0; READ_BUFFER_BYTES],
             read_start: 0,
+            filled: 0,
             next_opaque: 0,
             encode: Vec::new(),
         })
@@ -65,18 +71,32 @@ impl Connection {
     /// `None` when they hold no complete one.
     fn decode_buffered(&mut self) -> io::Result<Option<RemotingCommand>> {
         loop {
-            let decoded = frame::decode(&self.buffer[self.read_start..], FRAME_BYTES_MAX)
-                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))?;
+            let decoded =
+                frame::decode(&self.buffer[self.read_start..self.filled], FRAME_BYTES_MAX)
+                    .map_err(invalid_data)?;
             let Some((command, used)) = decoded else {
                 return Ok(None);
             };
             self.read_start += used;
-            if self.read_start == self.buffer.len() {
-                self.buffer.clear();
-                self.read_start = 0;
-            }
             if command.is_response() {
                 return Ok(Some(command));
+            }
+        }
+    }
+
+    /// As `decode_buffered`, but the body stays in the read buffer: the response comes back
+    /// with an empty body and the body's range in `buffer`.
+    fn decode_buffered_in_place(&mut self) -> io::Result<Option<(RemotingCommand, Range<usize>)>> {
+        loop {
+            let at = self.read_start;
+            let decoded = frame::decode_in_place(&self.buffer[at..self.filled], FRAME_BYTES_MAX)
+                .map_err(invalid_data)?;
+            let Some((command, body, used)) = decoded else {
+                return Ok(None);
+            };
+            self.read_start += used;
+            if command.is_response() {
+                return Ok(Some((command, at + body.start..at + body.end)));
             }
         }
     }
@@ -97,30 +117,51 @@ impl Connection {
         }
     }
 
+    /// Hand the next response to `visit` with its body borrowed from the read buffer, so a
+    /// reader that only scans the body never copies it. With `wait` false only responses
+    /// already read are taken (`None` when there is none).
+    pub(crate) fn receive_in_place<T>(
+        &mut self,
+        wait: bool,
+        visit: impl FnOnce(RemotingCommand, &[u8]) -> T,
+    ) -> io::Result<Option<T>> {
+        loop {
+            if let Some((command, body)) = self.decode_buffered_in_place()? {
+                return Ok(Some(visit(command, &self.buffer[body])));
+            }
+            if !wait {
+                return Ok(None);
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Read more bytes behind those buffered. The buffer is reused without zeroing: a partial
+    /// frame moves to the front once little room is left behind it, and the buffer doubles
+    /// only when one frame does not fit.
     fn fill(&mut self) -> io::Result<()> {
-        if self.read_start > 0 {
-            self.buffer.drain(..self.read_start);
+        if self.read_start == self.filled {
+            self.read_start = 0;
+            self.filled = 0;
+        } else if self.buffer.len() - self.filled < self.buffer.len() / 4 {
+            self.buffer.copy_within(self.read_start..self.filled, 0);
+            self.filled -= self.read_start;
             self.read_start = 0;
         }
-        let filled = self.buffer.len();
-        self.buffer.resize(filled + (1 << 16), 0);
-        let read = self.stream.read(&mut self.buffer[filled..]);
-        match read {
-            Ok(0) => {
-                self.buffer.truncate(filled);
-                Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the server closed the connection",
-                ))
-            }
+        if self.filled == self.buffer.len() {
+            let doubled = self.buffer.len() * 2;
+            self.buffer.resize(doubled, 0);
+        }
+        match self.stream.read(&mut self.buffer[self.filled..]) {
+            Ok(0) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            )),
             Ok(count) => {
-                self.buffer.truncate(filled + count);
+                self.filled += count;
                 Ok(())
             }
-            Err(error) => {
-                self.buffer.truncate(filled);
-                Err(error)
-            }
+            Err(error) => Err(error),
         }
     }
 
@@ -134,6 +175,10 @@ impl Connection {
             }
         }
     }
+}
+
+fn invalid_data(error: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, error.to_string())
 }
 
 /// Give `request` the connection's next opaque and append its frame to `out`.

@@ -56,28 +56,65 @@ fn pull_request(options: &Options, queue_id: i32, offset: u64) -> RemotingComman
     )
 }
 
-/// Count the records of a pull body and their latencies.
+/// Count the records of a pull body and their latencies (one update of the shared counters
+/// per body, not per record).
 fn account(shared: &Shared, body: &[u8]) -> u64 {
     let now = i64::try_from(clock::wall_ms()).unwrap_or(i64::MAX);
     let mut rest = body;
-    let mut count = 0;
+    let (mut count, mut bytes) = (0u64, 0u64);
+    let (mut store_total, mut store_max) = (0u64, 0u64);
+    let (mut born_total, mut born_max) = (0u64, 0u64);
     while let Ok(Scanned::Record(found)) = record::scan(rest, false) {
         let store_to_consume = u64::try_from(now - found.store_timestamp).unwrap_or(0);
         let born_to_consume = u64::try_from(now - found.born_timestamp).unwrap_or(0);
-        shared.counters.record(
-            store_to_consume * 1000,
-            u64::try_from(found.total_size).unwrap_or(0),
-        );
-        shared
-            .born_ms_total
-            .fetch_add(born_to_consume, Ordering::Relaxed);
-        shared
-            .born_ms_max
-            .fetch_max(born_to_consume, Ordering::Relaxed);
+        store_total += store_to_consume;
+        store_max = store_max.max(store_to_consume);
+        born_total += born_to_consume;
+        born_max = born_max.max(born_to_consume);
+        bytes += u64::try_from(found.total_size).unwrap_or(0);
         rest = &rest[found.total_size..];
         count += 1;
     }
+    if count > 0 {
+        shared
+            .counters
+            .record_many(count, store_total, store_max, bytes);
+        shared
+            .born_ms_total
+            .fetch_add(born_total, Ordering::Relaxed);
+        shared.born_ms_max.fetch_max(born_max, Ordering::Relaxed);
+    }
     count
+}
+
+/// The next pull of the queue a response answers (`None` for an unknown opaque), after
+/// accounting for the messages it carried.
+fn answer(
+    shared: &Shared,
+    in_flight: &mut HashMap<i32, i32>,
+    response: &RemotingCommand,
+    body: &[u8],
+) -> Option<(i32, u64)> {
+    let queue = in_flight.remove(&response.opaque)?;
+    let next: u64 = response
+        .ext("nextBeginOffset")
+        .and_then(|o| o.parse().ok())
+        .unwrap_or(0);
+    match response.code {
+        response_code::SUCCESS => {
+            account(shared, body);
+        }
+        response_code::PULL_NOT_FOUND
+        | response_code::PULL_RETRY_IMMEDIATELY
+        | response_code::PULL_OFFSET_MOVED => {}
+        _ => {
+            shared
+                .counters
+                .response_failed
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Some((queue, next))
 }
 
 fn lane(shared: &Shared, broker: &str, queues: &[i32]) -> Result<(), String> {
@@ -105,38 +142,27 @@ fn lane(shared: &Shared, broker: &str, queues: &[i32]) -> Result<(), String> {
     }
     let mut in_flight: HashMap<i32, i32> = HashMap::new();
     for (queue, offset) in starts {
-        let opaque = connection
-            .send(pull_request(options, queue, offset))
-            .map_err(|e| e.to_string())?;
+        let opaque = connection.queue(pull_request(options, queue, offset));
         in_flight.insert(opaque, queue);
     }
+    connection.flush_queued().map_err(|e| e.to_string())?;
     while !shared.stop.load(Ordering::Relaxed) {
-        let response = connection.receive().map_err(|e| e.to_string())?;
-        let Some(queue) = in_flight.remove(&response.opaque) else {
-            continue;
-        };
-        let next: u64 = response
-            .ext("nextBeginOffset")
-            .and_then(|o| o.parse().ok())
-            .unwrap_or(0);
-        match response.code {
-            response_code::SUCCESS => {
-                account(shared, &response.body);
-            }
-            response_code::PULL_NOT_FOUND
-            | response_code::PULL_RETRY_IMMEDIATELY
-            | response_code::PULL_OFFSET_MOVED => {}
-            _ => {
-                shared
-                    .counters
-                    .response_failed
-                    .fetch_add(1, Ordering::Relaxed);
+        // Wait for one answer, take every other one already read, and send all their next
+        // pulls in one write. Bodies are scanned where they were read, never copied.
+        let mut wait = true;
+        while let Some(next) = connection
+            .receive_in_place(wait, |response, body| {
+                answer(shared, &mut in_flight, &response, body)
+            })
+            .map_err(|e| e.to_string())?
+        {
+            wait = false;
+            if let Some((queue, offset)) = next {
+                let opaque = connection.queue(pull_request(options, queue, offset));
+                in_flight.insert(opaque, queue);
             }
         }
-        let opaque = connection
-            .send(pull_request(options, queue, next))
-            .map_err(|e| e.to_string())?;
-        in_flight.insert(opaque, queue);
+        connection.flush_queued().map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -26,6 +26,22 @@ impl Counters {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// `count` successes at once, with their summed and largest latency in milliseconds.
+    pub(crate) fn record_many(
+        &self,
+        count: u64,
+        latency_ms_total: u64,
+        latency_ms_max: u64,
+        bytes: u64,
+    ) {
+        self.success.fetch_add(count, Ordering::Relaxed);
+        self.latency_ms_total
+            .fetch_add(latency_ms_total, Ordering::Relaxed);
+        self.latency_ms_max
+            .fetch_max(latency_ms_max, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
     fn snapshot(&self, at_ms: u64) -> Snapshot {
         Snapshot {
             at_ms,

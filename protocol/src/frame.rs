@@ -174,6 +174,21 @@ pub fn decode_bytes(
     Ok(Some((command, frame.consumed)))
 }
 
+/// As [`decode`], but the body stays in `buffer`: the command's body is empty and the body's
+/// range within `buffer` is returned beside the bytes consumed (for readers that only scan
+/// the body, so it is never copied).
+pub fn decode_in_place(
+    buffer: &[u8],
+    max_frame_bytes: usize,
+) -> Result<Option<(RemotingCommand, std::ops::Range<usize>, usize)>, FrameError> {
+    let Some(frame) = split(buffer, max_frame_bytes)? else {
+        return Ok(None);
+    };
+    let command = decode_header(&frame)?;
+    let body_start = FRAME_PREFIX_BYTES + frame.header.len();
+    Ok(Some((command, body_start..frame.consumed, frame.consumed)))
+}
+
 fn decode_header(frame: &RawFrame<'_>) -> Result<RemotingCommand, FrameError> {
     let mut command = match frame.serialize_type {
         SerializeType::Json => json::decode(frame.header)?,
@@ -332,6 +347,26 @@ mod tests {
         assert_eq!(decoded.body, command.body);
         let body_at = buffer.len() - 300;
         assert_eq!(decoded.body.as_ptr(), buffer[body_at..].as_ptr());
+    }
+
+    #[test]
+    fn in_place_decode_points_at_the_body_and_leaves_the_next_frame() {
+        let mut bytes = Vec::new();
+        let first = RemotingCommand::request(11).with_body(vec![9u8; 200]);
+        encode(&first, &mut bytes);
+        let first_len = bytes.len();
+        encode(&RemotingCommand::request(2), &mut bytes);
+        let (decoded, body, consumed) = decode_in_place(&bytes, FRAME_BYTES_MAX_DEFAULT)
+            .unwrap()
+            .unwrap();
+        assert_eq!((decoded.code, consumed), (11, first_len));
+        assert!(decoded.body.is_empty());
+        assert_eq!(&bytes[body], &first.body[..]);
+        assert_eq!(
+            decode_in_place(&bytes[..first_len - 1], FRAME_BYTES_MAX_DEFAULT).unwrap(),
+            None,
+            "a partial frame needs more bytes"
+        );
     }
 
     #[test]
