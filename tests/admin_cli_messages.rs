@@ -3,10 +3,13 @@
 //! consumeMessage round trips; consumerProgress shows the backlog a committed offset leaves;
 //! resetOffsetByTime and skipAccumulatedMessage move committed offsets; consumerConnection,
 //! producerConnection and topicList -c see an online client; updateSubGroup / deleteSubGroup
-//! create and remove a group; errors name what was missing.
+//! create and remove a group; errors name what was missing; the broker relays a tool's
+//! GET_CONSUMER_RUNNING_INFO / CONSUME_MESSAGE_DIRECTLY to the consumer client and back, which
+//! consumerProgress -s shows as each queue's client IP.
 //! Method: a real name server and broker on loopback; messages are sent with the admin tool
 //! itself; an online consumer and producer are a raw remoting connection that sent one
-//! HEART_BEAT and stays open; offsets are committed with raw UPDATE_CONSUMER_OFFSET.
+//! HEART_BEAT and stays open (and answers relayed requests by hand); offsets are committed
+//! with raw UPDATE_CONSUMER_OFFSET.
 
 #![allow(
     clippy::disallowed_methods,
@@ -19,7 +22,8 @@
 
 mod support;
 
-use ringmq_protocol::request_code;
+use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::{frame, record, request_code};
 use support::*;
 
 /// A client connection registered as consumer `group` (subscribed to `topic`, push,
@@ -515,4 +519,276 @@ fn errors_name_the_missing_group_topic_or_client() {
     let usage = cluster.admin(&["sendMessage", "-t", "Quiet", "-p", "x", "-i", "0"]);
     assert_eq!(usage.status.code(), Some(2));
     assert!(stderr(&usage).contains("Broker name must be set if the queue is chosen!"));
+}
+
+/// Read frames from `client` until a request with `code` arrives (skipping pushes such as
+/// NOTIFY_CONSUMER_IDS_CHANGED); `None` if the connection closed first.
+fn next_request(client: &mut Client, code: i32) -> Option<RemotingCommand> {
+    loop {
+        let frame = client.read_frame()?;
+        if !frame.is_response() && frame.code == code {
+            return Some(frame);
+        }
+    }
+}
+
+/// Answer `relayed` on `client` with SUCCESS and `body`.
+fn answer(client: &mut Client, relayed: &RemotingCommand, body: &[u8]) {
+    let mut reply = RemotingCommand::response_to(relayed, 0, None);
+    reply.body = body.to_vec().into();
+    let mut bytes = Vec::new();
+    frame::encode(&reply, &mut bytes);
+    client.send_raw(&bytes);
+}
+
+/// GET_CONSUMER_RUNNING_INFO for `client_id` of RelayGroup, sent by a tool on its own
+/// connection from another thread.
+fn running_info_call(broker: &str, client_id: &str) -> std::thread::JoinHandle<RemotingCommand> {
+    let broker = broker.to_owned();
+    let client_id = client_id.to_owned();
+    std::thread::spawn(move || {
+        let mut tool = Client::connect(&broker);
+        tool.call(request(
+            request_code::GET_CONSUMER_RUNNING_INFO,
+            &[
+                ("consumerGroup", "RelayGroup"),
+                ("clientId", &client_id),
+                ("jstackEnable", "false"),
+            ],
+        ))
+    })
+}
+
+// Hazard: a broker that does not pass GET_CONSUMER_RUNNING_INFO (307) and
+// CONSUME_MESSAGE_DIRECTLY (309) to the client's own connection, or passes the answer back
+// under the wrong opaque, leaves consumerProgress -s and queryMsgById -g -d without answers;
+// a client that goes away mid-request must not leave the tool hanging. The client here is a
+// raw connection that answers by hand, so each byte the broker relays can be checked.
+#[test]
+fn broker_relays_tool_requests_to_the_consumer_client_and_its_answers_back() {
+    let cluster = Cluster::start();
+    cluster.admin_ok(&[
+        "updateTopic",
+        "-c",
+        "DefaultCluster",
+        "-t",
+        "RelayTopic",
+        "-r",
+        "2",
+        "-w",
+        "2",
+    ]);
+    cluster.admin_until(&["topicRoute", "-t", "RelayTopic"], |_| true);
+    let sent = send(&cluster, "RelayTopic", "0", "relay-body", "k");
+    commit_offset(&cluster, "RelayGroup", "RelayTopic", 0, 0);
+    commit_offset(&cluster, "RelayGroup", "RelayTopic", 1, 0);
+    let mut consumer = online_client(&cluster, "RelayGroup", "RelayProducer", "RelayTopic");
+
+    // 307 answered by the client: the tool gets the client's body under its own opaque.
+    let tool = running_info_call(&cluster.broker, "127.0.0.1@admin-test");
+    let relayed = next_request(&mut consumer, request_code::GET_CONSUMER_RUNNING_INFO).unwrap();
+    assert_eq!(relayed.ext("consumerGroup"), Some("RelayGroup"));
+    assert_eq!(relayed.ext("clientId"), Some("127.0.0.1@admin-test"));
+    let info = br#"{"mqTable":{{"brokerName":"broker-a","queueId":0,"topic":"RelayTopic"}:{"commitOffset":0}},"properties":{"PROP_CONSUME_TYPE":"CONSUME_PASSIVELY"}}"#;
+    answer(&mut consumer, &relayed, info);
+    let reply = tool.join().unwrap();
+    assert_eq!(reply.code, 0, "{:?}", reply.remark);
+    assert_eq!(reply.opaque, 1, "the tool's opaque, not the broker's");
+    assert_eq!(&reply.body[..], &info[..]);
+
+    // consumerProgress -s true: queue 0 is held by the client (its id up to '@'), queue 1
+    // by nobody. Java's fastjson object keys in mqTable are read.
+    let admin = {
+        let namesrv = cluster.namesrv.clone();
+        std::thread::spawn(move || {
+            admin(&[
+                "consumerProgress",
+                "-g",
+                "RelayGroup",
+                "-s",
+                "true",
+                "-n",
+                &namesrv,
+            ])
+        })
+    };
+    let relayed = next_request(&mut consumer, request_code::GET_CONSUMER_RUNNING_INFO).unwrap();
+    answer(&mut consumer, &relayed, info);
+    let progress = admin.join().unwrap();
+    let text = stdout(&progress);
+    assert!(progress.status.success(), "{text}{}", stderr(&progress));
+    let header = text.lines().next().unwrap();
+    // RocketMQ's `%-20s  %-20s %-20s` for these three columns.
+    let columns = format!("{:<20}  {:<20} #Diff", "#Consumer Offset", "#Client IP");
+    assert!(header.contains(&columns), "{header}");
+    let ip_of = |queue: &str| {
+        text.lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .find(|cells| cells.len() > 5 && cells[0] == "RelayTopic" && cells[2] == queue)
+            .map(|cells| cells[5].to_owned())
+    };
+    assert_eq!(ip_of("0").as_deref(), Some("127.0.0.1"), "{text}");
+    assert_eq!(ip_of("1").as_deref(), Some("N/A"), "{text}");
+
+    // 309: the client gets the stored record as the body and the broker's additions.
+    let offset_id = sent["offsetMsgId"].as_str().unwrap().to_owned();
+    let broker = cluster.broker.clone();
+    let tool = std::thread::spawn(move || {
+        Client::connect(&broker).call(request(
+            request_code::CONSUME_MESSAGE_DIRECTLY,
+            &[
+                ("consumerGroup", "RelayGroup"),
+                ("clientId", "127.0.0.1@admin-test"),
+                ("msgId", &offset_id),
+                ("topic", "RelayTopic"),
+            ],
+        ))
+    });
+    let relayed = next_request(&mut consumer, request_code::CONSUME_MESSAGE_DIRECTLY).unwrap();
+    assert_eq!(relayed.ext("brokerName"), Some("broker-a"));
+    assert_eq!(relayed.ext("topicSysFlag"), Some("0"));
+    assert_eq!(relayed.ext("groupSysFlag"), Some("0"));
+    let stored = record::decode(&relayed.body).expect("the body is the stored record");
+    assert_eq!(stored.body, b"relay-body");
+    answer(
+        &mut consumer,
+        &relayed,
+        br#"{"consumeResult":"CR_SUCCESS","spentTimeMills":1}"#,
+    );
+    let reply = tool.join().unwrap();
+    assert_eq!(reply.code, 0, "{:?}", reply.remark);
+
+    // Not online: RocketMQ's SYSTEM_ERROR and remark, without reaching any client.
+    let reply = running_info_call(&cluster.broker, "nobody@1")
+        .join()
+        .unwrap();
+    assert_eq!(reply.code, 1);
+    assert_eq!(
+        reply.remark.as_deref(),
+        Some("The Consumer <RelayGroup> <nobody@1> not online")
+    );
+
+    // The client closes before answering: the tool is answered at once, not left waiting.
+    let tool = running_info_call(&cluster.broker, "127.0.0.1@admin-test");
+    next_request(&mut consumer, request_code::GET_CONSUMER_RUNNING_INFO).unwrap();
+    drop(consumer);
+    let reply = tool.join().unwrap();
+    assert_eq!(reply.code, 1);
+    let remark = reply.remark.unwrap_or_default();
+    assert!(
+        remark.starts_with(
+            "invoke consumer <RelayGroup> <127.0.0.1@admin-test> Exception: \
+             org.apache.rocketmq.remoting.exception.RemotingSendRequestException: send request \
+             to </127.0.0.1:"
+        ) && remark.ends_with("> failed"),
+        "{remark}"
+    );
+}
+
+// Hazard: `queryMsgById -s true` must send the stored message again with its properties and
+// unique key (so it is still found by that key) and print RocketMQ's SendResult; `-g -d` must
+// refuse a client that is not a push consumer, as RocketMQ does, instead of pushing to it.
+#[test]
+fn query_msg_by_id_resends_a_message_and_refuses_to_push_to_a_pull_consumer() {
+    let cluster = Cluster::start();
+    cluster.admin_ok(&[
+        "updateTopic",
+        "-c",
+        "DefaultCluster",
+        "-t",
+        "ResendTopic",
+        "-r",
+        "1",
+        "-w",
+        "1",
+    ]);
+    cluster.admin_until(&["topicRoute", "-t", "ResendTopic"], |_| true);
+    let sent = send(&cluster, "ResendTopic", "0", "again", "resend-key");
+    let unique_key = sent["msgId"].as_str().unwrap();
+    let text = cluster.admin_until(
+        &[
+            "queryMsgById",
+            "-t",
+            "ResendTopic",
+            "-i",
+            unique_key,
+            "-s",
+            "true",
+            "-u",
+            "unitA",
+        ],
+        |_| true,
+    );
+    let expected_start = format!(
+        "prepare resend msg. originalMsgId={unique_key}SendResult [sendStatus=SEND_OK, \
+         msgId={unique_key}, offsetMsgId="
+    );
+    assert!(text.starts_with(&expected_start), "{text}");
+    assert!(
+        text.ends_with(
+            ", messageQueue=MessageQueue [topic=ResendTopic, brokerName=broker-a, queueId=0], \
+             queueOffset=1, recallHandle=null]"
+        ),
+        "{text}"
+    );
+    let both = cluster.admin_until(
+        &[
+            "queryMsgByUniqueKey",
+            "-t",
+            "ResendTopic",
+            "-i",
+            unique_key,
+            "-a",
+        ],
+        |text| text.matches("Queue Offset:").count() == 2,
+    );
+    assert_eq!(
+        both.matches(&labelled("Keys:", "[resend-key]")).count(),
+        2,
+        "{both}"
+    );
+    let quiet = cluster.admin_ok(&[
+        "queryMsgById",
+        "-t",
+        "ResendTopic",
+        "-i",
+        unique_key,
+        "-s",
+        "false",
+    ]);
+    assert_eq!(quiet, "", "RocketMQ does nothing for -s false");
+
+    // A pull consumer (its running info says CONSUME_ACTIVELY) gets nothing pushed.
+    let mut consumer = online_client(&cluster, "PullGroup", "PullProducer", "ResendTopic");
+    let admin = {
+        let namesrv = cluster.namesrv.clone();
+        let id = unique_key.to_owned();
+        std::thread::spawn(move || {
+            admin(&[
+                "queryMsgById",
+                "-t",
+                "ResendTopic",
+                "-i",
+                &id,
+                "-g",
+                "PullGroup",
+                "-d",
+                "127.0.0.1@admin-test",
+                "-n",
+                &namesrv,
+            ])
+        })
+    };
+    let relayed = next_request(&mut consumer, request_code::GET_CONSUMER_RUNNING_INFO).unwrap();
+    answer(
+        &mut consumer,
+        &relayed,
+        br#"{"properties":{"PROP_CONSUME_TYPE":"CONSUME_ACTIVELY"},"mqTable":{}}"#,
+    );
+    let refused = admin.join().unwrap();
+    assert!(refused.status.success(), "{}", stderr(&refused));
+    assert_eq!(
+        stdout(&refused),
+        "this 127.0.0.1@admin-test client is not push consumer ,not support direct push \n"
+    );
 }

@@ -16,6 +16,7 @@ mod long_poll;
 mod message;
 mod persist;
 mod registration;
+mod relay;
 mod remoting_client;
 mod routing;
 mod runtime;

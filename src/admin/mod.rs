@@ -10,7 +10,6 @@ mod commands;
 mod invocation;
 mod json;
 mod message;
-mod mq_version;
 mod produce;
 mod pull;
 

@@ -54,6 +54,13 @@ pub(crate) enum Outcome {
     Route(RemotingCommand),
     /// Ask every shard for facts, then reply (admin statistics; see `admin::gather`).
     Gather(RemotingCommand, crate::admin::gather::Plan),
+    /// Pass the request on to a consumer client and its answer back (see `relay`); with a
+    /// commitlog offset, the record there becomes the body first.
+    Relay(
+        RemotingCommand,
+        crate::relay::RelayTarget,
+        Option<ringmq_engine::types::PhysicalOffset>,
+    ),
 }
 
 /// What a slave copies from its master every few seconds (RocketMQ's `SlaveSynchronize`).

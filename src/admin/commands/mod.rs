@@ -10,6 +10,7 @@ mod group;
 mod message_query;
 mod namesrv;
 mod offset_reset;
+mod redeliver;
 mod send_message;
 mod subscription_group;
 mod topic;

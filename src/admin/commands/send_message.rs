@@ -80,10 +80,10 @@ pub(super) const CLUSTER_RT: Command = Command {
 
 /// The queue a message goes to.
 #[derive(Debug)]
-struct Target {
-    broker_name: String,
-    address: String,
-    queue_id: i32,
+pub(super) struct Target {
+    pub(super) broker_name: String,
+    pub(super) address: String,
+    pub(super) queue_id: i32,
 }
 
 /// Every writable queue of a route, in broker order; a route borrowed from TBW102 offers only
@@ -104,35 +104,23 @@ fn writable_queues(route: &TopicRouteData, borrowed: bool) -> Vec<(String, i32)>
     queues
 }
 
-fn target(invocation: &Invocation, topic: &str) -> Result<Target, AdminError> {
-    let namesrv = invocation.namesrv()?;
-    let (route, borrowed) = match topic_route(&namesrv, topic) {
-        Ok(route) => (route, false),
-        Err(AdminError::TopicNotExist(_)) => match topic_route(&namesrv, DEFAULT_TOPIC) {
-            Ok(route) => (route, true),
-            Err(AdminError::TopicNotExist(_)) => {
-                return Err(AdminError::TopicNotExist(topic.to_owned()))
-            }
-            Err(error) => return Err(error),
+/// The route a producer sends `topic` along: the topic's own, else TBW102's, whose broker
+/// then creates the topic; and whether it is TBW102's.
+fn send_route(namesrv: &[String], topic: &str) -> Result<(TopicRouteData, bool), AdminError> {
+    match topic_route(namesrv, topic) {
+        Ok(route) => Ok((route, false)),
+        Err(AdminError::TopicNotExist(_)) => match topic_route(namesrv, DEFAULT_TOPIC) {
+            Ok(route) => Ok((route, true)),
+            Err(AdminError::TopicNotExist(_)) => Err(AdminError::TopicNotExist(topic.to_owned())),
+            Err(error) => Err(error),
         },
-        Err(error) => return Err(error),
-    };
-    if let Some(queue) = invocation.value("qid") {
-        let Some(broker_name) = invocation.value("broker") else {
-            return Err(AdminError::Usage(
-                "Broker name must be set if the queue is chosen!".to_owned(),
-            ));
-        };
-        let queue_id = queue
-            .trim()
-            .parse()
-            .map_err(|_| AdminError::Usage(format!("--qid takes a number, not '{queue}'")))?;
-        return Ok(Target {
-            address: named_broker(&route, topic, broker_name)?,
-            broker_name: broker_name.to_owned(),
-            queue_id,
-        });
+        Err(error) => Err(error),
     }
+}
+
+/// A writable queue of `topic` picked by the clock, as a producer spreads its sends.
+pub(super) fn any_queue(namesrv: &[String], topic: &str) -> Result<Target, AdminError> {
+    let (route, borrowed) = send_route(namesrv, topic)?;
     let queues = writable_queues(&route, borrowed);
     if queues.is_empty() {
         return Err(AdminError::NoBroker(format!(
@@ -144,6 +132,28 @@ fn target(invocation: &Invocation, topic: &str) -> Result<Target, AdminError> {
     Ok(Target {
         address: named_broker(&route, topic, &broker_name)?,
         broker_name,
+        queue_id,
+    })
+}
+
+fn target(invocation: &Invocation, topic: &str) -> Result<Target, AdminError> {
+    let namesrv = invocation.namesrv()?;
+    let Some(queue) = invocation.value("qid") else {
+        return any_queue(&namesrv, topic);
+    };
+    let (route, _) = send_route(&namesrv, topic)?;
+    let Some(broker_name) = invocation.value("broker") else {
+        return Err(AdminError::Usage(
+            "Broker name must be set if the queue is chosen!".to_owned(),
+        ));
+    };
+    let queue_id = queue
+        .trim()
+        .parse()
+        .map_err(|_| AdminError::Usage(format!("--qid takes a number, not '{queue}'")))?;
+    Ok(Target {
+        address: named_broker(&route, topic, broker_name)?,
+        broker_name: broker_name.to_owned(),
         queue_id,
     })
 }
@@ -168,6 +178,7 @@ fn send(invocation: &Invocation) -> Result<(), AdminError> {
             tags: invocation.value("tags").map(str::trim),
             keys: invocation.value("key").map(str::trim),
             body: body.as_bytes(),
+            stored: None,
         },
     )?;
     match format {
@@ -245,6 +256,7 @@ fn probe(
         tags: None,
         keys: None,
         body: &body,
+        stored: None,
     };
     let mut elapsed = Duration::ZERO;
     let mut reported = false;
