@@ -295,9 +295,14 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// Like [`Cluster::start`], with `extra` lines appended to the broker's properties.
+    pub fn start_with(extra: &str) -> Self {
         let directory = tempfile::tempdir().expect("tempdir");
         let (namesrv_process, namesrv) = start_namesrv(directory.path());
-        let (properties, port) = broker_properties(directory.path(), &namesrv, "");
+        let (properties, port) = broker_properties(directory.path(), &namesrv, extra);
         let broker_process = start_broker(&properties);
         let cluster = Self {
             directory,

@@ -111,6 +111,12 @@ impl ControlPlane {
             now_ms,
         )?;
         let mut topics = topics;
+        for skipped in topics.ensure_start_topics(&context.config) {
+            context.log.warn(&format!(
+                "no topic named after [{skipped}] is created at start: it is not a valid topic \
+                 name (^[%|a-zA-Z0-9_-]+$, at most 127 characters)"
+            ));
+        }
         let levels = context.config.message_delay_levels.len().max(1);
         topics.ensure_system_topic(
             topics::SCHEDULE_TOPIC,
