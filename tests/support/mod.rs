@@ -357,12 +357,17 @@ impl Cluster {
 
 /// Run `ringmq admin <args>` with NAMESRV_ADDR cleared.
 pub fn admin(args: &[&str]) -> Output {
-    Command::new(BINARY)
-        .arg("admin")
-        .args(args)
-        .env_remove("NAMESRV_ADDR")
-        .output()
-        .expect("run ringmq admin")
+    admin_with_env(args, &[])
+}
+
+/// Like [`admin`], with extra environment variables (`TZ`).
+pub fn admin_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BINARY);
+    command.arg("admin").args(args).env_remove("NAMESRV_ADDR");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run ringmq admin")
 }
 
 pub fn stdout(output: &Output) -> String {
