@@ -792,3 +792,63 @@ fn query_msg_by_id_resends_a_message_and_refuses_to_push_to_a_pull_consumer() {
         "this 127.0.0.1@admin-test client is not push consumer ,not support direct push \n"
     );
 }
+
+// Hazard: consumerProgress's #Inflight (pulled − committed) read 0 for a group that pulls
+// without committing — `ringmq bench consume`, or any client between two commits — because
+// the broker reported the committed offset as the group's pull offset.
+#[test]
+fn consumer_progress_in_flight_counts_what_a_group_pulled_but_did_not_commit() {
+    let cluster = Cluster::start();
+    cluster.admin_ok(&[
+        "updateTopic",
+        "-c",
+        "DefaultCluster",
+        "-t",
+        "InflightTopic",
+        "-r",
+        "1",
+        "-w",
+        "1",
+    ]);
+    cluster.admin_until(&["topicRoute", "-t", "InflightTopic"], |_| true);
+    for body in ["a", "b", "c"] {
+        send(&cluster, "InflightTopic", "0", body, "k");
+    }
+    commit_offset(&cluster, "InflightGroup", "InflightTopic", 0, 0);
+    // As bench consume pulls: suspend and subscription flags, no commit flag.
+    let pulled = Client::connect(&cluster.broker).call(request(
+        request_code::PULL_MESSAGE,
+        &[
+            ("consumerGroup", "InflightGroup"),
+            ("topic", "InflightTopic"),
+            ("queueId", "0"),
+            ("queueOffset", "0"),
+            ("maxMsgNums", "2"),
+            ("sysFlag", "6"),
+            ("commitOffset", "0"),
+            ("suspendTimeoutMillis", "0"),
+            ("subscription", "*"),
+            ("subVersion", "0"),
+        ],
+    ));
+    assert_eq!(pulled.code, 0, "{:?}", pulled.remark);
+    assert_eq!(pulled.ext("nextBeginOffset"), Some("2"));
+    let progress = cluster.admin_ok(&[
+        "consumerProgress",
+        "-g",
+        "InflightGroup",
+        "-t",
+        "InflightTopic",
+    ]);
+    let row: Vec<&str> = progress
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|cells| cells.first() == Some(&"InflightTopic"))
+        .unwrap_or_else(|| panic!("no row:\n{progress}"));
+    assert_eq!(
+        row[2..7],
+        ["0", "3", "0", "3", "2"],
+        "qid, broker, consumer, diff, inflight:\n{progress}"
+    );
+    assert!(progress.contains("Consume Inflight Total: 2"), "{progress}");
+}

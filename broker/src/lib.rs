@@ -15,6 +15,7 @@ mod log;
 mod long_poll;
 mod message;
 mod persist;
+mod pull_offsets;
 mod registration;
 mod relay;
 mod remoting_client;

@@ -96,6 +96,8 @@ pub(crate) struct BrokerShard {
     pub(crate) ha_slave: Option<crate::ha::slave::HaSlave>,
     /// Tool requests written to this shard's clients, waiting for their answers.
     pub(crate) relays: crate::relay::Relays,
+    /// How far each group has pulled the queues this shard owns.
+    pub(crate) pull_offsets: crate::pull_offsets::PullOffsets,
 }
 
 impl std::fmt::Debug for BrokerShard {
@@ -197,6 +199,7 @@ impl BrokerShard {
             ha_master: crate::ha::master::HaMaster::default(),
             ha_slave,
             relays: crate::relay::Relays::default(),
+            pull_offsets: crate::pull_offsets::PullOffsets::default(),
         })
     }
 

@@ -308,10 +308,13 @@ fn consume_stats(
         }
     }
     let plan = Plan {
-        query: ShardQuery::Queues(queue_probes),
+        query: ShardQuery::GroupQueues {
+            group,
+            queues: queue_probes,
+        },
         finish: Finish::ConsumeStats {
             committed,
-            consume_tps: control.sampler.group_tps(&group),
+            consume_tps: control.sampler.group_tps(&header.consumer_group),
         },
     };
     Ok(Outcome::Gather(request, plan))
@@ -436,11 +439,14 @@ pub(crate) fn finish(
                     .copied()
                     .unwrap_or(0);
                 let queue = message_queue(&broker_name, &probe.topic, probe.queue_id);
+                // RocketMQ: max(committed, the group's latest pull), so a group that commits
+                // ahead of its pulls shows no negative in-flight figure.
+                let pulled = facts.pulled.map_or(consumer_offset, as_i64);
                 let wrapper = OffsetWrapper {
                     broker_offset: as_i64(facts.max),
                     consumer_offset,
                     last_timestamp: facts.at_store_ms,
-                    pull_offset: consumer_offset,
+                    pull_offset: consumer_offset.max(pulled),
                 };
                 stats.offset_table.insert(queue, wrapper);
             }
