@@ -852,3 +852,66 @@ fn consumer_progress_in_flight_counts_what_a_group_pulled_but_did_not_commit() {
     );
     assert!(progress.contains("Consume Inflight Total: 2"), "{progress}");
 }
+
+// Hazard: `sendMessage -m true` must leave a trace record where tracing tools look for it —
+// RMQ_SYS_TRACE_TOPIC, which a broker with traceTopicEnable=true creates at start — in
+// RocketMQ's TraceDataEncoder layout, keyed by the message id.
+#[test]
+fn send_message_with_trace_writes_a_pub_record_to_the_trace_topic() {
+    let cluster = Cluster::start_with("traceTopicEnable=true\n");
+    cluster.admin_until(&["topicRoute", "-t", "RMQ_SYS_TRACE_TOPIC"], |_| true);
+    let text = cluster.admin_ok(&[
+        "sendMessage",
+        "-t",
+        "TracedTopic",
+        "-p",
+        "hello",
+        "-k",
+        "k1",
+        "-c",
+        "TagT",
+        "-m",
+        "true",
+        "-F",
+        "json",
+    ]);
+    let sent: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let pulled = Client::connect(&cluster.broker).call(request(
+        request_code::PULL_MESSAGE,
+        &[
+            ("consumerGroup", "TraceReader"),
+            ("topic", "RMQ_SYS_TRACE_TOPIC"),
+            ("queueId", "0"),
+            ("queueOffset", "0"),
+            ("maxMsgNums", "8"),
+            ("sysFlag", "4"),
+            ("commitOffset", "0"),
+            ("suspendTimeoutMillis", "0"),
+            ("subscription", "*"),
+            ("subVersion", "0"),
+        ],
+    ));
+    assert_eq!(pulled.code, 0, "{:?}", pulled.remark);
+    let records = record::decode_all(&pulled.body).expect("records");
+    assert_eq!(records.len(), 1, "one trace record");
+    let trace = &records[0];
+    let body = String::from_utf8_lossy(trace.body).into_owned();
+    let fields: Vec<&str> = body.trim_end_matches('\u{2}').split('\u{1}').collect();
+    let msg_id = sent["msgId"].as_str().unwrap();
+    assert_eq!(fields.len(), 14, "{body:?}");
+    assert_eq!(fields[0], "Pub");
+    assert_eq!(fields[2], "DefaultRegion");
+    assert_eq!(
+        fields[4..8],
+        ["TracedTopic", msg_id, "TagT", "k1"],
+        "{body:?}"
+    );
+    assert_eq!(fields[8], cluster.broker);
+    assert_eq!(fields[9], "5");
+    assert_eq!(
+        fields[11..],
+        ["0", sent["offsetMsgId"].as_str().unwrap(), "true"]
+    );
+    let keys = ringmq_protocol::properties::find(trace.properties, "KEYS");
+    assert_eq!(keys, Some(format!("{msg_id} k1").as_str()));
+}

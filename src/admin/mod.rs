@@ -12,6 +12,7 @@ mod json;
 mod message;
 mod produce;
 mod pull;
+mod trace;
 
 use client::AdminError;
 use commands::COMMANDS;

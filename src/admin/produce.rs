@@ -51,6 +51,10 @@ pub(crate) struct Receipt {
     pub(crate) offset_msg_id: String,
     pub(crate) queue_id: i32,
     pub(crate) queue_offset: i64,
+    /// The broker's `MSG_REGION`; with `trace_on` (`TRACE_ON`), what a producer needs to
+    /// record a message trace (`SendMessageTraceHookImpl` skips the trace without them).
+    pub(crate) region_id: Option<String>,
+    pub(crate) trace_on: bool,
 }
 
 /// Send `outgoing` over `session`; a refusal names the broker and its remark.
@@ -94,6 +98,10 @@ pub(crate) fn send(session: &mut Session, outgoing: &Outgoing<'_>) -> Result<Rec
         offset_msg_id: answer.msg_id,
         queue_id: answer.queue_id,
         queue_offset: answer.queue_offset,
+        region_id: response.ext(properties::MSG_REGION).map(str::to_owned),
+        trace_on: response
+            .ext(properties::TRACE_ON)
+            .is_some_and(|on| on.eq_ignore_ascii_case("true")),
     })
 }
 

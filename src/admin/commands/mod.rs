@@ -25,6 +25,8 @@ use ringmq_protocol::header::admin::TopicRequestHeader;
 use ringmq_protocol::header::namesrv::GetRouteInfoRequestHeader;
 use ringmq_protocol::{request_code, response_code};
 
+pub(super) use send_message::any_queue;
+
 use super::client::{self, AdminError};
 use super::invocation::{Invocation, OptionSpec};
 

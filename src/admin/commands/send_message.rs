@@ -19,6 +19,7 @@ use crate::admin::clock;
 use crate::admin::invocation::{Format, Invocation};
 use crate::admin::json;
 use crate::admin::produce::{self, Outgoing, Receipt, DEFAULT_TOPIC};
+use crate::admin::trace;
 
 /// PermName write bit.
 const PERM_WRITE: i32 = 2;
@@ -39,7 +40,7 @@ pub(super) const SEND: Command = Command {
             "m",
             "msgTraceEnable",
             false,
-            "Message Trace Enable, Default: false (ringmq sends without trace)",
+            "Message Trace Enable, Default: false",
         ),
     ],
     run: send,
@@ -80,10 +81,10 @@ pub(super) const CLUSTER_RT: Command = Command {
 
 /// The queue a message goes to.
 #[derive(Debug)]
-pub(super) struct Target {
-    pub(super) broker_name: String,
-    pub(super) address: String,
-    pub(super) queue_id: i32,
+pub(crate) struct Target {
+    pub(crate) broker_name: String,
+    pub(crate) address: String,
+    pub(crate) queue_id: i32,
 }
 
 /// Every writable queue of a route, in broker order; a route borrowed from TBW102 offers only
@@ -119,7 +120,7 @@ fn send_route(namesrv: &[String], topic: &str) -> Result<(TopicRouteData, bool),
 }
 
 /// A writable queue of `topic` picked by the clock, as a producer spreads its sends.
-pub(super) fn any_queue(namesrv: &[String], topic: &str) -> Result<Target, AdminError> {
+pub(crate) fn any_queue(namesrv: &[String], topic: &str) -> Result<Target, AdminError> {
     let (route, borrowed) = send_route(namesrv, topic)?;
     let queues = writable_queues(&route, borrowed);
     if queues.is_empty() {
@@ -162,12 +163,14 @@ fn send(invocation: &Invocation) -> Result<(), AdminError> {
     let format = invocation.format()?;
     let topic = invocation.required("topic")?.trim();
     let body = invocation.required("body")?.trim();
-    if invocation.boolean("msgTraceEnable", false) {
-        eprintln!("sendMessage: ringmq does not record message traces; sending without one");
-    }
     let target = target(invocation, topic)?;
     let group = clock::now_ms().to_string();
     let mut session = Session::open("broker", &target.address)?;
+    let (tags, keys) = (
+        invocation.value("tags").map(str::trim),
+        invocation.value("key").map(str::trim),
+    );
+    let started_ms = clock::now_ms();
     let receipt = produce::send(
         &mut session,
         &Outgoing {
@@ -175,12 +178,27 @@ fn send(invocation: &Invocation) -> Result<(), AdminError> {
             topic,
             broker_name: &target.broker_name,
             queue_id: target.queue_id,
-            tags: invocation.value("tags").map(str::trim),
-            keys: invocation.value("key").map(str::trim),
+            tags,
+            keys,
             body: body.as_bytes(),
             stored: None,
         },
     )?;
+    if invocation.boolean("msgTraceEnable", false) {
+        let traced = trace::TracedSend {
+            producer_group: &group,
+            topic,
+            tags,
+            keys,
+            body_len: body.len(),
+            broker_address: &target.address,
+            started_ms,
+            receipt: &receipt,
+        };
+        if let Err(error) = trace::record(&invocation.namesrv()?, &traced) {
+            eprintln!("sendMessage: the message was sent, its trace record was not: {error}");
+        }
+    }
     match format {
         Format::Text => {
             let line = |cells: [&str; 4]| {
