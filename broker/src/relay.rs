@@ -64,8 +64,9 @@ pub(crate) struct Waiting {
 }
 
 impl Waiting {
+    /// The broker's own answer to the tool (timeout, connection lost).
     fn answer(&self, code: i32, remark: String) -> Response {
-        let mut command = RemotingCommand::response_to(&RemotingCommand::default(), code, None);
+        let mut command = RemotingCommand::request(code);
         command.remark = Some(remark);
         self.addressed(command)
     }

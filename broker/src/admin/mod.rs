@@ -2,7 +2,9 @@
 //!
 //! Codes answered from control-plane state alone (configs, connections) reply at once; those
 //! that need queue or store facts (topic stats, consume stats, runtime info, reset by time)
-//! return a [`gather::Plan`] and are finished by [`finish`] once every shard answered.
+//! return a [`gather::Plan`] and are finished by [`finish`] once every shard answered; those
+//! a consumer client answers (GET_CONSUMER_RUNNING_INFO, CONSUME_MESSAGE_DIRECTLY) are
+//! resolved to the client's connection here and relayed by [`crate::relay`].
 
 pub(crate) mod gather;
 pub(crate) mod runtime_info;
