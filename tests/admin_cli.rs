@@ -1,9 +1,9 @@
 //! Goal: `ringmq admin` (mqadmin) drives a real name server and broker the way RocketMQ's
 //! operator tool does, for the cluster, topic, broker and name-server commands: clusterList
 //! (also `-m`, `-i --count`), topic create/list/route/status/perm/delete, brokerStatus,
-//! get/updateBrokerConfig, get/updateNamesrvConfig, wipe/addWritePerm and clusterRT; and
-//! operator errors (unknown sub command, unreachable name server, refused changes) name their
-//! cause.
+//! get/updateBrokerConfig, get/updateNamesrvConfig, wipe/addWritePerm and clusterRT; dates
+//! print in the local time zone that `TZ` names; and operator errors (unknown sub command,
+//! unreachable name server, refused changes) name their cause.
 //! Method: `ringmq namesrv` and `ringmq broker -c` on free loopback ports with a temporary
 //! store; the admin tool is run as a child process and its stdout/stderr checked against
 //! RocketMQ 5.x's text layout. Message and consumer-group commands are in
@@ -375,9 +375,12 @@ fn name_server_config_is_read_and_changed_on_every_name_server() {
     );
 }
 
+// Hazard (besides the output layout): clusterRT sends to the topic named after each broker,
+// which RocketMQ brokers create at start; a broker that only created it on a send would fail
+// every probe when autoCreateTopicEnable=false.
 #[test]
 fn cluster_rt_probes_every_broker_and_stops_after_count_rounds() {
-    let cluster = Cluster::start();
+    let cluster = Cluster::start_with("autoCreateTopicEnable=false\n");
     let text = cluster.admin_ok(&["clusterRT", "-a", "5", "-s", "16", "--count", "1"]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -468,4 +471,79 @@ fn output_into_a_closed_pipe_ends_quietly_instead_of_panicking() {
     // 141 = 128 + SIGPIPE: ended by the signal, as a C or Java tool would be.
     let status = std::fs::read_to_string(&status).expect("status captured");
     assert_eq!(status.trim(), "141", "{errors}");
+}
+
+/// The `Store Timestamp:` value of queryMsgById for `offset_id`, run with `TZ=zone`.
+fn store_time_text(cluster: &Cluster, offset_id: &str, zone: &str) -> String {
+    let output = admin_with_env(
+        &[
+            "queryMsgById",
+            "-t",
+            "ZoneTopic",
+            "-i",
+            offset_id,
+            "-n",
+            &cluster.namesrv,
+        ],
+        &[("TZ", zone)],
+    );
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    let value = text
+        .lines()
+        .find_map(|line| line.strip_prefix("Store Timestamp:"))
+        .unwrap_or_else(|| panic!("no Store Timestamp line:\n{text}"));
+    value.trim().to_owned()
+}
+
+/// `yyyy-MM-dd HH:mm:ss,SSS` of `epoch_ms` in `zone`, as the C library's `date` prints it.
+fn date_in_zone(epoch_ms: i64, zone: &str) -> String {
+    let output = std::process::Command::new("date")
+        .arg("-d")
+        .arg(format!("@{}", epoch_ms.div_euclid(1000)))
+        .arg("+%Y-%m-%d %H:%M:%S")
+        .env("TZ", zone)
+        .output()
+        .expect("run date");
+    let seconds = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    format!("{seconds},{:03}", epoch_ms.rem_euclid(1000))
+}
+
+// Hazard: RocketMQ prints dates in the JVM's local time zone (TZ, else /etc/localtime); a tool
+// printing UTC shows a different time for the same message than mqadmin does on any machine
+// outside UTC, and reads `-s yyyy-MM-dd#HH:mm:ss:SSS` hours off.
+#[test]
+fn dates_print_in_the_local_time_zone_taken_from_tz() {
+    let cluster = Cluster::start();
+    let sent = cluster.admin_ok(&["sendMessage", "-t", "ZoneTopic", "-p", "tz", "-F", "json"]);
+    let sent: serde_json::Value = serde_json::from_str(&sent).expect("json");
+    let offset_id = sent["offsetMsgId"]
+        .as_str()
+        .expect("offsetMsgId")
+        .to_owned();
+    let detail = cluster.admin_ok(&[
+        "queryMsgById",
+        "-t",
+        "ZoneTopic",
+        "-i",
+        &offset_id,
+        "-F",
+        "json",
+    ]);
+    let detail: serde_json::Value = serde_json::from_str(&detail).expect("json");
+    let stored_ms = detail["messages"][0]["storeTimestamp"]
+        .as_i64()
+        .expect("storeTimestamp");
+    // POSIX zone strings need no tz database: UTC+8 and UTC−3 (the sign is inverted).
+    for zone in ["UTC0", "RMQ-8", "RMQ+3"] {
+        assert_eq!(
+            store_time_text(&cluster, &offset_id, zone),
+            date_in_zone(stored_ms, zone),
+            "TZ={zone}"
+        );
+    }
+    assert_ne!(
+        store_time_text(&cluster, &offset_id, "RMQ-8"),
+        store_time_text(&cluster, &offset_id, "UTC0")
+    );
 }

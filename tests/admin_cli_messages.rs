@@ -3,10 +3,13 @@
 //! consumeMessage round trips; consumerProgress shows the backlog a committed offset leaves;
 //! resetOffsetByTime and skipAccumulatedMessage move committed offsets; consumerConnection,
 //! producerConnection and topicList -c see an online client; updateSubGroup / deleteSubGroup
-//! create and remove a group; errors name what was missing.
+//! create and remove a group; errors name what was missing; the broker relays a tool's
+//! GET_CONSUMER_RUNNING_INFO / CONSUME_MESSAGE_DIRECTLY to the consumer client and back, which
+//! consumerProgress -s shows as each queue's client IP.
 //! Method: a real name server and broker on loopback; messages are sent with the admin tool
 //! itself; an online consumer and producer are a raw remoting connection that sent one
-//! HEART_BEAT and stays open; offsets are committed with raw UPDATE_CONSUMER_OFFSET.
+//! HEART_BEAT and stays open (and answers relayed requests by hand); offsets are committed
+//! with raw UPDATE_CONSUMER_OFFSET.
 
 #![allow(
     clippy::disallowed_methods,
@@ -19,7 +22,8 @@
 
 mod support;
 
-use ringmq_protocol::request_code;
+use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::{frame, record, request_code};
 use support::*;
 
 /// A client connection registered as consumer `group` (subscribed to `topic`, push,
@@ -515,4 +519,399 @@ fn errors_name_the_missing_group_topic_or_client() {
     let usage = cluster.admin(&["sendMessage", "-t", "Quiet", "-p", "x", "-i", "0"]);
     assert_eq!(usage.status.code(), Some(2));
     assert!(stderr(&usage).contains("Broker name must be set if the queue is chosen!"));
+}
+
+/// Read frames from `client` until a request with `code` arrives (skipping pushes such as
+/// NOTIFY_CONSUMER_IDS_CHANGED); `None` if the connection closed first.
+fn next_request(client: &mut Client, code: i32) -> Option<RemotingCommand> {
+    loop {
+        let frame = client.read_frame()?;
+        if !frame.is_response() && frame.code == code {
+            return Some(frame);
+        }
+    }
+}
+
+/// Answer `relayed` on `client` with SUCCESS and `body`.
+fn answer(client: &mut Client, relayed: &RemotingCommand, body: &[u8]) {
+    let mut reply = RemotingCommand::response_to(relayed, 0, None);
+    reply.body = body.to_vec().into();
+    let mut bytes = Vec::new();
+    frame::encode(&reply, &mut bytes);
+    client.send_raw(&bytes);
+}
+
+/// GET_CONSUMER_RUNNING_INFO for `client_id` of RelayGroup, sent by a tool on its own
+/// connection from another thread.
+fn running_info_call(broker: &str, client_id: &str) -> std::thread::JoinHandle<RemotingCommand> {
+    let broker = broker.to_owned();
+    let client_id = client_id.to_owned();
+    std::thread::spawn(move || {
+        let mut tool = Client::connect(&broker);
+        tool.call(request(
+            request_code::GET_CONSUMER_RUNNING_INFO,
+            &[
+                ("consumerGroup", "RelayGroup"),
+                ("clientId", &client_id),
+                ("jstackEnable", "false"),
+            ],
+        ))
+    })
+}
+
+// Hazard: a broker that does not pass GET_CONSUMER_RUNNING_INFO (307) and
+// CONSUME_MESSAGE_DIRECTLY (309) to the client's own connection, or passes the answer back
+// under the wrong opaque, leaves consumerProgress -s and queryMsgById -g -d without answers;
+// a client that goes away mid-request must not leave the tool hanging. The client here is a
+// raw connection that answers by hand, so each byte the broker relays can be checked.
+#[test]
+fn broker_relays_tool_requests_to_the_consumer_client_and_its_answers_back() {
+    let cluster = Cluster::start();
+    cluster.admin_ok(&[
+        "updateTopic",
+        "-c",
+        "DefaultCluster",
+        "-t",
+        "RelayTopic",
+        "-r",
+        "2",
+        "-w",
+        "2",
+    ]);
+    cluster.admin_until(&["topicRoute", "-t", "RelayTopic"], |_| true);
+    let sent = send(&cluster, "RelayTopic", "0", "relay-body", "k");
+    commit_offset(&cluster, "RelayGroup", "RelayTopic", 0, 0);
+    commit_offset(&cluster, "RelayGroup", "RelayTopic", 1, 0);
+    let mut consumer = online_client(&cluster, "RelayGroup", "RelayProducer", "RelayTopic");
+
+    // 307 answered by the client: the tool gets the client's body under its own opaque.
+    let tool = running_info_call(&cluster.broker, "127.0.0.1@admin-test");
+    let relayed = next_request(&mut consumer, request_code::GET_CONSUMER_RUNNING_INFO).unwrap();
+    assert_eq!(relayed.ext("consumerGroup"), Some("RelayGroup"));
+    assert_eq!(relayed.ext("clientId"), Some("127.0.0.1@admin-test"));
+    let info = br#"{"mqTable":{{"brokerName":"broker-a","queueId":0,"topic":"RelayTopic"}:{"commitOffset":0}},"properties":{"PROP_CONSUME_TYPE":"CONSUME_PASSIVELY"}}"#;
+    answer(&mut consumer, &relayed, info);
+    let reply = tool.join().unwrap();
+    assert_eq!(reply.code, 0, "{:?}", reply.remark);
+    assert_eq!(reply.opaque, 1, "the tool's opaque, not the broker's");
+    assert_eq!(&reply.body[..], &info[..]);
+
+    // consumerProgress -s true: queue 0 is held by the client (its id up to '@'), queue 1
+    // by nobody. Java's fastjson object keys in mqTable are read.
+    let admin = {
+        let namesrv = cluster.namesrv.clone();
+        std::thread::spawn(move || {
+            admin(&[
+                "consumerProgress",
+                "-g",
+                "RelayGroup",
+                "-s",
+                "true",
+                "-n",
+                &namesrv,
+            ])
+        })
+    };
+    let relayed = next_request(&mut consumer, request_code::GET_CONSUMER_RUNNING_INFO).unwrap();
+    answer(&mut consumer, &relayed, info);
+    let progress = admin.join().unwrap();
+    let text = stdout(&progress);
+    assert!(progress.status.success(), "{text}{}", stderr(&progress));
+    let header = text.lines().next().unwrap();
+    // RocketMQ's `%-20s  %-20s %-20s` for these three columns.
+    let columns = format!("{:<20}  {:<20} #Diff", "#Consumer Offset", "#Client IP");
+    assert!(header.contains(&columns), "{header}");
+    let ip_of = |queue: &str| {
+        text.lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .find(|cells| cells.len() > 5 && cells[0] == "RelayTopic" && cells[2] == queue)
+            .map(|cells| cells[5].to_owned())
+    };
+    assert_eq!(ip_of("0").as_deref(), Some("127.0.0.1"), "{text}");
+    assert_eq!(ip_of("1").as_deref(), Some("N/A"), "{text}");
+
+    // 309: the client gets the stored record as the body and the broker's additions.
+    let offset_id = sent["offsetMsgId"].as_str().unwrap().to_owned();
+    let broker = cluster.broker.clone();
+    let tool = std::thread::spawn(move || {
+        Client::connect(&broker).call(request(
+            request_code::CONSUME_MESSAGE_DIRECTLY,
+            &[
+                ("consumerGroup", "RelayGroup"),
+                ("clientId", "127.0.0.1@admin-test"),
+                ("msgId", &offset_id),
+                ("topic", "RelayTopic"),
+            ],
+        ))
+    });
+    let relayed = next_request(&mut consumer, request_code::CONSUME_MESSAGE_DIRECTLY).unwrap();
+    assert_eq!(relayed.ext("brokerName"), Some("broker-a"));
+    assert_eq!(relayed.ext("topicSysFlag"), Some("0"));
+    assert_eq!(relayed.ext("groupSysFlag"), Some("0"));
+    let stored = record::decode(&relayed.body).expect("the body is the stored record");
+    assert_eq!(stored.body, b"relay-body");
+    answer(
+        &mut consumer,
+        &relayed,
+        br#"{"consumeResult":"CR_SUCCESS","spentTimeMills":1}"#,
+    );
+    let reply = tool.join().unwrap();
+    assert_eq!(reply.code, 0, "{:?}", reply.remark);
+
+    // Not online: RocketMQ's SYSTEM_ERROR and remark, without reaching any client.
+    let reply = running_info_call(&cluster.broker, "nobody@1")
+        .join()
+        .unwrap();
+    assert_eq!(reply.code, 1);
+    assert_eq!(
+        reply.remark.as_deref(),
+        Some("The Consumer <RelayGroup> <nobody@1> not online")
+    );
+
+    // The client closes before answering: the tool is answered at once, not left waiting.
+    let tool = running_info_call(&cluster.broker, "127.0.0.1@admin-test");
+    next_request(&mut consumer, request_code::GET_CONSUMER_RUNNING_INFO).unwrap();
+    drop(consumer);
+    let reply = tool.join().unwrap();
+    assert_eq!(reply.code, 1);
+    let remark = reply.remark.unwrap_or_default();
+    assert!(
+        remark.starts_with(
+            "invoke consumer <RelayGroup> <127.0.0.1@admin-test> Exception: \
+             org.apache.rocketmq.remoting.exception.RemotingSendRequestException: send request \
+             to </127.0.0.1:"
+        ) && remark.ends_with("> failed"),
+        "{remark}"
+    );
+}
+
+// Hazard: `queryMsgById -s true` must send the stored message again with its properties and
+// unique key (so it is still found by that key) and print RocketMQ's SendResult; `-g -d` must
+// refuse a client that is not a push consumer, as RocketMQ does, instead of pushing to it.
+#[test]
+fn query_msg_by_id_resends_a_message_and_refuses_to_push_to_a_pull_consumer() {
+    let cluster = Cluster::start();
+    cluster.admin_ok(&[
+        "updateTopic",
+        "-c",
+        "DefaultCluster",
+        "-t",
+        "ResendTopic",
+        "-r",
+        "1",
+        "-w",
+        "1",
+    ]);
+    cluster.admin_until(&["topicRoute", "-t", "ResendTopic"], |_| true);
+    let sent = send(&cluster, "ResendTopic", "0", "again", "resend-key");
+    let unique_key = sent["msgId"].as_str().unwrap();
+    let text = cluster.admin_until(
+        &[
+            "queryMsgById",
+            "-t",
+            "ResendTopic",
+            "-i",
+            unique_key,
+            "-s",
+            "true",
+            "-u",
+            "unitA",
+        ],
+        |_| true,
+    );
+    let expected_start = format!(
+        "prepare resend msg. originalMsgId={unique_key}SendResult [sendStatus=SEND_OK, \
+         msgId={unique_key}, offsetMsgId="
+    );
+    assert!(text.starts_with(&expected_start), "{text}");
+    assert!(
+        text.ends_with(
+            ", messageQueue=MessageQueue [topic=ResendTopic, brokerName=broker-a, queueId=0], \
+             queueOffset=1, recallHandle=null]"
+        ),
+        "{text}"
+    );
+    let both = cluster.admin_until(
+        &[
+            "queryMsgByUniqueKey",
+            "-t",
+            "ResendTopic",
+            "-i",
+            unique_key,
+            "-a",
+        ],
+        |text| text.matches("Queue Offset:").count() == 2,
+    );
+    assert_eq!(
+        both.matches(&labelled("Keys:", "[resend-key]")).count(),
+        2,
+        "{both}"
+    );
+    let quiet = cluster.admin_ok(&[
+        "queryMsgById",
+        "-t",
+        "ResendTopic",
+        "-i",
+        unique_key,
+        "-s",
+        "false",
+    ]);
+    assert_eq!(quiet, "", "RocketMQ does nothing for -s false");
+
+    // A pull consumer (its running info says CONSUME_ACTIVELY) gets nothing pushed.
+    let mut consumer = online_client(&cluster, "PullGroup", "PullProducer", "ResendTopic");
+    let admin = {
+        let namesrv = cluster.namesrv.clone();
+        let id = unique_key.to_owned();
+        std::thread::spawn(move || {
+            admin(&[
+                "queryMsgById",
+                "-t",
+                "ResendTopic",
+                "-i",
+                &id,
+                "-g",
+                "PullGroup",
+                "-d",
+                "127.0.0.1@admin-test",
+                "-n",
+                &namesrv,
+            ])
+        })
+    };
+    let relayed = next_request(&mut consumer, request_code::GET_CONSUMER_RUNNING_INFO).unwrap();
+    answer(
+        &mut consumer,
+        &relayed,
+        br#"{"properties":{"PROP_CONSUME_TYPE":"CONSUME_ACTIVELY"},"mqTable":{}}"#,
+    );
+    let refused = admin.join().unwrap();
+    assert!(refused.status.success(), "{}", stderr(&refused));
+    assert_eq!(
+        stdout(&refused),
+        "this 127.0.0.1@admin-test client is not push consumer ,not support direct push \n"
+    );
+}
+
+// Hazard: consumerProgress's #Inflight (pulled − committed) read 0 for a group that pulls
+// without committing — `ringmq bench consume`, or any client between two commits — because
+// the broker reported the committed offset as the group's pull offset.
+#[test]
+fn consumer_progress_in_flight_counts_what_a_group_pulled_but_did_not_commit() {
+    let cluster = Cluster::start();
+    cluster.admin_ok(&[
+        "updateTopic",
+        "-c",
+        "DefaultCluster",
+        "-t",
+        "InflightTopic",
+        "-r",
+        "1",
+        "-w",
+        "1",
+    ]);
+    cluster.admin_until(&["topicRoute", "-t", "InflightTopic"], |_| true);
+    for body in ["a", "b", "c"] {
+        send(&cluster, "InflightTopic", "0", body, "k");
+    }
+    commit_offset(&cluster, "InflightGroup", "InflightTopic", 0, 0);
+    // As bench consume pulls: suspend and subscription flags, no commit flag.
+    let pulled = Client::connect(&cluster.broker).call(request(
+        request_code::PULL_MESSAGE,
+        &[
+            ("consumerGroup", "InflightGroup"),
+            ("topic", "InflightTopic"),
+            ("queueId", "0"),
+            ("queueOffset", "0"),
+            ("maxMsgNums", "2"),
+            ("sysFlag", "6"),
+            ("commitOffset", "0"),
+            ("suspendTimeoutMillis", "0"),
+            ("subscription", "*"),
+            ("subVersion", "0"),
+        ],
+    ));
+    assert_eq!(pulled.code, 0, "{:?}", pulled.remark);
+    assert_eq!(pulled.ext("nextBeginOffset"), Some("2"));
+    let progress = cluster.admin_ok(&[
+        "consumerProgress",
+        "-g",
+        "InflightGroup",
+        "-t",
+        "InflightTopic",
+    ]);
+    let row: Vec<&str> = progress
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|cells| cells.first() == Some(&"InflightTopic"))
+        .unwrap_or_else(|| panic!("no row:\n{progress}"));
+    assert_eq!(
+        row[2..7],
+        ["0", "3", "0", "3", "2"],
+        "qid, broker, consumer, diff, inflight:\n{progress}"
+    );
+    assert!(progress.contains("Consume Inflight Total: 2"), "{progress}");
+}
+
+// Hazard: `sendMessage -m true` must leave a trace record where tracing tools look for it —
+// RMQ_SYS_TRACE_TOPIC, which a broker with traceTopicEnable=true creates at start — in
+// RocketMQ's TraceDataEncoder layout, keyed by the message id.
+#[test]
+fn send_message_with_trace_writes_a_pub_record_to_the_trace_topic() {
+    let cluster = Cluster::start_with("traceTopicEnable=true\n");
+    cluster.admin_until(&["topicRoute", "-t", "RMQ_SYS_TRACE_TOPIC"], |_| true);
+    let text = cluster.admin_ok(&[
+        "sendMessage",
+        "-t",
+        "TracedTopic",
+        "-p",
+        "hello",
+        "-k",
+        "k1",
+        "-c",
+        "TagT",
+        "-m",
+        "true",
+        "-F",
+        "json",
+    ]);
+    let sent: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let pulled = Client::connect(&cluster.broker).call(request(
+        request_code::PULL_MESSAGE,
+        &[
+            ("consumerGroup", "TraceReader"),
+            ("topic", "RMQ_SYS_TRACE_TOPIC"),
+            ("queueId", "0"),
+            ("queueOffset", "0"),
+            ("maxMsgNums", "8"),
+            ("sysFlag", "4"),
+            ("commitOffset", "0"),
+            ("suspendTimeoutMillis", "0"),
+            ("subscription", "*"),
+            ("subVersion", "0"),
+        ],
+    ));
+    assert_eq!(pulled.code, 0, "{:?}", pulled.remark);
+    let records = record::decode_all(&pulled.body).expect("records");
+    assert_eq!(records.len(), 1, "one trace record");
+    let trace = &records[0];
+    let body = String::from_utf8_lossy(trace.body).into_owned();
+    let fields: Vec<&str> = body.trim_end_matches('\u{2}').split('\u{1}').collect();
+    let msg_id = sent["msgId"].as_str().unwrap();
+    assert_eq!(fields.len(), 14, "{body:?}");
+    assert_eq!(fields[0], "Pub");
+    assert_eq!(fields[2], "DefaultRegion");
+    assert_eq!(
+        fields[4..8],
+        ["TracedTopic", msg_id, "TagT", "k1"],
+        "{body:?}"
+    );
+    assert_eq!(fields[8], cluster.broker);
+    assert_eq!(fields[9], "5");
+    assert_eq!(
+        fields[11..],
+        ["0", sent["offsetMsgId"].as_str().unwrap(), "true"]
+    );
+    let keys = ringmq_protocol::properties::find(trace.properties, "KEYS");
+    assert_eq!(keys, Some(format!("{msg_id} k1").as_str()));
 }

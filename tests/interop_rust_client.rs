@@ -977,3 +977,150 @@ fn view_message_by_id_right_after_send_ok_returns_the_record() {
         );
     }
 }
+
+/// `ringmq admin <args> -n <namesrv>` run off the client runtime's threads; (success, stdout,
+/// stderr).
+async fn admin_off_runtime(namesrv: &str, args: &[&str]) -> (bool, String, String) {
+    let mut all: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    all.extend(["-n".to_owned(), namesrv.to_owned()]);
+    tokio::task::spawn_blocking(move || {
+        let borrowed: Vec<&str> = all.iter().map(String::as_str).collect();
+        let output = support::admin(&borrowed);
+        (
+            output.status.success(),
+            support::stdout(&output),
+            support::stderr(&output),
+        )
+    })
+    .await
+    .expect("admin thread")
+}
+
+/// The #Client IP cell of each row of `topic` in `consumerProgress -s true` output.
+fn client_ip_cells(progress: &str, topic: &str) -> Vec<String> {
+    progress
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|cells| cells.len() >= 8 && cells[0] == topic)
+        .map(|cells| cells[5].to_owned())
+        .collect()
+}
+
+// Hazard: `consumerProgress -s true` and `queryMsgById -g -d` need the broker to pass
+// GET_CONSUMER_RUNNING_INFO (307) and CONSUME_MESSAGE_DIRECTLY (309) to the consumer client
+// on its own connection and the client's answer back under the tool's opaque; without the
+// relay every queue shows N/A and no message can be pushed to a client. The client is the
+// unmodified rocketmq-client-rust, which answers both codes itself.
+#[test]
+fn admin_reaches_a_push_consumer_through_the_broker_for_its_queues_and_a_direct_push() {
+    let cluster = Cluster::start("");
+    let namesrv = cluster.namesrv.clone();
+    ClientSide::new().run(|runtime| async move {
+        let topic = "InteropAdminRelay";
+        let group = "InteropAdminRelayGroup";
+        let producer = producer(&runtime, &namesrv, "InteropAdminRelayProducer").await;
+        create_topic(&producer, &cluster, topic).await;
+        let (sender, receiver) = mpsc::channel();
+        let spec = ConsumerSpec::new(&namesrv, group, topic);
+        let mut consumer = push_consumer(&runtime, &spec, sender).await;
+        let sent = producer
+            .send(message(topic, None, "direct-me"))
+            .await
+            .expect("send")
+            .expect("send result");
+        let unique_key = sent.msg_id.clone().expect("msgId").to_string();
+        let mut seen = Vec::new();
+        let delivered = collect(&receiver, &mut seen, Duration::from_secs(30), |seen| {
+            bodies_of(seen, topic).contains_key("direct-me")
+        })
+        .await;
+        assert!(delivered, "the consumer never got the message: {seen:?}");
+
+        let (ok, members, errors) =
+            admin_off_runtime(&namesrv, &["consumerConnection", "-g", group, "-F", "json"]).await;
+        assert!(ok, "consumerConnection: {errors}");
+        let members: serde_json::Value = serde_json::from_str(&members).expect("json");
+        let client_id = members["connectionSet"][0]["clientId"]
+            .as_str()
+            .expect("clientId")
+            .to_owned();
+        let ip = client_id.split('@').next().expect("ip").to_owned();
+
+        // The consumer commits offsets every second; wait until every queue has a row.
+        let mut cells = Vec::new();
+        for _ in 0..40 {
+            let (ok, progress, errors) =
+                admin_off_runtime(&namesrv, &["consumerProgress", "-g", group, "-s", "true"]).await;
+            cells = if ok {
+                client_ip_cells(&progress, topic)
+            } else {
+                Vec::new()
+            };
+            if cells.len() == usize::try_from(QUEUES).expect("small") {
+                assert!(
+                    cells.iter().all(|cell| *cell == ip),
+                    "every queue is held by {ip}:\n{progress}\n{errors}"
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert_eq!(cells.len(), 4, "consumerProgress never listed the queues");
+
+        let (ok, pushed, errors) = admin_off_runtime(
+            &namesrv,
+            &[
+                "queryMsgById",
+                "-t",
+                topic,
+                "-i",
+                &unique_key,
+                "-g",
+                group,
+                "-d",
+                &client_id,
+            ],
+        )
+        .await;
+        assert!(ok, "queryMsgById -g -d: {pushed}\n{errors}");
+        assert!(
+            pushed.starts_with(
+                "ConsumeMessageDirectlyResult [order=false, autoCommit=true, \
+                 consumeResult=CR_SUCCESS"
+            ),
+            "{pushed}"
+        );
+        let again = collect(&receiver, &mut seen, Duration::from_secs(10), |seen| {
+            bodies_of(seen, topic).get("direct-me").copied() == Some(2)
+        })
+        .await;
+        assert!(
+            again,
+            "the direct push did not reach the listener: {seen:?}"
+        );
+
+        let (ok, _, errors) = admin_off_runtime(
+            &namesrv,
+            &[
+                "queryMsgById",
+                "-t",
+                topic,
+                "-i",
+                &unique_key,
+                "-g",
+                group,
+                "-d",
+                "nobody@1",
+            ],
+        )
+        .await;
+        assert!(!ok, "a client that is not online must fail the command");
+        assert!(
+            errors.contains(&format!("The Consumer <{group}> <nobody@1> not online")),
+            "{errors}"
+        );
+        consumer.shutdown().await;
+        let mut producer = producer;
+        producer.shutdown().await;
+    });
+}

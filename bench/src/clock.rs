@@ -1,6 +1,11 @@
-//! The bench tool's clock: the one place that reads OS time.
+//! The bench tool's clock: the one place that reads OS time, and the local time zone its
+//! report lines are dated in (RocketMQ's benchmark prints the JVM's time zone, which Java takes
+//! from `TZ` or `/etc/localtime`, as the C library does).
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ringmq_engine::io::local_time::utc_offset_seconds;
+use ringmq_engine::types::TimestampMs;
 
 #[allow(
     clippy::disallowed_methods,
@@ -32,8 +37,15 @@ pub(crate) fn wait_until(deadline: Instant) {
     }
 }
 
-/// `yyyy-MM-dd HH:mm:ss,SSS` in UTC, as RocketMQ's benchmark prints it.
+/// `yyyy-MM-dd HH:mm:ss,SSS` in local time, as RocketMQ's benchmark prints it.
 pub(crate) fn human(ms: u64) -> String {
+    let offset_ms = utc_offset_seconds(TimestampMs(ms)) * 1000;
+    let epoch_ms = i64::try_from(ms).unwrap_or(i64::MAX);
+    wall_text(u64::try_from(epoch_ms.saturating_add(offset_ms)).unwrap_or(0))
+}
+
+/// `yyyy-MM-dd HH:mm:ss,SSS` of wall-clock milliseconds since 1970-01-01 00:00.
+fn wall_text(ms: u64) -> String {
     let (days, rest) = (ms / 86_400_000, ms % 86_400_000);
     let z = i64::try_from(days).unwrap_or(0) + 719_468;
     let era = z.div_euclid(146_097);
@@ -57,6 +69,9 @@ pub(crate) fn human(ms: u64) -> String {
 mod tests {
     #[test]
     fn human_time_matches_rocketmq_layout() {
-        assert_eq!(super::human(1_700_000_000_123), "2023-11-14 22:13:20,123");
+        assert_eq!(
+            super::wall_text(1_700_000_000_123),
+            "2023-11-14 22:13:20,123"
+        );
     }
 }

@@ -17,7 +17,7 @@ use crate::clock;
 use crate::options::Options;
 use crate::report::{machine, Outcome};
 use crate::route::{resolve, Queue};
-use crate::stats::{Counters, Window};
+use crate::stats::{samples_per_report, Counters, Window};
 
 struct Shared {
     options: Options,
@@ -246,7 +246,8 @@ fn enough(shared: &Shared) -> bool {
 /// Report every interval; stop at the duration or once `-q` messages were consumed.
 fn report_until_done(shared: &Shared, started: std::time::Instant) -> u64 {
     let options = &shared.options;
-    let mut window = Window::default();
+    let samples = samples_per_report(options.report_interval);
+    let mut window = Window::new(&shared.counters, clock::wall_ms(), samples);
     let mut next_report = started + options.report_interval;
     let mut tick = started;
     let mut peak = 0;

@@ -26,7 +26,7 @@ use crate::options::Options;
 use crate::readback;
 use crate::report::{self, Outcome};
 use crate::route::{resolve, Queue};
-use crate::stats::{histogram, Counters, Window};
+use crate::stats::{histogram, samples_per_report, Counters, Window};
 use crate::verify::{self, Acknowledged, QueueIndex, Stamp};
 
 /// Send-response codes meaning "stored" (SEND_OK and the flush/slave variants).
@@ -449,7 +449,8 @@ fn report_until_done(
     started: Instant,
 ) {
     let options = &shared.options;
-    let mut window = Window::default();
+    let samples = samples_per_report(options.report_interval);
+    let mut window = Window::new(&shared.counters, clock::wall_ms(), samples);
     let mut next_report = started + options.report_interval;
     let mut tick = started;
     loop {

@@ -14,17 +14,15 @@ pub(crate) struct Outcome {
     pub(crate) passed: bool,
 }
 
-fn git(args: &[&str]) -> Option<String> {
-    let output = std::process::Command::new("git").args(args).output().ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
+/// The git commit this binary was built from, or `unknown` (see `bench/build.rs`).
+pub(crate) const GIT_REVISION: &str = env!("RINGMQ_GIT_REVISION");
+/// Whether tracked files differed from [`GIT_REVISION`] when it was built: `true`, `false` or
+/// `unknown`.
+const GIT_DIRTY: &str = env!("RINGMQ_GIT_DIRTY");
 
-/// The machine and source revision, for JSON reports. The revision is the git checkout the
-/// command runs in (benchmarks run from the source tree); `git_dirty` says whether tracked
-/// files differ from it.
+/// The machine and source revision, for JSON reports. The revision is the one the binary was
+/// built from, wherever it runs; `git_dirty` (null when unknown) says whether the build had
+/// uncommitted changes to tracked files.
 pub(crate) fn machine() -> serde_json::Value {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -35,13 +33,16 @@ pub(crate) fn machine() -> serde_json::Value {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
         })
         .unwrap_or_default();
-    let revision = git(&["rev-parse", "HEAD"]).unwrap_or_default();
-    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty());
+    let dirty = match GIT_DIRTY {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    };
     serde_json::json!({
         "kernel": kernel.trim(),
         "cpus": std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         "cpu_model": cpu,
-        "git_revision": revision,
+        "git_revision": GIT_REVISION,
         "git_dirty": dirty,
     })
 }
@@ -81,4 +82,19 @@ pub(crate) fn produced(produced: &Produced) -> serde_json::Value {
         "max_rt_ms": latency_ms_max,
         "latency": percentiles_json(&produced.latencies),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_build_revision_is_a_commit_id_or_unknown() {
+        let revision = machine()["git_revision"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let commit = revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit());
+        assert!(commit || revision == "unknown", "{revision}");
+    }
 }

@@ -125,6 +125,13 @@ pub struct BrokerConfig {
     pub default_topic_queue_count: u32,
     pub auto_create_topic: bool,
     pub auto_create_subscription_group: bool,
+    /// `clusterTopicEnable` / `brokerTopicEnable`: the topics named after the cluster and after
+    /// the broker, created at start, are writable (clusterRT sends to the broker's).
+    pub cluster_topic_enable: bool,
+    pub broker_topic_enable: bool,
+    /// `traceTopicEnable`: create the message-trace topic `msgTraceTopicName` at start.
+    pub trace_topic_enable: bool,
+    pub msg_trace_topic_name: String,
     /// `sendMessageThreadPoolNums` and `pullMessageThreadPoolNums`: accepted for RocketMQ
     /// compatibility; ringmq's shards replace the pools.
     pub send_message_threads: u32,
@@ -248,6 +255,10 @@ impl BrokerConfig {
             default_topic_queue_count: 8,
             auto_create_topic: true,
             auto_create_subscription_group: true,
+            cluster_topic_enable: true,
+            broker_topic_enable: true,
+            trace_topic_enable: false,
+            msg_trace_topic_name: "RMQ_SYS_TRACE_TOPIC".to_owned(),
             send_message_threads: cores_u32.min(4),
             pull_message_threads: cores_u32.saturating_mul(2).saturating_add(16),
             message_delay_levels: default_delay_levels(),

@@ -76,6 +76,8 @@ pub(crate) enum Message {
         connection: u64,
         command: RemotingCommand,
     },
+    /// A tool's request on its way to a consumer client (see `relay`).
+    Relay(Box<crate::relay::Relay>),
     /// New topics and subscriptions from the control plane.
     Snapshot(Arc<ControlSnapshot>),
     /// A client connection closed (to the control plane, to drop its registrations).

@@ -94,6 +94,10 @@ pub(crate) struct BrokerShard {
     pub(crate) admin_gathers: crate::admin::gather::AdminGathers,
     pub(crate) ha_master: crate::ha::master::HaMaster,
     pub(crate) ha_slave: Option<crate::ha::slave::HaSlave>,
+    /// Tool requests written to this shard's clients, waiting for their answers.
+    pub(crate) relays: crate::relay::Relays,
+    /// How far each group has pulled the queues this shard owns.
+    pub(crate) pull_offsets: crate::pull_offsets::PullOffsets,
 }
 
 impl std::fmt::Debug for BrokerShard {
@@ -117,6 +121,19 @@ pub(crate) struct ShardParts {
     pub(crate) listeners: Vec<std::net::TcpListener>,
     /// Delay level → next offset to deliver, as persisted.
     pub(crate) delay_offsets: std::collections::BTreeMap<i32, i64>,
+}
+
+/// A slave's replication state, with the configured `haMasterAddress` if any; `None` on a
+/// master.
+fn ha_slave_of(context: &BrokerContext) -> Option<crate::ha::slave::HaSlave> {
+    (context.config.broker_role == crate::config::BrokerRole::Slave).then(|| {
+        let configured = context
+            .config
+            .ha_master_address
+            .as_deref()
+            .and_then(|address| address.parse().ok());
+        crate::ha::slave::HaSlave::new(configured)
+    })
 }
 
 impl BrokerShard {
@@ -155,15 +172,7 @@ impl BrokerShard {
             &delay_offsets,
         );
         let shard_count = usize::from(outboxes.shard_count());
-        let ha_slave =
-            (context.config.broker_role == crate::config::BrokerRole::Slave).then(|| {
-                let configured = context
-                    .config
-                    .ha_master_address
-                    .as_deref()
-                    .and_then(|address| address.parse().ok());
-                crate::ha::slave::HaSlave::new(configured)
-            });
+        let ha_slave = ha_slave_of(&context);
         Ok(Self {
             index,
             context,
@@ -189,6 +198,8 @@ impl BrokerShard {
             admin_gathers: crate::admin::gather::AdminGathers::default(),
             ha_master: crate::ha::master::HaMaster::default(),
             ha_slave,
+            relays: crate::relay::Relays::default(),
+            pull_offsets: crate::pull_offsets::PullOffsets::default(),
         })
     }
 
@@ -288,6 +299,11 @@ impl BrokerShard {
         self.connections.insert(id, Connection::new(stream, peer));
     }
 
+    /// Whether client connection `id` of this shard is open.
+    pub(crate) fn has_connection(&self, id: u64) -> bool {
+        self.connections.contains_key(&id)
+    }
+
     /// A fresh id (and mio token) for a socket of this shard.
     pub(crate) fn allocate_connection_id(&mut self) -> u64 {
         let id = self.next_connection;
@@ -348,6 +364,7 @@ impl BrokerShard {
             id,
         };
         self.long_polls.remove_connection(closed);
+        crate::relay::connection_closed(self, id);
         self.deliver(
             CONTROL_SHARD,
             Message::ConnectionClosed { connection: closed },
@@ -357,8 +374,8 @@ impl BrokerShard {
     /// Route one decoded request.
     pub(crate) fn on_request(&mut self, origin: Origin, mut request: RemotingCommand) {
         if request.is_response() {
-            // Replies to our own server-initiated requests need no handling.
-            return;
+            // A client's answer to a request the broker wrote to it.
+            return crate::relay::on_response(self, origin.connection.id, request);
         }
         ringmq_protocol::header::strip_credentials(&mut request);
         if self.ha_slave.is_some() && writes_messages(request.code) {
@@ -444,6 +461,15 @@ impl BrokerShard {
             crate::control::Outcome::Route(request) => self.on_request(origin, request),
             crate::control::Outcome::Gather(request, plan) => {
                 crate::admin::gather::scatter(self, origin, request, plan);
+            }
+            crate::control::Outcome::Relay(request, target, record) => {
+                let relay = crate::relay::Relay {
+                    origin,
+                    request,
+                    target,
+                    record,
+                };
+                crate::relay::advance(self, relay);
             }
         }
     }
@@ -566,6 +592,7 @@ impl BrokerShard {
                     command,
                 );
             }
+            Message::Relay(relay) => crate::relay::advance(self, *relay),
             Message::Snapshot(snapshot) => self.snapshot = snapshot,
             Message::ConnectionClosed { connection } => {
                 if let Some(control) = self.control.as_mut() {
@@ -631,6 +658,7 @@ impl BrokerShard {
         crate::ha::slave::pump(self);
         crate::handlers::send::complete_acks(self);
         crate::handlers::pull::wake_parked(self);
+        crate::relay::expire(self);
         if self.ha_slave.is_none() {
             // A slave stores only what its master ships; delayed delivery runs on the master.
             crate::schedule::tick(self);

@@ -11,6 +11,7 @@
 //! - [`record`]: the stored message record shipped unchanged by pulls and replication.
 //! - [`properties`]: the `key\x01value\x02` message property string.
 //! - [`java`]: Java `String.hashCode`, used for tag hashes and the index.
+//! - [`mq_version`]: names of `MQVersion` ordinals that clients send as their version.
 
 #![forbid(unsafe_code)]
 
@@ -23,6 +24,7 @@ pub mod fuzz;
 pub mod ha;
 pub mod header;
 pub mod java;
+pub mod mq_version;
 pub mod properties;
 pub mod record;
 pub mod request_code;

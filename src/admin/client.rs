@@ -57,8 +57,13 @@ pub(crate) enum AdminError {
     Header { address: String, cause: HeaderError },
     /// A lookup found nothing; the text says what was looked for and where.
     NotFound(String),
-    /// A command that acts on several servers failed on some; each failure was printed.
-    Partial { failed: usize, total: usize },
+    /// A command that acts on several servers (or messages, `what`) failed on some; each
+    /// failure was printed.
+    Partial {
+        failed: usize,
+        total: usize,
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for AdminError {
@@ -93,9 +98,13 @@ impl fmt::Display for AdminError {
                 write!(f, "bad response header from {address}: {cause}")
             }
             Self::NotFound(what) => f.write_str(what),
-            Self::Partial { failed, total } => write!(
+            Self::Partial {
+                failed,
+                total,
+                what,
+            } => write!(
                 f,
-                "{failed} of {total} servers failed (see the errors above)"
+                "{failed} of {total} {what} failed (see the errors above)"
             ),
         }
     }

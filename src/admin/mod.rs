@@ -10,9 +10,9 @@ mod commands;
 mod invocation;
 mod json;
 mod message;
-mod mq_version;
 mod produce;
 mod pull;
+mod trace;
 
 use client::AdminError;
 use commands::COMMANDS;

@@ -1,8 +1,9 @@
-//! Sending one message as a RocketMQ producer does (SEND_MESSAGE_V2, 310), for `sendMessage`
-//! and `clusterRT`: the message gets a client unique key (`UNIQ_KEY`) in the layout of Java's
-//! `MessageClientIDSetter` — local IPv4, process id, a per-process hash, milliseconds since
-//! the start of the month, and a counter — which `sendMessage` prints as `#MsgId` and
-//! `queryMsgByUniqueKey` finds the message by.
+//! Sending one message as a RocketMQ producer does (SEND_MESSAGE_V2, 310), for `sendMessage`,
+//! `clusterRT` and `queryMsgById -s`: the message gets a client unique key (`UNIQ_KEY`) in the
+//! layout of Java's `MessageClientIDSetter` — local IPv4, process id, a per-process hash,
+//! milliseconds since the start of the month, and a counter — which `sendMessage` prints as
+//! `#MsgId` and `queryMsgByUniqueKey` finds the message by. A resent stored message keeps its
+//! properties, unique key included, as Java's producer keeps them.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -34,6 +35,9 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) tags: Option<&'a str>,
     pub(crate) keys: Option<&'a str>,
     pub(crate) body: &'a [u8],
+    /// A stored message's flag and properties, sent as they are (`tags`, `keys` unused); a
+    /// unique key is added only when they hold none.
+    pub(crate) stored: Option<(i32, &'a str)>,
 }
 
 /// What the broker said about a stored message.
@@ -47,20 +51,15 @@ pub(crate) struct Receipt {
     pub(crate) offset_msg_id: String,
     pub(crate) queue_id: i32,
     pub(crate) queue_offset: i64,
+    /// The broker's `MSG_REGION`; with `trace_on` (`TRACE_ON`), what a producer needs to
+    /// record a message trace (`SendMessageTraceHookImpl` skips the trace without them).
+    pub(crate) region_id: Option<String>,
+    pub(crate) trace_on: bool,
 }
 
 /// Send `outgoing` over `session`; a refusal names the broker and its remark.
 pub(crate) fn send(session: &mut Session, outgoing: &Outgoing<'_>) -> Result<Receipt, AdminError> {
-    let msg_id = unique_key(session.address(), clock::now_ms());
-    let mut entries = Vec::new();
-    if let Some(tags) = outgoing.tags {
-        entries.push((properties::TAGS, tags));
-    }
-    if let Some(keys) = outgoing.keys {
-        entries.push((properties::KEYS, keys));
-    }
-    entries.push((properties::WAIT, "true"));
-    entries.push((properties::UNIQ_KEY, msg_id.as_str()));
+    let (flag, text, msg_id) = properties_of(outgoing, session.address());
     let header = SendMessageRequestHeader {
         producer_group: outgoing.producer_group.to_owned(),
         topic: outgoing.topic.to_owned(),
@@ -69,8 +68,8 @@ pub(crate) fn send(session: &mut Session, outgoing: &Outgoing<'_>) -> Result<Rec
         queue_id: outgoing.queue_id,
         sys_flag: 0,
         born_timestamp: clock::now_ms(),
-        flag: 0,
-        properties: Some(properties::encode(entries)),
+        flag,
+        properties: Some(text),
         reconsume_times: Some(0),
         unit_mode: Some(false),
         batch: Some(false),
@@ -99,11 +98,38 @@ pub(crate) fn send(session: &mut Session, outgoing: &Outgoing<'_>) -> Result<Rec
         offset_msg_id: answer.msg_id,
         queue_id: answer.queue_id,
         queue_offset: answer.queue_offset,
+        region_id: response.ext(properties::MSG_REGION).map(str::to_owned),
+        trace_on: response
+            .ext(properties::TRACE_ON)
+            .is_some_and(|on| on.eq_ignore_ascii_case("true")),
     })
 }
 
+/// The flag, property text and unique key of `outgoing`, sent to `address`.
+fn properties_of(outgoing: &Outgoing<'_>, address: &str) -> (i32, String, String) {
+    if let Some((flag, stored)) = outgoing.stored {
+        if let Some(key) = properties::find(stored, properties::UNIQ_KEY) {
+            return (flag, stored.to_owned(), key.to_owned());
+        }
+        let key = unique_key(address, clock::now_ms());
+        let text = properties::with(stored, properties::UNIQ_KEY, &key);
+        return (flag, text, key);
+    }
+    let msg_id = unique_key(address, clock::now_ms());
+    let mut entries = Vec::new();
+    if let Some(tags) = outgoing.tags {
+        entries.push((properties::TAGS, tags));
+    }
+    if let Some(keys) = outgoing.keys {
+        entries.push((properties::KEYS, keys));
+    }
+    entries.push((properties::WAIT, "true"));
+    entries.push((properties::UNIQ_KEY, msg_id.as_str()));
+    (0, properties::encode(entries), msg_id)
+}
+
 /// The local IPv4 address that routes to `address` (no packet is sent), or 127.0.0.1.
-fn local_ipv4(address: &str) -> [u8; 4] {
+pub(crate) fn local_ipv4(address: &str) -> [u8; 4] {
     let local = address
         .to_socket_addrs()
         .ok()
@@ -139,6 +165,39 @@ fn unique_key(broker: &str, now_ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Hazard: a resent message that got a new unique key would no longer be found (or
+    // deduplicated) by the key its producer gave it.
+    #[test]
+    fn a_resent_message_keeps_its_properties_and_unique_key() {
+        let stored = properties::encode([(properties::TAGS, "A"), (properties::UNIQ_KEY, "K1")]);
+        let outgoing = Outgoing {
+            producer_group: "g",
+            topic: "T",
+            broker_name: "b",
+            queue_id: 0,
+            tags: None,
+            keys: None,
+            body: b"x",
+            stored: Some((3, &stored)),
+        };
+        let (flag, text, key) = properties_of(&outgoing, "127.0.0.1:1");
+        assert_eq!(
+            (flag, text.as_str(), key.as_str()),
+            (3, stored.as_str(), "K1")
+        );
+        let bare = properties::encode([(properties::TAGS, "A")]);
+        let outgoing = Outgoing {
+            stored: Some((0, &bare)),
+            ..outgoing
+        };
+        let (_, text, key) = properties_of(&outgoing, "127.0.0.1:1");
+        assert_eq!(
+            properties::find(&text, properties::UNIQ_KEY),
+            Some(key.as_str())
+        );
+        assert_eq!(properties::find(&text, properties::TAGS), Some("A"));
+    }
 
     #[test]
     fn unique_keys_are_32_hex_digits_starting_with_the_local_address_and_differ() {

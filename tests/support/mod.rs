@@ -295,9 +295,14 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// Like [`Cluster::start`], with `extra` lines appended to the broker's properties.
+    pub fn start_with(extra: &str) -> Self {
         let directory = tempfile::tempdir().expect("tempdir");
         let (namesrv_process, namesrv) = start_namesrv(directory.path());
-        let (properties, port) = broker_properties(directory.path(), &namesrv, "");
+        let (properties, port) = broker_properties(directory.path(), &namesrv, extra);
         let broker_process = start_broker(&properties);
         let cluster = Self {
             directory,
@@ -352,12 +357,17 @@ impl Cluster {
 
 /// Run `ringmq admin <args>` with NAMESRV_ADDR cleared.
 pub fn admin(args: &[&str]) -> Output {
-    Command::new(BINARY)
-        .arg("admin")
-        .args(args)
-        .env_remove("NAMESRV_ADDR")
-        .output()
-        .expect("run ringmq admin")
+    admin_with_env(args, &[])
+}
+
+/// Like [`admin`], with extra environment variables (`TZ`).
+pub fn admin_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BINARY);
+    command.arg("admin").args(args).env_remove("NAMESRV_ADDR");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run ringmq admin")
 }
 
 pub fn stdout(output: &Output) -> String {

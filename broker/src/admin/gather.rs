@@ -27,6 +27,11 @@ pub(crate) struct QueueProbe {
 pub(crate) enum ShardQuery {
     /// Bounds and last store time of each queue.
     Queues(Vec<QueueProbe>),
+    /// As `Queues`, plus how far `group` has pulled each queue.
+    GroupQueues {
+        group: String,
+        queues: Vec<QueueProbe>,
+    },
     /// The first offset stored at or after `timestamp_ms` in each queue; the max offset when
     /// `timestamp_ms` is negative.
     OffsetsAt {
@@ -48,6 +53,8 @@ pub(crate) struct QueueFacts {
     pub(crate) at_store_ms: i64,
     /// For [`ShardQuery::OffsetsAt`]: the offset found.
     pub(crate) offset_at: u64,
+    /// For [`ShardQuery::GroupQueues`]: the next offset of the group's latest pull.
+    pub(crate) pulled: Option<u64>,
 }
 
 /// Commitlog facts, merged over shards.
@@ -193,6 +200,13 @@ pub(crate) fn on_part(shard: &mut BrokerShard, part: Part) {
                 answer.queues.push((probe, facts));
             }
         }
+        ShardQuery::GroupQueues { group, queues } => {
+            for probe in queues.into_iter().filter(|probe| owned(probe)) {
+                let mut facts = queue_facts(shard, &probe);
+                facts.pulled = shard.pull_offsets.get(&group, &probe.topic, probe.queue_id);
+                answer.queues.push((probe, facts));
+            }
+        }
         ShardQuery::OffsetsAt {
             queues,
             timestamp_ms,
@@ -263,6 +277,7 @@ fn queue_facts(shard: &mut BrokerShard, probe: &QueueProbe) -> QueueFacts {
         last_store_ms,
         at_store_ms,
         offset_at: 0,
+        pulled: None,
     }
 }
 

@@ -2,13 +2,16 @@
 //!
 //! Codes answered from control-plane state alone (configs, connections) reply at once; those
 //! that need queue or store facts (topic stats, consume stats, runtime info, reset by time)
-//! return a [`gather::Plan`] and are finished by [`finish`] once every shard answered.
+//! return a [`gather::Plan`] and are finished by [`finish`] once every shard answered; those
+//! a consumer client answers (GET_CONSUMER_RUNNING_INFO, CONSUME_MESSAGE_DIRECTLY) are
+//! resolved to the client's connection here and relayed by [`crate::relay`].
 
 pub(crate) mod gather;
 pub(crate) mod runtime_info;
 
 use std::collections::BTreeMap;
 
+use ringmq_engine::types::PhysicalOffset;
 use ringmq_protocol::body::admin::{
     Connection, ConsumeStats, ConsumerConnection, GroupList, OffsetWrapper, ProducerConnection,
     ResetOffsetBody, TopicOffset, TopicStatsTable,
@@ -21,14 +24,19 @@ use ringmq_protocol::header::admin::{
     GetBrokerConfigResponseHeader, GetConsumeStatsRequestHeader,
     GetProducerConnectionListRequestHeader, ResetOffsetRequestHeader, TopicRequestHeader,
 };
-use ringmq_protocol::header::client::ConsumerGroupRequestHeader;
-use ringmq_protocol::{request_code as code, response_code};
+use ringmq_protocol::header::client::{
+    ConsumeMessageDirectlyResultRequestHeader, ConsumerGroupRequestHeader,
+    GetConsumerRunningInfoRequestHeader,
+};
+use ringmq_protocol::mq_version::{version_desc, V3_1_8_SNAPSHOT};
+use ringmq_protocol::{record, request_code as code, response_code};
 
 use self::gather::{Finish, Gathered, Plan, QueueProbe, ShardQuery};
 use crate::control::clients::ClientChannel;
 use crate::control::{ControlPlane, Outcome};
 use crate::error::{response, success, HandlerError};
 use crate::message::{Origin, Response};
+use crate::relay::RelayTarget;
 use crate::shard::BrokerShard;
 
 /// Broker settings UPDATE_BROKER_CONFIG may change while running.
@@ -72,8 +80,89 @@ pub(crate) fn handle(
         code::GET_CONSUME_STATS => consume_stats(control, request),
         code::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset(control, request),
         code::QUERY_TOPIC_CONSUME_BY_WHO => topic_consumers(control, request),
+        code::GET_CONSUMER_RUNNING_INFO => {
+            let header = GetConsumerRunningInfoRequestHeader::from_command(&request)?;
+            let target = consumer_client(control, &header.consumer_group, &header.client_id)?;
+            Ok(Outcome::Relay(request, target, None))
+        }
+        code::CONSUME_MESSAGE_DIRECTLY => consume_directly(control, request),
         _ => Ok(crate::control::unsupported(request)),
     }
+}
+
+/// The connection of client `client_id` of consumer group `group`, to relay a tool's request
+/// to, or RocketMQ's refusal (`callConsumer`): not online, or a client older than V3_1_8.
+fn consumer_client(
+    control: &ControlPlane,
+    group: &str,
+    client_id: &str,
+) -> Result<RelayTarget, HandlerError> {
+    let found = control.clients.consumer_group(group).and_then(|members| {
+        members
+            .members
+            .iter()
+            .find(|(_, channel)| channel.client_id == client_id)
+    });
+    let Some((connection, channel)) = found else {
+        return Err(HandlerError::System(format!(
+            "The Consumer <{group}> <{client_id}> not online"
+        )));
+    };
+    if channel.version < V3_1_8_SNAPSHOT {
+        return Err(HandlerError::System(format!(
+            "The Consumer <{client_id}> Version <{}> too low to finish, please upgrade it to \
+             V3_1_8_SNAPSHOT",
+            version_desc(channel.version)
+        )));
+    }
+    Ok(RelayTarget {
+        connection: *connection,
+        peer: channel.peer,
+        group: group.to_owned(),
+        client_id: client_id.to_owned(),
+    })
+}
+
+/// CONSUME_MESSAGE_DIRECTLY (309): the client consumes the stored message `msgId` (an
+/// offsetMsgId) at once. The client gets the broker's name and the topic's and group's system
+/// flags as RocketMQ adds them, and the record as the body.
+fn consume_directly(
+    control: &ControlPlane,
+    mut request: RemotingCommand,
+) -> Result<Outcome, HandlerError> {
+    let header = ConsumeMessageDirectlyResultRequestHeader::from_command(&request)?;
+    let client_id = header.client_id.clone().unwrap_or_default();
+    let target = consumer_client(control, &header.consumer_group, &client_id)?;
+    let msg_id = header.msg_id.as_deref().unwrap_or_default();
+    let Some((_, offset)) = record::decode_offset_msg_id(msg_id) else {
+        return Err(HandlerError::InvalidParameter(format!(
+            "msgId [{msg_id}] is not an offsetMsgId (32 hex digits of store host and commitlog \
+             offset)"
+        )));
+    };
+    let offset = PhysicalOffset(u64::try_from(offset).unwrap_or(u64::MAX));
+    if offset.shard().0 >= control.context.shard_count {
+        return Err(HandlerError::System(format!(
+            "can not find message by the offset, {}",
+            offset.0
+        )));
+    }
+    request.ext_fields.insert(
+        "brokerName".to_owned(),
+        control.context.config.broker_name.clone(),
+    );
+    let topic = header.topic.as_deref().filter(|topic| !topic.is_empty());
+    if let Some(config) = topic.and_then(|topic| control.topics.get(topic)) {
+        request
+            .ext_fields
+            .insert("topicSysFlag".to_owned(), config.topic_sys_flag.to_string());
+    }
+    if let Some(config) = control.groups.get(&header.consumer_group) {
+        request
+            .ext_fields
+            .insert("groupSysFlag".to_owned(), config.group_sys_flag.to_string());
+    }
+    Ok(Outcome::Relay(request, target, Some(offset)))
 }
 
 /// The probes for queues `0..count` of `topic`.
@@ -221,10 +310,13 @@ fn consume_stats(
         }
     }
     let plan = Plan {
-        query: ShardQuery::Queues(queue_probes),
+        query: ShardQuery::GroupQueues {
+            group,
+            queues: queue_probes,
+        },
         finish: Finish::ConsumeStats {
             committed,
-            consume_tps: control.sampler.group_tps(&group),
+            consume_tps: control.sampler.group_tps(&header.consumer_group),
         },
     };
     Ok(Outcome::Gather(request, plan))
@@ -349,11 +441,14 @@ pub(crate) fn finish(
                     .copied()
                     .unwrap_or(0);
                 let queue = message_queue(&broker_name, &probe.topic, probe.queue_id);
+                // RocketMQ: max(committed, the group's latest pull), so a group that commits
+                // ahead of its pulls shows no negative in-flight figure.
+                let pulled = facts.pulled.map_or(consumer_offset, as_i64);
                 let wrapper = OffsetWrapper {
                     broker_offset: as_i64(facts.max),
                     consumer_offset,
                     last_timestamp: facts.at_store_ms,
-                    pull_offset: consumer_offset,
+                    pull_offset: consumer_offset.max(pulled),
                 };
                 stats.offset_table.insert(queue, wrapper);
             }

@@ -345,6 +345,10 @@ pub(crate) const FIELDS: &[Field] = &[
         auto_create_subscription_group,
         values::boolean
     ),
+    typed!("clusterTopicEnable", cluster_topic_enable, values::boolean),
+    typed!("brokerTopicEnable", broker_topic_enable, values::boolean),
+    typed!("traceTopicEnable", trace_topic_enable, values::boolean),
+    typed!("msgTraceTopicName", msg_trace_topic_name, values::name),
     ranged!(
         "sendMessageThreadPoolNums",
         send_message_threads,

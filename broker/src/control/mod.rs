@@ -54,6 +54,13 @@ pub(crate) enum Outcome {
     Route(RemotingCommand),
     /// Ask every shard for facts, then reply (admin statistics; see `admin::gather`).
     Gather(RemotingCommand, crate::admin::gather::Plan),
+    /// Pass the request on to a consumer client and its answer back (see `relay`); with a
+    /// commitlog offset, the record there becomes the body first.
+    Relay(
+        RemotingCommand,
+        crate::relay::RelayTarget,
+        Option<ringmq_engine::types::PhysicalOffset>,
+    ),
 }
 
 /// What a slave copies from its master every few seconds (RocketMQ's `SlaveSynchronize`).
@@ -104,6 +111,12 @@ impl ControlPlane {
             now_ms,
         )?;
         let mut topics = topics;
+        for skipped in topics.ensure_start_topics(&context.config) {
+            context.log.warn(&format!(
+                "no topic named after [{skipped}] is created at start: it is not a valid topic \
+                 name (^[%|a-zA-Z0-9_-]+$, at most 127 characters)"
+            ));
+        }
         let levels = context.config.message_delay_levels.len().max(1);
         topics.ensure_system_topic(
             topics::SCHEDULE_TOPIC,

@@ -103,6 +103,62 @@ impl TopicTable {
         Ok(table)
     }
 
+    /// The topics RocketMQ brokers create at start (`TopicConfigManager.init`): one named
+    /// after the cluster (16 queues) and one after the broker (1 queue), readable and writable
+    /// only with `clusterTopicEnable` / `brokerTopicEnable` (else INHERIT only), and with
+    /// `traceTopicEnable` the trace topic (1 queue). An existing entry keeps its queue counts;
+    /// the permission follows the switch at every start. A name that is not a valid topic name
+    /// (a cluster called `a b`) is skipped and returned, for the log.
+    pub(crate) fn ensure_start_topics(
+        &mut self,
+        config: &crate::config::BrokerConfig,
+    ) -> Vec<String> {
+        let switched = |enabled: bool| {
+            if enabled {
+                PERM_INHERIT | PERM_READ | PERM_WRITE
+            } else {
+                PERM_INHERIT
+            }
+        };
+        let mut wanted = vec![
+            (
+                config.broker_cluster_name.as_str(),
+                16,
+                switched(config.cluster_topic_enable),
+            ),
+            (
+                config.broker_name.as_str(),
+                1,
+                switched(config.broker_topic_enable),
+            ),
+        ];
+        if config.trace_topic_enable {
+            wanted.push((
+                config.msg_trace_topic_name.as_str(),
+                1,
+                PERM_READ | PERM_WRITE,
+            ));
+        }
+        let mut skipped = Vec::new();
+        for (topic, queues, perm) in wanted {
+            if validate_topic_name(topic).is_err() {
+                skipped.push(topic.to_owned());
+                continue;
+            }
+            let entry = self
+                .topics
+                .entry(topic.to_owned())
+                .or_insert_with(|| TopicConfig {
+                    topic_name: topic.to_owned(),
+                    read_queue_nums: queues,
+                    write_queue_nums: queues,
+                    ..TopicConfig::default()
+                });
+            entry.perm = perm;
+        }
+        skipped
+    }
+
     /// Make sure a broker-owned topic exists with `queues` queues (in memory; it is persisted
     /// with the next change, and re-created at every start anyway).
     pub(crate) fn ensure_system_topic(&mut self, topic: &str, queues: i32) {
@@ -217,5 +273,34 @@ mod tests {
             .contains("max length 127"));
         assert!(validate_topic_name(&format!("%DLQ%{}", "g".repeat(200))).is_ok());
         assert!(validate_topic_name("").is_err());
+    }
+
+    // Hazard: with autoCreateTopicEnable=false, clusterRT (which sends to the topic named
+    // after the broker) finds no writable route unless the broker creates its own topics at
+    // start, as RocketMQ's do.
+    #[test]
+    fn cluster_broker_and_trace_topics_exist_from_the_start_and_follow_their_switches() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut table =
+            TopicTable::load(directory.path().join("topics.json"), false, 8, 0).unwrap();
+        let mut config = crate::config::BrokerConfig::defaults(None);
+        config.broker_cluster_name = "ClusterA".to_owned();
+        config.broker_name = "broker-x".to_owned();
+        assert!(table.ensure_start_topics(&config).is_empty());
+        let cluster = table.get("ClusterA").unwrap();
+        assert_eq!((cluster.write_queue_nums, cluster.perm), (16, 7));
+        let broker = table.get("broker-x").unwrap();
+        assert_eq!((broker.write_queue_nums, broker.perm), (1, 7));
+        assert!(table.get("RMQ_SYS_TRACE_TOPIC").is_none());
+
+        config.broker_topic_enable = false;
+        config.trace_topic_enable = true;
+        table.ensure_start_topics(&config);
+        assert_eq!(table.get("broker-x").unwrap().perm, PERM_INHERIT);
+        let trace = table.get("RMQ_SYS_TRACE_TOPIC").unwrap();
+        assert_eq!((trace.write_queue_nums, trace.perm), (1, 6));
+
+        config.broker_cluster_name = "bad cluster".to_owned();
+        assert_eq!(table.ensure_start_topics(&config), ["bad cluster"]);
     }
 }

@@ -245,6 +245,12 @@ pub(crate) fn handle(
         &accept,
     )?;
     let (status, remark) = status_of(read.status, from);
+    shard.pull_offsets.record(
+        &header.consumer_group,
+        &header.topic,
+        queue_id,
+        read.next_offset.0,
+    );
     if status == code::PULL_NOT_FOUND
         && allow_suspend
         && header.sys_flag & PULL_FLAG_SUSPEND != 0

@@ -6,9 +6,11 @@
 //! quoted (`{"0":"10.0.0.1:10911"}`), absent optional fields omitted.
 //!
 //! Decoding is lenient: unknown fields are ignored, missing fields take Java's defaults, and
-//! legacy fastjson output with unquoted numeric map keys (`{0:"10.0.0.1:10911"}`, used by old
-//! name servers for routes and by Java brokers for consumer-offset tables) is accepted by
-//! quoting those keys before parsing.
+//! fastjson's non-standard map keys are accepted by quoting them before parsing: unquoted
+//! numeric keys (`{0:"10.0.0.1:10911"}`, used by old name servers for routes and by Java
+//! brokers for consumer-offset tables) and object keys (`{{"brokerName":"b",..}:{..}}`, how
+//! Java writes maps keyed by `MessageQueue`, e.g. a client's `ConsumerRunningInfo.mqTable` or
+//! a Java broker's `ConsumeStats`), which become strings holding the key's JSON.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,6 +20,7 @@ use serde::Serialize;
 
 pub mod admin;
 pub mod consumer;
+pub mod consumer_client;
 pub mod heartbeat;
 pub mod kv_table;
 pub mod register;
@@ -55,7 +58,7 @@ pub trait JsonBody: Serialize + DeserializeOwned {
 
     /// Decode leniently (see the module docs).
     fn decode(bytes: &[u8]) -> Result<Self, BodyError> {
-        serde_json::from_slice(&quote_numeric_keys(bytes)).map_err(|error| BodyError::Json {
+        serde_json::from_slice(&quote_keys(bytes)).map_err(|error| BodyError::Json {
             body: Self::NAME,
             reason: error.to_string(),
         })
@@ -78,9 +81,11 @@ where
 }
 
 /// Quote bare numeric object keys (`{0:"a",-1:"b"}` becomes `{"0":"a","-1":"b"}`), which
-/// fastjson writes for `Map<Integer|Long, _>` without `QuoteFieldNames`. Text inside strings is
-/// left alone. Borrowed when nothing needed quoting, which is the common case.
-pub fn quote_numeric_keys(text: &[u8]) -> Cow<'_, [u8]> {
+/// fastjson writes for `Map<Integer|Long, _>` without `QuoteFieldNames`, and object keys
+/// (`{{"queueId":0}:1}` becomes `{"{\"queueId\":0}":1}`), which fastjson writes for maps keyed
+/// by a bean. Text inside strings is left alone. Borrowed when nothing needed quoting, which
+/// is the common case.
+pub fn quote_keys(text: &[u8]) -> Cow<'_, [u8]> {
     let mut quoted: Option<Vec<u8>> = None;
     let mut in_string = false;
     let mut escaped = false;
@@ -104,6 +109,18 @@ pub fn quote_numeric_keys(text: &[u8]) -> Cow<'_, [u8]> {
                 b'"' => {
                     in_string = true;
                     expect_key = false;
+                }
+                b'{' if expect_key => {
+                    if let Some(end) = object_key_end(text, index) {
+                        let output = quoted.get_or_insert_with(|| text[..index].to_vec());
+                        let key = String::from_utf8_lossy(&text[index..end]);
+                        let key = serde_json::to_string(&key).expect("a string serializes");
+                        output.extend_from_slice(key.as_bytes());
+                        index = end;
+                        expect_key = false;
+                        continue;
+                    }
+                    containers.push(byte);
                 }
                 b'{' | b'[' => {
                     containers.push(byte);
@@ -142,6 +159,47 @@ pub fn quote_numeric_keys(text: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// End (one past the closing brace) of an object key starting with the `{` at `start`, if the
+/// object is balanced and followed (after spaces) by `:`.
+fn object_key_end(text: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0_usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut end = start;
+    while let Some(&byte) = text.get(end) {
+        end += 1;
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return None;
+    }
+    let mut after = end;
+    while matches!(text.get(after), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        after += 1;
+    }
+    (text.get(after) == Some(&b':')).then_some(end)
+}
+
 /// End of a bare integer key starting at `start` if it is followed (after spaces) by `:`.
 fn numeric_key_end(text: &[u8], start: usize) -> Option<usize> {
     let mut end = start;
@@ -169,7 +227,7 @@ mod tests {
     #[test]
     fn legacy_unquoted_numeric_keys_are_quoted() {
         let text = br#"{"brokerAddrs":{0:"10.0.0.1:10911", -1 :"x"},"list":[0,1],"s":"{0:1}"}"#;
-        let quoted = quote_numeric_keys(text);
+        let quoted = quote_keys(text);
         assert_eq!(
             std::str::from_utf8(&quoted).unwrap(),
             r#"{"brokerAddrs":{"0":"10.0.0.1:10911", "-1" :"x"},"list":[0,1],"s":"{0:1}"}"#
@@ -179,13 +237,33 @@ mod tests {
     #[test]
     fn standard_json_is_not_copied() {
         let text = br#"{"a":{"0":1},"b":[1,2,{"c":3}],"d":"\"{0:1}"}"#;
-        assert!(matches!(quote_numeric_keys(text), Cow::Borrowed(_)));
+        assert!(matches!(quote_keys(text), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn object_keys_become_strings_holding_their_json() {
+        // fastjson's rendering of a map keyed by MessageQueue, with a brace inside a string.
+        let text =
+            br#"{"mqTable":{{"brokerName":"b}","queueId":0,"topic":"T"} :{"x":1}},"v":{"a":1}}"#;
+        let quoted = quote_keys(text);
+        assert_eq!(
+            std::str::from_utf8(&quoted).unwrap(),
+            r#"{"mqTable":{"{\"brokerName\":\"b}\",\"queueId\":0,\"topic\":\"T\"}" :{"x":1}},"v":{"a":1}}"#
+        );
+        let value: serde_json::Value = serde_json::from_slice(&quoted).unwrap();
+        assert_eq!(value["v"]["a"], 1);
+    }
+
+    #[test]
+    fn an_unbalanced_object_key_is_left_for_the_parser_to_refuse() {
+        let text = br#"{{"a":1"#;
+        assert!(matches!(quote_keys(text), Cow::Borrowed(_)));
     }
 
     #[test]
     fn numbers_in_value_position_stay_numbers() {
         let text = br#"{"a":1,"b":[2,{3:4}]}"#;
-        let quoted = quote_numeric_keys(text);
+        let quoted = quote_keys(text);
         assert_eq!(
             std::str::from_utf8(&quoted).unwrap(),
             r#"{"a":1,"b":[2,{"3":4}]}"#

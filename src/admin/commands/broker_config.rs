@@ -129,6 +129,7 @@ fn on_each(
         return Err(AdminError::Partial {
             failed,
             total: brokers.len(),
+            what: "servers",
         });
     }
     Ok(())

@@ -6,13 +6,13 @@ use ringmq_protocol::body::admin::ProducerConnection;
 use ringmq_protocol::body::JsonBody as _;
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::header::admin::GetProducerConnectionListRequestHeader;
+use ringmq_protocol::mq_version::version_desc;
 use ringmq_protocol::request_code;
 
 use super::group::consumer_connection;
 use super::{route_brokers, topic_route, valued, Command};
 use crate::admin::client::{self, AdminError};
 use crate::admin::invocation::{Format, Invocation};
-use crate::admin::mq_version::version_desc;
 
 pub(super) const CONSUMER: Command = Command {
     name: "consumerConnection",

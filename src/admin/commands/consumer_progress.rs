@@ -3,24 +3,27 @@
 //! committed); without `-g`, one line per group (groups are found by their `%RETRY%` topics)
 //! with its members' client version, consume type, model, TPS and total backlog.
 //!
-//! `-s true` adds the `#Client IP` column; filling it needs each client's running info
-//! (GET_CONSUMER_RUNNING_INFO 307), which ringmq brokers do not relay, so it shows `N/A` and
-//! says so on stderr.
+//! `-s true` adds the `#Client IP` column: the group's online members are asked, through the
+//! broker, for their running info (GET_CONSUMER_RUNNING_INFO 307), and each queue in a
+//! member's `mqTable` shows the member's client id up to the first `@` (its IP). A queue no
+//! member holds shows `N/A`; a member that cannot be asked is reported on stderr.
+
+use std::collections::BTreeMap;
 
 use ringmq_protocol::body::admin::{ConsumeStats, ConsumerConnection, OffsetWrapper};
 use ringmq_protocol::body::consumer::MessageQueue;
 use ringmq_protocol::body::route::TopicList;
 use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::mq_version::version_desc;
 use ringmq_protocol::request_code;
 use serde_json::json;
 
-use super::group::{consume_stats, consumer_connection};
+use super::group::{consume_stats, consumer_connection, consumer_running_info};
 use super::{truncated, valued, Command, RETRY_PREFIX};
 use crate::admin::client::{self, AdminError};
 use crate::admin::clock;
 use crate::admin::invocation::{Format, Invocation};
 use crate::admin::json;
-use crate::admin::mq_version::version_desc;
 
 pub(super) const COMMAND: Command = Command {
     name: "consumerProgress",
@@ -46,18 +49,42 @@ fn run(invocation: &Invocation) -> Result<(), AdminError> {
         Some(group) => {
             let topic = invocation.value("topicName").map(str::trim);
             let stats = consume_stats(&namesrv, group, topic)?;
-            let show_ip = invocation.boolean("showClientIP", false);
-            if show_ip {
-                eprintln!(
-                    "consumerProgress: client IPs need GET_CONSUMER_RUNNING_INFO (307), which \
-                     ringmq does not relay yet; #Client IP shows N/A"
-                );
-            }
-            print_group(group, &stats, show_ip, format);
+            let clients = invocation
+                .boolean("showClientIP", false)
+                .then(|| queue_clients(&namesrv, group));
+            print_group(group, &stats, clients.as_ref(), format);
         }
         None => print_groups(&namesrv, format)?,
     }
     Ok(())
+}
+
+/// Which member holds each queue (`getMessageQueueAllocationResult`): the client id up to its
+/// first `@`, from each online member's running info.
+fn queue_clients(namesrv: &[String], group: &str) -> BTreeMap<MessageQueue, String> {
+    let mut clients = BTreeMap::new();
+    let members = match consumer_connection(namesrv, group, None) {
+        Ok(members) => members,
+        Err(error) => {
+            eprintln!("consumerProgress: cannot list the members of {group}: {error}");
+            return clients;
+        }
+    };
+    for member in &members.connection_set {
+        match consumer_running_info(namesrv, group, &member.client_id) {
+            Ok(info) => {
+                let ip = member.client_id.split('@').next().unwrap_or_default();
+                for queue in info.mq_table.into_keys() {
+                    clients.insert(queue, ip.to_owned());
+                }
+            }
+            Err(error) => eprintln!(
+                "consumerProgress: cannot ask client {} which queues it holds: {error}",
+                member.client_id
+            ),
+        }
+    }
+    clients
 }
 
 /// Queues in `MessageQueue.compareTo` order: topic, broker name, queue id.
@@ -90,12 +117,18 @@ fn totals(stats: &ConsumeStats) -> (i64, i64) {
         })
 }
 
-fn print_group(group: &str, stats: &ConsumeStats, show_ip: bool, format: Format) {
+/// `clients`: with `-s true`, the member holding each queue.
+fn print_group(
+    group: &str,
+    stats: &ConsumeStats,
+    clients: Option<&BTreeMap<MessageQueue, String>>,
+    format: Format,
+) {
     if format == Format::Json {
-        print_group_json(group, stats);
+        print_group_json(group, stats, clients);
         return;
     }
-    let ip_header = if show_ip {
+    let ip_header = if clients.is_some() {
         format!("{:<20} ", "#Client IP")
     } else {
         String::new()
@@ -111,11 +144,10 @@ fn print_group(group: &str, stats: &ConsumeStats, show_ip: bool, format: Format)
         "#Inflight"
     );
     for (queue, offsets) in sorted_queues(stats) {
-        let ip = if show_ip {
-            format!("{:<20} ", "N/A")
-        } else {
-            String::new()
-        };
+        let ip = clients.map_or_else(String::new, |clients| {
+            let ip = clients.get(queue).map_or("N/A", String::as_str);
+            format!("{ip:<20} ")
+        });
         println!(
             "{:<64}  {:<32}  {:<4}  {:<20}  {:<20}  {ip}{:<20} {:<20} {}",
             truncated(&queue.topic, 64),
@@ -135,11 +167,15 @@ fn print_group(group: &str, stats: &ConsumeStats, show_ip: bool, format: Format)
     println!("Consume Inflight Total: {inflight_total}");
 }
 
-fn print_group_json(group: &str, stats: &ConsumeStats) {
+fn print_group_json(
+    group: &str,
+    stats: &ConsumeStats,
+    clients: Option<&BTreeMap<MessageQueue, String>>,
+) {
     let rows: Vec<serde_json::Value> = sorted_queues(stats)
         .iter()
         .map(|(queue, offsets)| {
-            json!({
+            let mut row = json!({
                 "topic": queue.topic,
                 "brokerName": queue.broker_name,
                 "queueId": queue.queue_id,
@@ -148,7 +184,11 @@ fn print_group_json(group: &str, stats: &ConsumeStats) {
                 "diff": offsets.broker_offset - offsets.consumer_offset,
                 "inflight": offsets.pull_offset - offsets.consumer_offset,
                 "lastTimestamp": offsets.last_timestamp,
-            })
+            });
+            if let Some(clients) = clients {
+                row["clientIp"] = clients.get(*queue).map(String::as_str).into();
+            }
+            row
         })
         .collect();
     let (diff_total, inflight_total) = totals(stats);

@@ -1,17 +1,22 @@
 //! Lookups about a consumer group that several commands share, done the way RocketMQ's
 //! `DefaultMQAdminExtImpl` does them: the group's progress on every broker of its route
-//! (`examineConsumeStats`, GET_CONSUME_STATS 208) and its online members
-//! (`examineConsumerConnectionInfo`, GET_CONSUMER_CONNECTION_LIST 203).
+//! (`examineConsumeStats`, GET_CONSUME_STATS 208), its online members
+//! (`examineConsumerConnectionInfo`, GET_CONSUMER_CONNECTION_LIST 203) and one member's own
+//! report (`getConsumerRunningInfo`, GET_CONSUMER_RUNNING_INFO 307, which the broker relays to
+//! the client).
 //!
 //! A group's route is the route of its retry topic `%RETRY%<group>`, which brokers create when
 //! a member first sends a heartbeat; with a topic given, the topic's route serves for groups
 //! that never had a member online (offsets committed by tools only).
 
 use ringmq_protocol::body::admin::{ConsumeStats, ConsumerConnection};
+use ringmq_protocol::body::consumer_client::ConsumerRunningInfo;
 use ringmq_protocol::body::route::TopicRouteData;
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::header::admin::GetConsumeStatsRequestHeader;
-use ringmq_protocol::header::client::ConsumerGroupRequestHeader;
+use ringmq_protocol::header::client::{
+    ConsumerGroupRequestHeader, GetConsumerRunningInfoRequestHeader,
+};
 use ringmq_protocol::request_code;
 
 use super::{route_brokers, topic_route, RETRY_PREFIX};
@@ -116,4 +121,28 @@ pub(super) fn consumer_connection(
         )));
     }
     Ok(connection)
+}
+
+/// Client `client_id`'s report of itself, relayed by the first broker of the group's route
+/// (`getConsumerRunningInfo`); the broker's refusal (not online, timeout) is an error.
+pub(super) fn consumer_running_info(
+    namesrv: &[String],
+    group: &str,
+    client_id: &str,
+) -> Result<ConsumerRunningInfo, AdminError> {
+    let route = group_route(namesrv, group, None)?;
+    let Some((_, address)) = route_brokers(&route).into_iter().next() else {
+        return Err(AdminError::NoBroker(format!(
+            "the route of consumer group [{group}]"
+        )));
+    };
+    let mut request = RemotingCommand::request(request_code::GET_CONSUMER_RUNNING_INFO);
+    GetConsumerRunningInfoRequestHeader {
+        consumer_group: group.to_owned(),
+        client_id: client_id.to_owned(),
+        jstack_enable: Some(false),
+    }
+    .write_to(&mut request);
+    let response = client::call("broker", &address, &request)?;
+    client::decode(&address, &response)
 }

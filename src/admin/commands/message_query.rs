@@ -7,8 +7,8 @@
 //! The detail ends with one line per consumer group of the topic saying whether the group
 //! consumed the message (`messageTrackDetail`).
 //!
-//! `-g`/`-d` (push the message to a consumer, CONSUME_MESSAGE_DIRECTLY) and `-s` (resend) are
-//! not implemented.
+//! `queryMsgById -g -d` (push the message to one consumer client) and `-s true` (send it again)
+//! are in [`super::redeliver`].
 
 use ringmq_protocol::body::route::MASTER_ID;
 use ringmq_protocol::command::RemotingCommand;
@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 
 use super::group::{consume_stats, consumer_connection};
 use super::{
-    cluster_info, named_broker, route_brokers, switch, topic_consumer_groups, topic_route, valued,
-    Command,
+    cluster_info, named_broker, redeliver, route_brokers, switch, topic_consumer_groups,
+    topic_route, valued, Command,
 };
 use crate::admin::client::{self, AdminError, Session};
 use crate::admin::invocation::{Format, Invocation};
@@ -41,6 +41,10 @@ pub(super) const BY_ID: Command = Command {
     options: &[
         valued("t", "topic", true, "topic name"),
         valued("i", "msgId", true, "Message Id (several: comma-separated)"),
+        valued("g", "consumerGroup", false, "consumer group name"),
+        valued("d", "clientId", false, "The consumer's client id"),
+        valued("s", "sendMessage", false, "resend message"),
+        valued("u", "unitName", false, "unit name"),
         valued(
             "f",
             "bodyFormat",
@@ -233,7 +237,11 @@ fn view(topic: &str, id: &str) -> Result<StoredMessage, AdminError> {
 }
 
 /// `queryMessage(topic, msgId)`: view by offsetMsgId, else look the id up as a unique key.
-fn find_by_id(namesrv: &[String], topic: &str, id: &str) -> Result<StoredMessage, AdminError> {
+pub(super) fn find_by_id(
+    namesrv: &[String],
+    topic: &str,
+    id: &str,
+) -> Result<StoredMessage, AdminError> {
     let viewed = view(topic, id);
     if let Ok(message) = viewed {
         return Ok(message);
@@ -434,7 +442,60 @@ fn print_json_messages(values: &[Value]) {
     json::print(&json!({ "messages": values }));
 }
 
+/// `-g -d` or `-s`: deliver each message again instead of printing it; a failure is printed
+/// and the next id tried.
+fn redeliver_each(invocation: &Invocation, ids: &[&str]) -> Result<(), AdminError> {
+    let format = invocation.format()?;
+    let topic = invocation.required("topic")?.trim();
+    let namesrv = invocation.namesrv()?;
+    let push_to = invocation
+        .value("consumerGroup")
+        .zip(invocation.value("clientId"))
+        .map(|(group, client)| (group.trim(), client.trim()));
+    if push_to.is_none() && !invocation.boolean("sendMessage", false) {
+        // RocketMQ does nothing for `-s false`.
+        return Ok(());
+    }
+    let unit_name = invocation.value("unitName");
+    let (mut values, mut failed) = (Vec::new(), 0);
+    for id in ids {
+        let done = match push_to {
+            Some((group, client)) => redeliver::push(&namesrv, group, client, topic, id, format),
+            None => redeliver::resend(&namesrv, topic, id, unit_name, format),
+        };
+        match done {
+            Ok(value) => values.extend(value),
+            Err(error) => {
+                eprintln!("queryMsgById: message [{id}]: {error}");
+                failed += 1;
+            }
+        }
+    }
+    if format == Format::Json {
+        json::print(&json!({ "results": values }));
+    }
+    if failed > 0 {
+        return Err(AdminError::Partial {
+            failed,
+            total: ids.len(),
+            what: "messages",
+        });
+    }
+    Ok(())
+}
+
 fn by_id(invocation: &Invocation) -> Result<(), AdminError> {
+    let ids: Vec<&str> = invocation
+        .required("msgId")?
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .collect();
+    let pushing =
+        invocation.value("consumerGroup").is_some() && invocation.value("clientId").is_some();
+    if pushing || invocation.value("sendMessage").is_some() {
+        return redeliver_each(invocation, &ids);
+    }
     let format = invocation.format()?;
     let topic = invocation.required("topic")?.trim();
     let namesrv = invocation.namesrv()?;
@@ -445,10 +506,7 @@ fn by_id(invocation: &Invocation) -> Result<(), AdminError> {
         track_newline: true,
     };
     let mut values = Vec::new();
-    for id in invocation.required("msgId")?.split(',').map(str::trim) {
-        if id.is_empty() {
-            continue;
-        }
+    for id in ids {
         let message = find_by_id(&namesrv, topic, id)?;
         values.extend(print_detail(&namesrv, &message, detail, format)?);
     }

@@ -10,6 +10,7 @@ mod group;
 mod message_query;
 mod namesrv;
 mod offset_reset;
+mod redeliver;
 mod send_message;
 mod subscription_group;
 mod topic;
@@ -23,6 +24,8 @@ use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::header::admin::TopicRequestHeader;
 use ringmq_protocol::header::namesrv::GetRouteInfoRequestHeader;
 use ringmq_protocol::{request_code, response_code};
+
+pub(super) use send_message::any_queue;
 
 use super::client::{self, AdminError};
 use super::invocation::{Invocation, OptionSpec};

@@ -167,6 +167,7 @@ fn change_write_perm(invocation: &Invocation, change: PermChange) -> Result<(), 
         return Err(AdminError::Partial {
             failed,
             total: namesrv.len(),
+            what: "servers",
         });
     }
     Ok(())

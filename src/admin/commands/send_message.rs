@@ -4,9 +4,9 @@
 //! `sendMessage` sends to a queue of the topic's route chosen by the clock, or to `-b -i`; a
 //! topic the name server does not know is sent along TBW102's route so the broker creates it,
 //! as RocketMQ's producer does. `clusterRT` sends to the topic named after each broker on that
-//! broker's master; ringmq brokers create it on the first probe (RocketMQ brokers register it
-//! at start). RocketMQ repeats clusterRT every `-i` seconds forever; ringmq's `--count K`
-//! stops after K rounds.
+//! broker's master, which brokers create at start (writable with `brokerTopicEnable`, the
+//! default), so it works with `autoCreateTopicEnable=false`. RocketMQ repeats clusterRT every
+//! `-i` seconds forever; ringmq's `--count K` stops after K rounds.
 
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use crate::admin::clock;
 use crate::admin::invocation::{Format, Invocation};
 use crate::admin::json;
 use crate::admin::produce::{self, Outgoing, Receipt, DEFAULT_TOPIC};
+use crate::admin::trace;
 
 /// PermName write bit.
 const PERM_WRITE: i32 = 2;
@@ -39,7 +40,7 @@ pub(super) const SEND: Command = Command {
             "m",
             "msgTraceEnable",
             false,
-            "Message Trace Enable, Default: false (ringmq sends without trace)",
+            "Message Trace Enable, Default: false",
         ),
     ],
     run: send,
@@ -80,10 +81,10 @@ pub(super) const CLUSTER_RT: Command = Command {
 
 /// The queue a message goes to.
 #[derive(Debug)]
-struct Target {
-    broker_name: String,
-    address: String,
-    queue_id: i32,
+pub(crate) struct Target {
+    pub(crate) broker_name: String,
+    pub(crate) address: String,
+    pub(crate) queue_id: i32,
 }
 
 /// Every writable queue of a route, in broker order; a route borrowed from TBW102 offers only
@@ -104,35 +105,23 @@ fn writable_queues(route: &TopicRouteData, borrowed: bool) -> Vec<(String, i32)>
     queues
 }
 
-fn target(invocation: &Invocation, topic: &str) -> Result<Target, AdminError> {
-    let namesrv = invocation.namesrv()?;
-    let (route, borrowed) = match topic_route(&namesrv, topic) {
-        Ok(route) => (route, false),
-        Err(AdminError::TopicNotExist(_)) => match topic_route(&namesrv, DEFAULT_TOPIC) {
-            Ok(route) => (route, true),
-            Err(AdminError::TopicNotExist(_)) => {
-                return Err(AdminError::TopicNotExist(topic.to_owned()))
-            }
-            Err(error) => return Err(error),
+/// The route a producer sends `topic` along: the topic's own, else TBW102's, whose broker
+/// then creates the topic; and whether it is TBW102's.
+fn send_route(namesrv: &[String], topic: &str) -> Result<(TopicRouteData, bool), AdminError> {
+    match topic_route(namesrv, topic) {
+        Ok(route) => Ok((route, false)),
+        Err(AdminError::TopicNotExist(_)) => match topic_route(namesrv, DEFAULT_TOPIC) {
+            Ok(route) => Ok((route, true)),
+            Err(AdminError::TopicNotExist(_)) => Err(AdminError::TopicNotExist(topic.to_owned())),
+            Err(error) => Err(error),
         },
-        Err(error) => return Err(error),
-    };
-    if let Some(queue) = invocation.value("qid") {
-        let Some(broker_name) = invocation.value("broker") else {
-            return Err(AdminError::Usage(
-                "Broker name must be set if the queue is chosen!".to_owned(),
-            ));
-        };
-        let queue_id = queue
-            .trim()
-            .parse()
-            .map_err(|_| AdminError::Usage(format!("--qid takes a number, not '{queue}'")))?;
-        return Ok(Target {
-            address: named_broker(&route, topic, broker_name)?,
-            broker_name: broker_name.to_owned(),
-            queue_id,
-        });
+        Err(error) => Err(error),
     }
+}
+
+/// A writable queue of `topic` picked by the clock, as a producer spreads its sends.
+pub(crate) fn any_queue(namesrv: &[String], topic: &str) -> Result<Target, AdminError> {
+    let (route, borrowed) = send_route(namesrv, topic)?;
     let queues = writable_queues(&route, borrowed);
     if queues.is_empty() {
         return Err(AdminError::NoBroker(format!(
@@ -148,16 +137,40 @@ fn target(invocation: &Invocation, topic: &str) -> Result<Target, AdminError> {
     })
 }
 
+fn target(invocation: &Invocation, topic: &str) -> Result<Target, AdminError> {
+    let namesrv = invocation.namesrv()?;
+    let Some(queue) = invocation.value("qid") else {
+        return any_queue(&namesrv, topic);
+    };
+    let (route, _) = send_route(&namesrv, topic)?;
+    let Some(broker_name) = invocation.value("broker") else {
+        return Err(AdminError::Usage(
+            "Broker name must be set if the queue is chosen!".to_owned(),
+        ));
+    };
+    let queue_id = queue
+        .trim()
+        .parse()
+        .map_err(|_| AdminError::Usage(format!("--qid takes a number, not '{queue}'")))?;
+    Ok(Target {
+        address: named_broker(&route, topic, broker_name)?,
+        broker_name: broker_name.to_owned(),
+        queue_id,
+    })
+}
+
 fn send(invocation: &Invocation) -> Result<(), AdminError> {
     let format = invocation.format()?;
     let topic = invocation.required("topic")?.trim();
     let body = invocation.required("body")?.trim();
-    if invocation.boolean("msgTraceEnable", false) {
-        eprintln!("sendMessage: ringmq does not record message traces; sending without one");
-    }
     let target = target(invocation, topic)?;
     let group = clock::now_ms().to_string();
     let mut session = Session::open("broker", &target.address)?;
+    let (tags, keys) = (
+        invocation.value("tags").map(str::trim),
+        invocation.value("key").map(str::trim),
+    );
+    let started_ms = clock::now_ms();
     let receipt = produce::send(
         &mut session,
         &Outgoing {
@@ -165,11 +178,27 @@ fn send(invocation: &Invocation) -> Result<(), AdminError> {
             topic,
             broker_name: &target.broker_name,
             queue_id: target.queue_id,
-            tags: invocation.value("tags").map(str::trim),
-            keys: invocation.value("key").map(str::trim),
+            tags,
+            keys,
             body: body.as_bytes(),
+            stored: None,
         },
     )?;
+    if invocation.boolean("msgTraceEnable", false) {
+        let traced = trace::TracedSend {
+            producer_group: &group,
+            topic,
+            tags,
+            keys,
+            body_len: body.len(),
+            broker_address: &target.address,
+            started_ms,
+            receipt: &receipt,
+        };
+        if let Err(error) = trace::record(&invocation.namesrv()?, &traced) {
+            eprintln!("sendMessage: the message was sent, its trace record was not: {error}");
+        }
+    }
     match format {
         Format::Text => {
             let line = |cells: [&str; 4]| {
@@ -245,13 +274,14 @@ fn probe(
         tags: None,
         keys: None,
         body: &body,
+        stored: None,
     };
     let mut elapsed = Duration::ZERO;
     let mut reported = false;
     for index in 0..amount {
         let start = clock::monotonic();
         let sent: Result<Receipt, AdminError> = produce::send(&mut session, &outgoing);
-        // The first send pays for creating the topic and warming the connection.
+        // The first send pays for warming the connection; RocketMQ leaves it out too.
         if index > 0 {
             elapsed += start.elapsed();
         }

@@ -6,6 +6,10 @@
 //! x.y.0–x.y.9 for each minor version, except that 3.3–3.9 start at x.y.1. The last value
 //! (V5_9_9) is returned for larger ordinals, as Java does.
 
+/// Ordinal of `V3_1_8_SNAPSHOT`, the oldest client a broker relays tool requests to
+/// (`AdminBrokerProcessor.callConsumer`).
+pub const V3_1_8_SNAPSHOT: i32 = 62;
+
 /// Ordinals 0–15.
 const FIRST_NAMES: [&str; 16] = [
     "V3_0_0_SNAPSHOT",
@@ -40,7 +44,7 @@ fn releases() -> impl Iterator<Item = (u32, u32, u32)> {
 }
 
 /// The `MQVersion.Version` name of `ordinal`.
-pub(crate) fn version_desc(ordinal: i32) -> String {
+pub fn version_desc(ordinal: i32) -> String {
     let Ok(index) = usize::try_from(ordinal) else {
         return format!("UNKNOWN({ordinal})");
     };
@@ -69,13 +73,11 @@ mod tests {
         assert_eq!(version_desc(17), "V3_0_1");
         // Java's CURRENT_VERSION of 5.3.1 clients, and what ringmq sends.
         assert_eq!(version_desc(475), "V5_3_1");
-        assert_eq!(
-            version_desc(ringmq_protocol::command::VERSION_OURS),
-            "V5_3_1"
-        );
+        assert_eq!(version_desc(crate::command::VERSION_OURS), "V5_3_1");
         assert_eq!(version_desc(611), "V5_9_9");
         assert_eq!(version_desc(610), "V5_9_9_SNAPSHOT");
         assert_eq!(version_desc(5000), "V5_9_9");
+        assert_eq!(version_desc(V3_1_8_SNAPSHOT), "V3_1_8_SNAPSHOT");
     }
 
     #[test]
