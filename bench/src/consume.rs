@@ -25,6 +25,8 @@ struct Shared {
     born_ms_total: AtomicU64,
     born_ms_max: AtomicU64,
     stop: AtomicBool,
+    /// The first lane's error.
+    failure: std::sync::OnceLock<String>,
 }
 
 fn offset_request(code: i32, topic: &str, queue_id: i32) -> RemotingCommand {
@@ -176,6 +178,7 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
         born_ms_total: AtomicU64::new(0),
         born_ms_max: AtomicU64::new(0),
         stop: AtomicBool::new(false),
+        failure: std::sync::OnceLock::new(),
     });
     let connections = options.threads.clamp(1, 4).min(queues.len());
     let mut plan: Vec<(String, Vec<i32>)> = Vec::new();
@@ -191,13 +194,21 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
         .into_iter()
         .map(|(broker, ids)| {
             let shared = Arc::clone(&shared);
-            std::thread::spawn(move || lane(&shared, &broker, &ids))
+            std::thread::spawn(move || {
+                if let Err(error) = lane(&shared, &broker, &ids) {
+                    // The first failure ends the run; the command reports it and fails.
+                    let _ = shared.failure.set(format!("broker {broker}: {error}"));
+                }
+            })
         })
         .collect();
     let started = clock::now();
     let summary = report_until_done(&shared, started);
     shared.stop.store(true, Ordering::Relaxed);
     drop(threads);
+    if let Some(failure) = shared.failure.get() {
+        return Err(format!("consume failed: {failure}"));
+    }
     let elapsed = clock::now()
         .saturating_duration_since(started)
         .as_secs_f64();
@@ -237,10 +248,11 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
 /// How often the report loop checks whether `-q` messages were consumed.
 const COMPLETION_POLL: Duration = Duration::from_millis(5);
 
-/// Whether `-q` messages were consumed.
+/// Whether `-q` messages were consumed (or a lane failed, which also ends the run).
 fn enough(shared: &Shared) -> bool {
-    shared.options.quantity > 0
-        && shared.counters.success.load(Ordering::Relaxed) >= shared.options.quantity
+    shared.failure.get().is_some()
+        || shared.options.quantity > 0
+            && shared.counters.success.load(Ordering::Relaxed) >= shared.options.quantity
 }
 
 /// Report every interval; stop at the duration or once `-q` messages were consumed.
