@@ -169,6 +169,28 @@ fn lane(shared: &Shared, broker: &str, queues: &[i32]) -> Result<(), String> {
     Ok(())
 }
 
+/// Which queues each lane pulls: every broker's queues spread over up to `connections`
+/// lanes of their own, since a lane talks to one broker.
+fn lane_plan(queues: &[Queue], connections: usize) -> Vec<(String, Vec<i32>)> {
+    let mut by_broker: Vec<(String, Vec<i32>)> = Vec::new();
+    for Queue { broker, queue_id } in queues {
+        match by_broker.iter_mut().find(|(name, _)| name == broker) {
+            Some((_, ids)) => ids.push(*queue_id),
+            None => by_broker.push((broker.clone(), vec![*queue_id])),
+        }
+    }
+    let mut plan = Vec::new();
+    for (broker, ids) in by_broker {
+        let lanes = connections.clamp(1, ids.len());
+        let mut split: Vec<Vec<i32>> = vec![Vec::new(); lanes];
+        for (index, id) in ids.into_iter().enumerate() {
+            split[index % lanes].push(id);
+        }
+        plan.extend(split.into_iter().map(|ids| (broker.clone(), ids)));
+    }
+    plan
+}
+
 /// Run the consumer benchmark.
 pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
     let queues = resolve(&options.namesrvs, &options.topic, options.queues)?;
@@ -181,16 +203,7 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
         failure: std::sync::OnceLock::new(),
     });
     let connections = options.threads.clamp(1, 4).min(queues.len());
-    let mut plan: Vec<(String, Vec<i32>)> = Vec::new();
-    for (index, queue) in queues.iter().enumerate() {
-        let Queue { broker, queue_id } = queue;
-        let slot = index % connections;
-        if plan.len() <= slot {
-            plan.push((broker.clone(), Vec::new()));
-        }
-        plan[slot].1.push(*queue_id);
-    }
-    let threads: Vec<_> = plan
+    let threads: Vec<_> = lane_plan(&queues, connections)
         .into_iter()
         .map(|(broker, ids)| {
             let shared = Arc::clone(&shared);
@@ -302,5 +315,38 @@ fn report_until_done(shared: &Shared, started: std::time::Instant) -> u64 {
         if out_of_time || enough(shared) {
             return peak;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Hazard: a lane connects to one broker; queues of two brokers dealt out by position
+    // alone put a queue of broker B on a lane connected to broker A, which then pulls a
+    // queue that broker does not have.
+    #[test]
+    fn every_lane_pulls_only_queues_of_its_own_broker() {
+        let queue = |broker: &str, queue_id| Queue {
+            broker: broker.to_owned(),
+            queue_id,
+        };
+        let queues = vec![
+            queue("a:1", 0),
+            queue("b:1", 0),
+            queue("a:1", 1),
+            queue("b:1", 1),
+            queue("a:1", 2),
+        ];
+        let plan = lane_plan(&queues, 2);
+        assert_eq!(
+            plan,
+            vec![
+                ("a:1".to_owned(), vec![0, 2]),
+                ("a:1".to_owned(), vec![1]),
+                ("b:1".to_owned(), vec![0]),
+                ("b:1".to_owned(), vec![1]),
+            ]
+        );
     }
 }
