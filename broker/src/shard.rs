@@ -61,7 +61,11 @@ pub(crate) struct PendingAck {
     pub(crate) end: PhysicalOffset,
     pub(crate) origin: Origin,
     pub(crate) response: Response,
-    pub(crate) deadline: Duration,
+    /// When the local wait (written, or durable under SYNC_FLUSH) gives up:
+    /// `syncFlushTimeout` after the append.
+    pub(crate) flush_deadline: Duration,
+    /// When the wait for slave acknowledgements gives up: `slaveTimeout` after the append.
+    pub(crate) replica_deadline: Duration,
     /// Slaves that must acknowledge `end` first (SYNC_MASTER); 0 for none.
     pub(crate) replicas: usize,
 }

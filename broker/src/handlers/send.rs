@@ -243,12 +243,17 @@ fn append_all(
     let deferred =
         replicas > 0 || (sync_flush && wait) || (!sync_flush && last_end > shard.engine.visible());
     if deferred && !request.is_oneway() {
-        let deadline = shard.engine.monotonic() + shard.context.config.sync_flush_timeout;
+        // Two waits with their own timeouts, as RocketMQ's flush and replica futures
+        // (`CommitLog.handleDiskFlushAndHA`): the local one `syncFlushTimeout`, the slaves'
+        // `slaveTimeout` (4.9.3 and later, and 5.x `CommitLog.handleHA`).
+        let now = shard.engine.monotonic();
+        let config = &shard.context.config;
         shard.pending_acks.push_back(PendingAck {
             end: last_end,
             origin: origin.clone(),
             response: reply,
-            deadline,
+            flush_deadline: now + config.sync_flush_timeout,
+            replica_deadline: now + config.slave_timeout,
             replicas,
         });
         return Ok(None);
@@ -309,7 +314,11 @@ pub(crate) fn complete_acks(shard: &mut BrokerShard) {
         let stored = front.end <= visible;
         let replicated =
             front.replicas == 0 || shard.ha_master.acked_at_least(front.end) >= front.replicas;
-        if !(stored && replicated) && latch.is_none() && front.deadline > now {
+        // Each wait ends when it succeeds or its own deadline passes; the reply goes out once
+        // both ended, judged as they stand then.
+        let flush_over = stored || front.flush_deadline <= now;
+        let replica_over = replicated || front.replica_deadline <= now;
+        if !(flush_over && replica_over) && latch.is_none() {
             break;
         }
         let Some(mut pending) = shard.pending_acks.pop_front() else {
