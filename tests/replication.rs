@@ -3,7 +3,8 @@
 //! on the slave when the master is killed with SIGKILL, and replication resumes after the
 //! master restarts; under ASYNC_MASTER the loss is at most the unreplicated tail; a slave
 //! catches up on a backlog and resumes from its own offset after a crash; a slave refuses
-//! sends and copies the master's offsets.
+//! sends and copies the master's offsets; slow consumers are steered by their group's
+//! `whichBrokerWhenConsumeSlowly`.
 //! Method: `ringmq namesrv` and `ringmq broker` processes on loopback with temporary stores,
 //! four sender threads per load phase using a minimal remoting client, and pulls straight
 //! from each broker. Only SUCCESS answers count as acknowledged: SLAVE_NOT_AVAILABLE and
@@ -838,4 +839,71 @@ fn sync_master_reports_a_stalled_slave_and_honours_in_sync_replicas() {
         "{:?}",
         sent.remark
     );
+}
+
+// Hazard: RocketMQ steers a far-behind consumer to `whichBrokerWhenConsumeSlowly` of its
+// subscription group (`updateSubGroup -w`); a broker-wide value would send every group to the
+// same slave whatever its operator set, and lose the setting on restart.
+#[test]
+fn slow_consumers_are_steered_by_their_groups_which_broker_when_consume_slowly() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let (_namesrv, namesrv) = start_namesrv(directory.path());
+    let properties = pair_broker(
+        directory.path(),
+        &namesrv,
+        "master",
+        ("ASYNC_MASTER", "ASYNC_FLUSH"),
+        "shards=1\nslaveReadEnable=true\naccessMessageInMemoryMaxRatio=0\n",
+    );
+    let address = listen_address(&properties);
+    let master = start_broker(&properties);
+    create_topic(&address, "HaSteer");
+    let sent = Client::connect(&address).call(send_request("HaSteer", 0, b"q0-steer-"));
+    assert_eq!(sent.code, response_code::SUCCESS, "{:?}", sent.remark);
+    // A group without a config gets RocketMQ's default, brokerId 1.
+    assert_eq!(pull_suggestion(&address, "HaSteer").as_deref(), Some("1"));
+
+    let output = admin(&[
+        "updateSubGroup",
+        "-n",
+        &namesrv,
+        "-b",
+        &address,
+        "-g",
+        "HaSuggest",
+        "-w",
+        "2",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(pull_suggestion(&address, "HaSteer").as_deref(), Some("2"));
+    let output = admin(&[
+        "updateSubGroup",
+        "-n",
+        &namesrv,
+        "-b",
+        &address,
+        "-g",
+        "HaSuggest",
+        "-w",
+        "-1",
+    ]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !output.status.success()
+            && text.contains("whichBrokerWhenConsumeSlowly=-1 of group HaSuggest names no broker"),
+        "{text}"
+    );
+
+    // Persisted with the group table.
+    assert!(master.terminate().success());
+    let _master = start_broker(&properties);
+    assert_eq!(pull_suggestion(&address, "HaSteer").as_deref(), Some("2"));
 }
