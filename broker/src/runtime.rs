@@ -291,6 +291,7 @@ pub fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         counters: Counters::default(),
         started_ms: SystemClock::new().wall().as_i64(),
         physical_memory_bytes: crate::context::physical_memory_bytes(),
+        ha_unclaimed: std::sync::atomic::AtomicUsize::new(0),
         config,
     });
     let now_ms = SystemClock::new().wall().as_i64();

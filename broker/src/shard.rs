@@ -211,7 +211,9 @@ impl BrokerShard {
                 }
             }
             for event in &events {
-                self.on_event(event.token(), event.is_readable(), event.is_writable());
+                // A hang-up or error is news for a reader too: its read returns it.
+                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                self.on_event(event.token(), readable, event.is_writable());
             }
             if self.drain_inbox() {
                 break;
@@ -228,13 +230,14 @@ impl BrokerShard {
     fn on_event(&mut self, token: Token, readable: bool, writable: bool) {
         match token.0 {
             0 | 1 => {}
+            // Before the listener range, which contains the HA client's token.
+            id if id == HA_CLIENT.0 => crate::ha::slave::on_event(self, readable),
             id if (LISTENER_FIRST..CONNECTION_FIRST).contains(&id) => {
                 self.accept(id - LISTENER_FIRST);
             }
-            id if id == HA_CLIENT.0 => {}
             id => {
                 let id = u64::try_from(id).expect("tokens come from u64 ids");
-                if self.ha_master.owns(id) {
+                if self.ha_master.on_event(id, readable, writable) {
                     return;
                 }
                 if readable {
@@ -606,8 +609,13 @@ impl BrokerShard {
 
     fn on_replication_message(&mut self, message: Message) {
         match message {
-            Message::HaAdopt { fd, peer, reports } => {
-                crate::ha::master::adopt(self, fd, peer, reports);
+            Message::HaAdopt {
+                fd,
+                peer,
+                reports,
+                unclaimed,
+            } => {
+                crate::ha::master::adopt(self, fd, peer, reports, unclaimed);
             }
             Message::MasterChanged { ha } => crate::ha::slave::set_master(self, ha),
             Message::MasterTables(tables) => {

@@ -266,7 +266,8 @@ fn append_all(
 ///
 /// A SYNC_MASTER waits for one slave as in RocketMQ 4.x; `inSyncReplicas` (which counts the
 /// master) raises that to `inSyncReplicas - 1` slaves as in 5.x. A slave is in sync while it
-/// is connected and less than `haMaxGapNotInSync` bytes behind.
+/// is connected and less than `haMaxGapNotInSync` bytes behind; a connection whose first
+/// report has not been read yet counts too, as RocketMQ counts a slave from its accept.
 /// Too few slaves in sync: RocketMQ 4.x answers SLAVE_NOT_AVAILABLE at once (the message is
 /// stored on the master; clients treat the code as a stored send), and this returns 0.
 fn replicas_to_wait_for(shard: &BrokerShard, wait: bool, reply: &mut Response) -> usize {
@@ -280,6 +281,10 @@ fn replicas_to_wait_for(shard: &BrokerShard, wait: bool, reply: &mut Response) -
     let in_sync = shard.ha_master.in_sync(
         shard.engine.written(),
         u64::from(config.ha_max_gap_not_in_sync),
+        shard
+            .context
+            .ha_unclaimed
+            .load(std::sync::atomic::Ordering::Relaxed),
     );
     if in_sync >= needed {
         needed
