@@ -1,5 +1,6 @@
 //! The read-mostly view of control-plane state that every shard holds: topics, the
-//! subscriptions consumers registered by heartbeat, and where each group's pulls are steered. The control plane (shard 0) is its only
+//! subscriptions consumers registered by heartbeat, and where each group's pulls are
+//! steered. The control plane (shard 0) is its only
 //! writer; it publishes a new `Arc` after each change and shards swap it in between requests.
 
 use std::collections::HashMap;

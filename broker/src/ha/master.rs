@@ -216,7 +216,8 @@ fn close(shard: &mut BrokerShard, id: u64, reason: &str) {
     }
 }
 
-/// Read reports, ship records, send heartbeats and drop silent slaves; every loop turn.
+/// Every loop turn: read reports (where an event said so), ship records, send heartbeats and
+/// drop silent slaves. It makes no system call unless an event, a record or a heartbeat is due.
 pub(crate) fn pump(shard: &mut BrokerShard) {
     let ids: Vec<u64> = shard.ha_master.peers.keys().copied().collect();
     for id in ids {
