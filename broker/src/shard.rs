@@ -66,8 +66,20 @@ pub(crate) struct PendingAck {
     pub(crate) flush_deadline: Duration,
     /// When the wait for slave acknowledgements gives up: `slaveTimeout` after the append.
     pub(crate) replica_deadline: Duration,
-    /// Slaves that must acknowledge `end` first (SYNC_MASTER); 0 for none.
-    pub(crate) replicas: usize,
+    pub(crate) replicas: ReplicaWait,
+}
+
+/// What a send waits for from the slaves of its log (SYNC_MASTER).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReplicaWait {
+    /// Nothing: not a SYNC_MASTER, the message's WAIT is false, or SLAVE_NOT_AVAILABLE.
+    None,
+    /// Acknowledgements of `end` from this many slaves.
+    Acks(usize),
+    /// Too few slaves were in sync, but HA connections had not sent their first report: they
+    /// may be slaves of this log. Becomes `Acks` once enough slaves are in sync, or
+    /// SLAVE_NOT_AVAILABLE once every connection reported (or `slaveTimeout` passed).
+    Undecided(usize),
 }
 
 /// See the module docs.

@@ -8,10 +8,11 @@
 //! slices of the tail cache or of a cold O_DIRECT window, written with `writev` behind a
 //! 12-byte header, never copied in user space.
 //!
-//! A connection counts as a slave from its accept, as RocketMQ's `HAConnection` does: until
-//! its first report names a shard it holds an [`Unclaimed`] ticket, which every shard counts
-//! as one slave in sync. Sockets are read only after a readable event and written only while
-//! writable, so an idle slave costs no system calls between heartbeats.
+//! A connection counts from its accept, as RocketMQ's `HAConnection` does: until its first
+//! report names a shard it holds an [`Unclaimed`] ticket, and a send that finds too few
+//! slaves in sync waits for the tickets before it answers SLAVE_NOT_AVAILABLE. Sockets are
+//! read only after a readable event and written only while writable, so an idle slave costs
+//! no system calls between heartbeats.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{IoSlice, Read, Write};
@@ -64,9 +65,11 @@ pub(crate) struct HaPeer {
 /// An HA connection whose first report has not been read yet, so nobody knows which shard's
 /// log it will copy. RocketMQ 4.x counts a slave from its accept (`HAConnection` increments
 /// `connectionCount`, which `HAService.isSlaveOK` reads), so a send right after a slave
-/// connects waits for it instead of failing; here every shard counts each ticket as one slave
-/// in sync. The ticket travels with a connection handed to another shard and is dropped
-/// (uncounted) when the owner reads the report or the connection closes.
+/// connects waits for it instead of failing; here a send that finds too few slaves in sync
+/// while tickets exist waits until they are gone before it decides (see
+/// `shard::ReplicaWait::Undecided`). The ticket travels with a connection handed to another
+/// shard and is dropped (uncounted) when the owner reads the report or the connection
+/// closes.
 #[derive(Debug)]
 pub(crate) struct Unclaimed(Arc<BrokerContext>);
 
@@ -105,19 +108,16 @@ impl HaMaster {
             .count()
     }
 
-    /// Slaves connected to this log and less than `max_gap` bytes behind `written`, plus the
-    /// `unclaimed` connections of the whole broker (`HAService.isSlaveOK` counts a
-    /// connection from its accept).
-    pub(crate) fn in_sync(&self, written: PhysicalOffset, max_gap: u64, unclaimed: usize) -> usize {
-        let reported = self
-            .peers
+    /// Slaves connected to this log and less than `max_gap` bytes behind `written`
+    /// (`DefaultHAService.isSlaveOK`).
+    pub(crate) fn in_sync(&self, written: PhysicalOffset, max_gap: u64) -> usize {
+        self.peers
             .values()
             .filter(|peer| {
                 peer.acked
                     .is_some_and(|acked| written.0.saturating_sub(acked.0) < max_gap)
             })
-            .count();
-        reported + unclaimed
+            .count()
     }
 
     /// Note an event on a slave's socket; false when `id` is not a slave connection.
