@@ -148,8 +148,6 @@ pub struct BrokerConfig {
     pub ha_transfer_batch_bytes: u32,
     /// `haMaxGapNotInSync`: a slave further behind than this many bytes is not in sync.
     pub ha_max_gap_not_in_sync: u32,
-    /// `whichBrokerWhenConsumeSlowly`: the brokerId suggested to a consumer far behind.
-    pub which_broker_when_consume_slowly: u32,
     /// `accessMessageInMemoryMaxRatio`: percent of RAM beyond which a consumer is "behind".
     pub access_message_in_memory_max_ratio: u32,
     pub slave_timeout: Duration,
@@ -270,7 +268,6 @@ impl BrokerConfig {
             ha_housekeeping_interval: Duration::from_secs(20),
             ha_transfer_batch_bytes: 32 * 1024,
             ha_max_gap_not_in_sync: 256 * 1024 * 1024,
-            which_broker_when_consume_slowly: 1,
             access_message_in_memory_max_ratio: 40,
             slave_timeout: Duration::from_secs(3),
             dledger_enable: false,
@@ -561,6 +558,12 @@ impl<'a> Loader<'a> {
                     format!("{key}={value}: {expected}"),
                 )),
             }
+        } else if let Some(place) = group_setting(key) {
+            let message = format!(
+                "{key} is ignored here: RocketMQ keeps it per subscription group, not in the \
+                 broker's file; set it with `updateSubGroup -g <group> {place}`"
+            );
+            self.warn(Some(line), &message);
         } else {
             let hint = suggestion(key).map_or_else(String::new, |s| format!("; did you mean {s}?"));
             let message =
@@ -672,6 +675,15 @@ fn check_java_kind(kind: JavaKind, value: &str) -> Result<(), String> {
 
 /// A known key that `key` probably meant: same letters in another case, or at most two
 /// edits away (for keys long enough that two edits are still a typo, not another word).
+/// The `updateSubGroup` option for a subscription-group setting that operators (and earlier
+/// ringmq versions) put in a broker's file.
+fn group_setting(key: &str) -> Option<&'static str> {
+    match key {
+        "whichBrokerWhenConsumeSlowly" => Some("-w <brokerId>"),
+        _ => None,
+    }
+}
+
 fn suggestion(key: &str) -> Option<&'static str> {
     let known = FIELDS
         .iter()

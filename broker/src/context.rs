@@ -2,7 +2,7 @@
 //! advertised address, the log and the counters the admin tools read.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::config::BrokerConfig;
 use crate::log::Log;
@@ -38,6 +38,9 @@ pub(crate) struct BrokerContext {
     pub(crate) started_ms: i64,
     /// Physical memory, for `accessMessageInMemoryMaxRatio`.
     pub(crate) physical_memory_bytes: u64,
+    /// HA connections accepted whose first report has not been read yet (see
+    /// `ha::master::Unclaimed`); every shard counts them as slaves in sync.
+    pub(crate) ha_unclaimed: AtomicUsize,
 }
 
 /// Total physical memory from /proc/meminfo (0 when unreadable).

@@ -97,6 +97,8 @@ pub(crate) enum Message {
         fd: std::os::fd::OwnedFd,
         peer: std::net::SocketAddr,
         reports: Vec<u8>,
+        /// Keeps the connection counted as a slave until its new owner reads the report.
+        unclaimed: Option<crate::ha::master::Unclaimed>,
     },
     /// A slave learned its master's HA address.
     MasterChanged { ha: Option<std::net::SocketAddr> },

@@ -291,6 +291,7 @@ pub fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         counters: Counters::default(),
         started_ms: SystemClock::new().wall().as_i64(),
         physical_memory_bytes: crate::context::physical_memory_bytes(),
+        ha_unclaimed: std::sync::atomic::AtomicUsize::new(0),
         config,
     });
     let now_ms = SystemClock::new().wall().as_i64();
@@ -301,14 +302,16 @@ pub fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     control.mark_changed();
     let attach = control.registration_attacher();
     let shards = spawn_shards(&context, &engine, control, &snapshot, &delay_offsets)?;
-    attach.attach(shards.0.clone());
     let boot_line = format!(
         "The broker[{}, {}] boot success. serializeType=JSON and name server is {}",
         context.config.broker_name,
         store_host,
         context.config.namesrv_addrs().join(";")
     );
+    // Before the attach: once attached, a slave's shards learn their master and log their HA
+    // connections, and scripts that wait for the boot line must not miss those lines.
     log.info(&boot_line);
+    attach.attach(shards.0.clone());
     Ok(BrokerHandle {
         address: store_host,
         outboxes: shards.0,

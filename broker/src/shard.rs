@@ -61,9 +61,25 @@ pub(crate) struct PendingAck {
     pub(crate) end: PhysicalOffset,
     pub(crate) origin: Origin,
     pub(crate) response: Response,
-    pub(crate) deadline: Duration,
-    /// Slaves that must acknowledge `end` first (SYNC_MASTER); 0 for none.
-    pub(crate) replicas: usize,
+    /// When the local wait (written, or durable under SYNC_FLUSH) gives up:
+    /// `syncFlushTimeout` after the append.
+    pub(crate) flush_deadline: Duration,
+    /// When the wait for slave acknowledgements gives up: `slaveTimeout` after the append.
+    pub(crate) replica_deadline: Duration,
+    pub(crate) replicas: ReplicaWait,
+}
+
+/// What a send waits for from the slaves of its log (SYNC_MASTER).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReplicaWait {
+    /// Nothing: not a SYNC_MASTER, the message's WAIT is false, or SLAVE_NOT_AVAILABLE.
+    None,
+    /// Acknowledgements of `end` from this many slaves.
+    Acks(usize),
+    /// Too few slaves were in sync, but HA connections had not sent their first report: they
+    /// may be slaves of this log. Becomes `Acks` once enough slaves are in sync, or
+    /// SLAVE_NOT_AVAILABLE once every connection reported (or `slaveTimeout` passed).
+    Undecided(usize),
 }
 
 /// See the module docs.
@@ -218,7 +234,9 @@ impl BrokerShard {
                 }
             }
             for event in &events {
-                self.on_event(event.token(), event.is_readable(), event.is_writable());
+                // A hang-up or error is news for a reader too: its read returns it.
+                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                self.on_event(event.token(), readable, event.is_writable());
             }
             if self.drain_inbox() {
                 break;
@@ -235,13 +253,14 @@ impl BrokerShard {
     fn on_event(&mut self, token: Token, readable: bool, writable: bool) {
         match token.0 {
             0 | 1 => {}
+            // Before the listener range, which contains the HA client's token.
+            id if id == HA_CLIENT.0 => crate::ha::slave::on_event(self, readable),
             id if (LISTENER_FIRST..CONNECTION_FIRST).contains(&id) => {
                 self.accept(id - LISTENER_FIRST);
             }
-            id if id == HA_CLIENT.0 => {}
             id => {
                 let id = u64::try_from(id).expect("tokens come from u64 ids");
-                if self.ha_master.owns(id) {
+                if self.ha_master.on_event(id, readable, writable) {
                     return;
                 }
                 if readable {
@@ -629,8 +648,13 @@ impl BrokerShard {
 
     fn on_replication_message(&mut self, message: Message) {
         match message {
-            Message::HaAdopt { fd, peer, reports } => {
-                crate::ha::master::adopt(self, fd, peer, reports);
+            Message::HaAdopt {
+                fd,
+                peer,
+                reports,
+                unclaimed,
+            } => {
+                crate::ha::master::adopt(self, fd, peer, reports, unclaimed);
             }
             Message::MasterChanged { ha } => crate::ha::slave::set_master(self, ha),
             Message::MasterTables(tables) => {

@@ -207,6 +207,22 @@ fn unknown_key_is_a_warning_with_a_suggestion_when_it_looks_like_a_typo() {
     );
 }
 
+// Hazard: RocketMQ steers slow consumers per subscription group; a broker-wide key would
+// silently override what `updateSubGroup -w` set, so the file's key must be refused with the
+// command that does the job.
+#[test]
+fn which_broker_when_consume_slowly_in_a_broker_file_points_to_update_sub_group() {
+    let loaded = ok("whichBrokerWhenConsumeSlowly=2");
+    assert_eq!(
+        loaded.warnings,
+        vec![
+            "broker-a.properties:1: whichBrokerWhenConsumeSlowly is ignored here: RocketMQ \
+             keeps it per subscription group, not in the broker's file; set it with \
+             `updateSubGroup -g <group> -w <brokerId>`"
+        ]
+    );
+}
+
 #[test]
 fn repeated_key_warns_and_the_later_value_wins() {
     let loaded = ok("listenPort=10911\nlistenPort=10921");

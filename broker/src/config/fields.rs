@@ -405,13 +405,6 @@ pub(crate) const FIELDS: &[Field] = &[
         "a size in bytes"
     ),
     ranged!(
-        "whichBrokerWhenConsumeSlowly",
-        which_broker_when_consume_slowly,
-        0,
-        JAVA_INT_MAX,
-        "a brokerId"
-    ),
-    ranged!(
         "accessMessageInMemoryMaxRatio",
         access_message_in_memory_max_ratio,
         0,

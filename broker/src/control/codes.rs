@@ -378,6 +378,21 @@ fn update_group(
             "groupName is empty".to_owned(),
         ));
     }
+    for (key, value) in [
+        ("brokerId", config.broker_id),
+        (
+            "whichBrokerWhenConsumeSlowly",
+            config.which_broker_when_consume_slowly,
+        ),
+    ] {
+        if value < 0 {
+            return Err(HandlerError::InvalidParameter(format!(
+                "{key}={value} of group {} names no broker: expected 0 (the master) or a \
+                 slave's brokerId (1 and up)",
+                config.group_name
+            )));
+        }
+    }
     let now = shard.engine.now().as_i64();
     control
         .groups

@@ -92,6 +92,8 @@ pub(crate) struct ControlPlane {
     pub(crate) sampler: crate::admin::runtime_info::Sampler,
     registration: RegistrationHandle,
     changed: bool,
+    /// The group table's revision in the last published snapshot.
+    published_groups: Option<u64>,
     last_offset_persist: Duration,
     last_register: Option<Duration>,
     last_client_scan: Duration,
@@ -137,6 +139,7 @@ impl ControlPlane {
             sampler: crate::admin::runtime_info::Sampler::default(),
             registration,
             changed: true,
+            published_groups: None,
             last_offset_persist: Duration::ZERO,
             last_register: None,
             last_client_scan: Duration::ZERO,
@@ -208,10 +211,12 @@ impl ControlPlane {
 
     /// A new snapshot if anything it holds changed since the last one.
     pub(crate) fn take_snapshot_if_changed(&mut self) -> Option<Arc<ControlSnapshot>> {
-        if !self.changed {
+        let groups = self.groups.revision();
+        if !self.changed && self.published_groups == Some(groups) {
             return None;
         }
         self.changed = false;
+        self.published_groups = Some(groups);
         Some(Arc::new(ControlSnapshot {
             topics: self
                 .topics
@@ -221,6 +226,7 @@ impl ControlPlane {
                 .collect(),
             subscriptions: self.clients.subscriptions(),
             broker_permission: self.broker_permission,
+            group_reads: self.groups.read_routes(),
         }))
     }
 

@@ -7,11 +7,19 @@
 //! owner through the owner's inbox, and only the owner ever writes to it. Shipped bytes are
 //! slices of the tail cache or of a cold O_DIRECT window, written with `writev` behind a
 //! 12-byte header, never copied in user space.
+//!
+//! A connection counts from its accept, as RocketMQ's `HAConnection` does: until its first
+//! report names a shard it holds an [`Unclaimed`] ticket, and a send that finds too few
+//! slaves in sync waits for the tickets before it answers SLAVE_NOT_AVAILABLE. Sockets are
+//! read only after a readable event and written only while writable, so an idle slave costs
+//! no system calls between heartbeats.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{IoSlice, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
@@ -20,6 +28,7 @@ use mio::{Interest, Token};
 use ringmq_engine::types::PhysicalOffset;
 use ringmq_protocol::ha;
 
+use crate::context::BrokerContext;
 use crate::message::Message;
 use crate::shard::BrokerShard;
 
@@ -42,6 +51,39 @@ pub(crate) struct HaPeer {
     queued_bytes: usize,
     last_read: Duration,
     last_write: Duration,
+    /// A readable event arrived and the socket was not read until `WouldBlock` since.
+    readable: bool,
+    /// The last write did not end in `WouldBlock` (or a writable event came after it).
+    writable: bool,
+    /// Held until the first report is read: see [`Unclaimed`].
+    unclaimed: Option<Unclaimed>,
+    /// The slave's log ends before this log starts (retention deleted the records in
+    /// between): it was told where this log starts and gets nothing else.
+    stranded: bool,
+}
+
+/// An HA connection whose first report has not been read yet, so nobody knows which shard's
+/// log it will copy. RocketMQ 4.x counts a slave from its accept (`HAConnection` increments
+/// `connectionCount`, which `HAService.isSlaveOK` reads), so a send right after a slave
+/// connects waits for it instead of failing; here a send that finds too few slaves in sync
+/// while tickets exist waits until they are gone before it decides (see
+/// `shard::ReplicaWait::Undecided`). The ticket travels with a connection handed to another
+/// shard and is dropped (uncounted) when the owner reads the report or the connection
+/// closes.
+#[derive(Debug)]
+pub(crate) struct Unclaimed(Arc<BrokerContext>);
+
+impl Unclaimed {
+    fn new(context: &Arc<BrokerContext>) -> Self {
+        context.ha_unclaimed.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(context))
+    }
+}
+
+impl Drop for Unclaimed {
+    fn drop(&mut self) {
+        self.0.ha_unclaimed.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The slaves of one shard's log (and connections not yet claimed by a shard).
@@ -58,10 +100,6 @@ pub(crate) struct PeerStatus {
 }
 
 impl HaMaster {
-    pub(crate) fn owns(&self, id: u64) -> bool {
-        self.peers.contains_key(&id)
-    }
-
     /// Slaves that acknowledged at least `end`.
     pub(crate) fn acked_at_least(&self, end: PhysicalOffset) -> usize {
         self.peers
@@ -82,10 +120,20 @@ impl HaMaster {
             .count()
     }
 
+    /// Note an event on a slave's socket; false when `id` is not a slave connection.
+    pub(crate) fn on_event(&mut self, id: u64, readable: bool, writable: bool) -> bool {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return false;
+        };
+        peer.readable |= readable;
+        peer.writable |= writable;
+        true
+    }
+
     pub(crate) fn status(&self) -> Vec<PeerStatus> {
         self.peers
             .values()
-            .filter(|peer| peer.next.is_some())
+            .filter(|peer| peer.next.is_some() && !peer.stranded)
             .map(|peer| PeerStatus {
                 peer: peer.peer,
                 acked: peer.acked,
@@ -96,16 +144,32 @@ impl HaMaster {
 
 /// A slave connected to the HA port of this shard.
 pub(crate) fn accept(shard: &mut BrokerShard, stream: TcpStream, peer: SocketAddr) {
-    add_peer(shard, stream, peer, Vec::new());
+    shard.context.log.info(&format!(
+        "HA: slave {peer} connected; it counts as a slave until its first report"
+    ));
+    let unclaimed = Unclaimed::new(&shard.context);
+    add_peer(shard, stream, peer, Vec::new(), Some(unclaimed));
 }
 
 /// A slave connection handed over by the shard that accepted it, with the report bytes that
 /// shard already read.
-pub(crate) fn adopt(shard: &mut BrokerShard, fd: OwnedFd, peer: SocketAddr, reports: Vec<u8>) {
-    add_peer(shard, TcpStream::from(fd), peer, reports);
+pub(crate) fn adopt(
+    shard: &mut BrokerShard,
+    fd: OwnedFd,
+    peer: SocketAddr,
+    reports: Vec<u8>,
+    unclaimed: Option<Unclaimed>,
+) {
+    add_peer(shard, TcpStream::from(fd), peer, reports, unclaimed);
 }
 
-fn add_peer(shard: &mut BrokerShard, mut stream: TcpStream, peer: SocketAddr, reports: Vec<u8>) {
+fn add_peer(
+    shard: &mut BrokerShard,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    reports: Vec<u8>,
+    unclaimed: Option<Unclaimed>,
+) {
     let _ = stream.set_nodelay(true);
     let id = shard.allocate_connection_id();
     let token = Token(usize::try_from(id).unwrap_or(usize::MAX));
@@ -133,6 +197,11 @@ fn add_peer(shard: &mut BrokerShard, mut stream: TcpStream, peer: SocketAddr, re
             queued_bytes: 0,
             last_read: now,
             last_write: now,
+            // Bytes that arrived before the registration raise no edge: look once.
+            readable: true,
+            writable: true,
+            unclaimed,
+            stranded: false,
         },
     );
 }
@@ -147,7 +216,8 @@ fn close(shard: &mut BrokerShard, id: u64, reason: &str) {
     }
 }
 
-/// Read reports, ship records, send heartbeats and drop silent slaves; every loop turn.
+/// Every loop turn: read reports (where an event said so), ship records, send heartbeats and
+/// drop silent slaves. It makes no system call unless an event, a record or a heartbeat is due.
 pub(crate) fn pump(shard: &mut BrokerShard) {
     let ids: Vec<u64> = shard.ha_master.peers.keys().copied().collect();
     for id in ids {
@@ -162,7 +232,9 @@ fn pump_peer(shard: &mut BrokerShard, id: u64) -> Result<(), String> {
     let Some(peer) = shard.ha_master.peers.get_mut(&id) else {
         return Ok(());
     };
-    read_reports(peer)?;
+    if peer.readable {
+        read_reports(peer)?;
+    }
     if let Some((report, used)) = ha::last_report(&peer.reports) {
         peer.reports.drain(..used);
         peer.last_read = now;
@@ -180,8 +252,8 @@ fn pump_peer(shard: &mut BrokerShard, id: u64) -> Result<(), String> {
     if now.saturating_sub(peer.last_read) > housekeeping {
         return Err(format!("no report for {} ms", housekeeping.as_millis()));
     }
-    let Some(mut next) = peer.next else {
-        return Ok(());
+    let Some(mut next) = peer.next.filter(|_| !peer.stranded) else {
+        return peer.flush(now);
     };
     while peer.queued_bytes < QUEUED_BYTES_MAX {
         match shard.engine.replica_span(next, batch) {
@@ -210,9 +282,10 @@ impl HaPeer {
         self.queued.push_back(bytes);
     }
 
-    /// Write queued bytes until the socket is full.
+    /// Write queued bytes until the socket is full; after that, only once it is writable
+    /// again.
     fn flush(&mut self, now: Duration) -> Result<(), String> {
-        while !self.queued.is_empty() {
+        while self.writable && !self.queued.is_empty() {
             let slices: Vec<IoSlice<'_>> = self
                 .queued
                 .iter()
@@ -237,7 +310,9 @@ impl HaPeer {
                         }
                     }
                 }
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                }
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(format!("write failed: {error}")),
             }
@@ -246,13 +321,17 @@ impl HaPeer {
     }
 }
 
+/// Read until `WouldBlock`, which ends the readable edge.
 fn read_reports(peer: &mut HaPeer) -> Result<(), String> {
     let mut scratch = [0u8; REPORT_READ_BYTES];
     loop {
         match peer.stream.read(&mut scratch) {
             Ok(0) => return Err("the slave closed the connection".to_owned()),
             Ok(read) => peer.reports.extend_from_slice(&scratch[..read]),
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                peer.readable = false;
+                return Ok(());
+            }
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
             Err(error) => return Err(format!("read failed: {error}")),
         }
@@ -265,43 +344,75 @@ fn on_report(shard: &mut BrokerShard, id: u64, report: PhysicalOffset) -> Result
     let Some(peer) = shard.ha_master.peers.get_mut(&id) else {
         return Ok(true);
     };
-    if peer.next.is_some() {
-        if report > written {
-            // A bogus ack would let SYNC_MASTER answer without a real copy (RocketMQ #1155).
-            return Err(format!(
-                "acknowledged offset {} is past this log's end {}",
-                report.0, written.0
-            ));
+    if peer.next.is_none() {
+        let owner = report.shard().0;
+        if owner != shard.index {
+            hand_over(shard, id, report, owner)?;
+            return Ok(true);
         }
-        peer.acked = Some(peer.acked.map_or(report, |acked| acked.max(report)));
+        start_shipping(shard, id, report);
         return Ok(false);
     }
-    let owner = report.shard().0;
-    if owner != shard.index {
-        hand_over(shard, id, report, owner)?;
-        return Ok(true);
+    if report > written {
+        // A bogus ack would let SYNC_MASTER answer without a real copy (RocketMQ #1155).
+        return Err(format!(
+            "acknowledged offset {} is past this log's end {}",
+            report.0, written.0
+        ));
     }
+    if !peer.stranded {
+        peer.acked = Some(peer.acked.map_or(report, |acked| acked.max(report)));
+    }
+    Ok(false)
+}
+
+/// The first report of a slave of this shard's log: decide where shipping starts.
+fn start_shipping(shard: &mut BrokerShard, id: u64, report: PhysicalOffset) {
+    let written = shard.engine.written();
+    let min = shard.engine.min_offset();
+    let log = &shard.context.log;
+    let Some(peer) = shard.ha_master.peers.get_mut(&id) else {
+        return;
+    };
+    // The shard is known now: the connection stops counting on every shard.
+    peer.unclaimed = None;
     let start = if report > written {
-        shard.context.log.warn(&format!(
+        log.warn(&format!(
             "HA: slave {} reports offset {} past this log's end {}: it holds records this \
              master lost (an unclean stop) and must truncate; shipping from {}",
             peer.peer, report.0, written.0, written.0
         ));
-        // Tell it at once where this log ends; it truncates to there.
-        peer.queue(Bytes::copy_from_slice(&ha::encode_transfer_header(
-            written.0, 0,
-        )));
         written
+    } else if report < min && report.local() != 0 {
+        // RocketMQ's master finds no data at such an offset and sends only heartbeats, so
+        // the slave waits forever without a word. Say what happened on both sides instead.
+        log.error(&format!(
+            "HA: slave {} reports offset {} but this log now starts at {}: the records in \
+             between were deleted here (fileReservedTime) while the slave was away, so it \
+             cannot catch up. Stop that slave, move its store directory aside and start it \
+             again: an empty slave copies this log from {}",
+            peer.peer, report.0, min.0, min.0
+        ));
+        peer.stranded = true;
+        min
     } else {
-        report.max(shard.engine.min_offset())
+        report.max(min)
     };
-    shard.context.log.info(&format!(
-        "HA: slave {} replicates shard {} from offset {}",
-        peer.peer, shard.index, start.0
-    ));
+    if start != report {
+        // Tell it at once where this log continues: a slave ahead truncates to there, a
+        // slave behind the retained log reports that it cannot catch up and disconnects.
+        peer.queue(Bytes::copy_from_slice(&ha::encode_transfer_header(
+            start.0, 0,
+        )));
+    }
+    if !peer.stranded {
+        log.info(&format!(
+            "HA: slave {} replicates shard {} from offset {}",
+            peer.peer, shard.index, start.0
+        ));
+    }
     peer.acked = (start == report).then_some(report);
     peer.next = Some(start);
-    Ok(false)
 }
 
 /// Give the connection to the shard that owns the reported log.
@@ -330,6 +441,7 @@ fn hand_over(
             fd,
             peer: peer.peer,
             reports,
+            unclaimed: peer.unclaimed,
         },
     );
     Ok(())

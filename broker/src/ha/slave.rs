@@ -6,7 +6,14 @@
 //! to start, then acknowledges its visible offset (written, or durable under SYNC_FLUSH) after
 //! each applied transfer and every `haSendHeartbeatInterval`. A transfer that does not
 //! continue the log, or `haHousekeepingInterval` without traffic, drops the connection; the
-//! next one starts again from the log's end.
+//! next one starts again from the log's end. The socket is read only after a readable event,
+//! so an idle link costs no system calls between the master's heartbeats.
+//!
+//! A slave whose log ends before the master's now starts (the master's retention deleted
+//! the records in between while the slave was away) cannot catch up: it says so, naming both
+//! offsets and the fix, and tries again only every `STRANDED_RETRY_DELAY`. It does not empty
+//! itself: its log may be the only copy of those records, and a slave pointed at the wrong
+//! master would lose everything.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -28,6 +35,9 @@ const READ_CHUNK_BYTES: usize = 256 * 1024;
 const BACKLOG_BYTES_MAX: usize = 16 << 20;
 /// Wait before reconnecting after a failure.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// Wait before reconnecting when the master no longer holds this log's continuation: only
+/// the operator can fix that, so retrying often would only repeat the message.
+const STRANDED_RETRY_DELAY: Duration = Duration::from_secs(30);
 /// A connect that has not completed after this long is abandoned.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Largest transfer body accepted (a master batches at most `haTransferBatchSize`, but a
@@ -53,6 +63,27 @@ struct Stream {
     reported: PhysicalOffset,
     last_read: Duration,
     last_report: Duration,
+    /// A readable event arrived and the socket was not read until `WouldBlock` since.
+    readable: bool,
+}
+
+/// Why a connection ends and when to try again.
+#[derive(Debug)]
+struct Disconnect {
+    reason: String,
+    retry_in: Duration,
+    /// Logged as an error: it does not heal by retrying.
+    severe: bool,
+}
+
+impl From<String> for Disconnect {
+    fn from(reason: String) -> Self {
+        Self {
+            reason,
+            retry_in: RECONNECT_DELAY,
+            severe: false,
+        }
+    }
 }
 
 /// One shard's replication client.
@@ -84,6 +115,17 @@ impl HaSlave {
     }
 }
 
+/// An event on the HA socket: a streaming link reads it on the next turn.
+pub(crate) fn on_event(shard: &mut BrokerShard, readable: bool) {
+    if let Some(HaSlave {
+        link: Link::Streaming(stream),
+        ..
+    }) = shard.ha_slave.as_mut()
+    {
+        stream.readable |= readable;
+    }
+}
+
 /// A name server named the master's HA address. A configured `haMasterAddress` wins over
 /// what name servers say, as in RocketMQ.
 pub(crate) fn set_master(shard: &mut BrokerShard, master: Option<SocketAddr>) {
@@ -102,11 +144,13 @@ pub(crate) fn set_master(shard: &mut BrokerShard, master: Option<SocketAddr>) {
         shard.index,
         master.map_or_else(|| "(none yet)".to_owned(), |addr| addr.to_string())
     ));
-    disconnect(shard, None, Duration::ZERO);
+    disconnect(shard, None);
 }
 
-fn disconnect(shard: &mut BrokerShard, reason: Option<String>, retry_in: Duration) {
+/// Drop the link; without a reason, reconnect at once.
+fn disconnect(shard: &mut BrokerShard, why: Option<Disconnect>) {
     let now = shard.engine.monotonic();
+    let retry_in = why.as_ref().map_or(Duration::ZERO, |why| why.retry_in);
     let Some(slave) = shard.ha_slave.as_mut() else {
         return;
     };
@@ -124,14 +168,20 @@ fn disconnect(shard: &mut BrokerShard, reason: Option<String>, retry_in: Duratio
     if let Some(mut stream) = stream {
         let _ = shard.poll.registry().deregister(&mut stream);
     }
-    if let Some(reason) = reason {
-        shard.context.log.warn(&format!(
-            "HA: shard {} disconnected from master {}: {reason}",
+    if let Some(why) = why {
+        let line = format!(
+            "HA: shard {} disconnected from master {}: {}",
             shard.index,
             slave
                 .master
-                .map_or_else(|| "?".to_owned(), |addr| addr.to_string())
-        ));
+                .map_or_else(|| "?".to_owned(), |addr| addr.to_string()),
+            why.reason
+        );
+        if why.severe {
+            shard.context.log.error(&line);
+        } else {
+            shard.context.log.warn(&line);
+        }
     }
 }
 
@@ -144,7 +194,7 @@ pub(crate) fn pump(shard: &mut BrokerShard) {
     };
     let result = match &mut slave.link {
         Link::Idle { retry_at } if *retry_at <= now && ready => match slave.master {
-            Some(master) => connect(shard, master),
+            Some(master) => connect(shard, master).map_err(Disconnect::from),
             None => Ok(()),
         },
         Link::Idle { .. } => Ok(()),
@@ -154,12 +204,12 @@ pub(crate) fn pump(shard: &mut BrokerShard) {
                 Ok(())
             }
             Ok(false) => Ok(()),
-            Err(reason) => Err(reason),
+            Err(reason) => Err(Disconnect::from(reason)),
         },
         Link::Streaming(_) => stream_turn(shard),
     };
-    if let Err(reason) = result {
-        disconnect(shard, Some(reason), RECONNECT_DELAY);
+    if let Err(why) = result {
+        disconnect(shard, Some(why));
     }
 }
 
@@ -220,6 +270,7 @@ fn start_streaming(shard: &mut BrokerShard) {
         reported: start,
         last_read: now,
         last_report: now,
+        readable: true,
     };
     let first = stream.report(start, now);
     slave.link = Link::Streaming(Box::new(stream));
@@ -232,7 +283,7 @@ fn start_streaming(shard: &mut BrokerShard) {
                 .map_or_else(|| "?".to_owned(), |addr| addr.to_string()),
             start.0
         )),
-        Err(reason) => disconnect(shard, Some(reason), RECONNECT_DELAY),
+        Err(reason) => disconnect(shard, Some(Disconnect::from(reason))),
     }
 }
 
@@ -251,7 +302,8 @@ impl Stream {
         }
     }
 
-    /// Read what the master sent; false when it closed the connection.
+    /// Read what the master sent, until `WouldBlock` (which ends the readable edge) or
+    /// `READ_BYTES_MAX`; an error when it closed the connection.
     fn read(&mut self, now: Duration) -> Result<usize, String> {
         let mut total = 0;
         while total < READ_BYTES_MAX {
@@ -263,7 +315,10 @@ impl Stream {
                 Err(error) => {
                     self.inbound.truncate(length);
                     match error.kind() {
-                        ErrorKind::WouldBlock => break,
+                        ErrorKind::WouldBlock => {
+                            self.readable = false;
+                            break;
+                        }
                         ErrorKind::Interrupted => continue,
                         _ => return Err(format!("read failed: {error}")),
                     }
@@ -281,7 +336,7 @@ impl Stream {
 }
 
 /// One turn of a streaming connection.
-fn stream_turn(shard: &mut BrokerShard) -> Result<(), String> {
+fn stream_turn(shard: &mut BrokerShard) -> Result<(), Disconnect> {
     let now = shard.engine.monotonic();
     let Some(slave) = shard.ha_slave.as_mut() else {
         return Ok(());
@@ -306,7 +361,7 @@ fn stream_turn_with(
     shard: &mut BrokerShard,
     stream: &mut Stream,
     now: Duration,
-) -> Result<usize, String> {
+) -> Result<usize, Disconnect> {
     let config = &shard.context.config;
     let (heartbeat, housekeeping) = (
         config.ha_send_heartbeat_interval,
@@ -314,16 +369,17 @@ fn stream_turn_with(
     );
     // A log that keeps refusing appends (busy) stops the reads, so memory stays bounded and
     // TCP flow control slows the master down.
-    let received = if stream.pending.len() + stream.inbound.len() < BACKLOG_BYTES_MAX {
-        stream.read(now)?
-    } else {
-        0
-    };
+    let received =
+        if stream.readable && stream.pending.len() + stream.inbound.len() < BACKLOG_BYTES_MAX {
+            stream.read(now)?
+        } else {
+            0
+        };
     if now.saturating_sub(stream.last_read) > housekeeping {
-        return Err(format!(
+        return Err(Disconnect::from(format!(
             "nothing from the master for {} ms",
             housekeeping.as_millis()
-        ));
+        )));
     }
     apply(shard, stream)?;
     let visible = shard.engine.visible();
@@ -337,7 +393,7 @@ fn stream_turn_with(
 /// appended before the next header is checked: a BLANK moves the log's end to the next
 /// segment, so the next transfer's offset only matches once the BLANK is applied. While the
 /// log refuses appends (busy), parsing stops and the bytes wait in `inbound`.
-fn apply(shard: &mut BrokerShard, stream: &mut Stream) -> Result<(), String> {
+fn apply(shard: &mut BrokerShard, stream: &mut Stream) -> Result<(), Disconnect> {
     let mut cursor = 0usize;
     let result = loop {
         if stream.body_left == 0 {
@@ -375,7 +431,7 @@ fn check_offset(
     shard: &mut BrokerShard,
     stream: &mut Stream,
     master: PhysicalOffset,
-) -> Result<(), String> {
+) -> Result<(), Disconnect> {
     let expected = PhysicalOffset(
         stream.pending_at.0 + u64::try_from(stream.pending.len()).unwrap_or(u64::MAX),
     );
@@ -386,10 +442,33 @@ fn check_offset(
         // An empty slave joining after the master's retention removed its oldest segments
         // starts where the master's log now starts.
         stream.pending_at = master;
+    } else if master > expected && stream.pending.is_empty() && master.shard() == expected.shard() {
+        return Err(stranded(shard, expected, master));
     } else if master != expected {
-        return Err(diverged(expected, master));
+        return Err(Disconnect::from(diverged(expected, master)));
     }
     Ok(())
+}
+
+/// The master's log starts after this slave's ends: a master ships from a slave's offset
+/// unless that offset is no longer in its log, so its retention deleted records this slave
+/// never received.
+fn stranded(shard: &BrokerShard, ours: PhysicalOffset, master: PhysicalOffset) -> Disconnect {
+    Disconnect {
+        reason: format!(
+            "this slave's log ends at {} but the master's log now starts at {}: the master \
+             deleted the records in between (fileReservedTime) while this slave was away, so \
+             it cannot catch up. Stop this slave, move its store directory ({}) aside and \
+             start it again: an empty slave copies the master's log from {}. Retrying in {} s",
+            ours.0,
+            master.0,
+            shard.context.config.store_path_root_dir.display(),
+            master.0,
+            STRANDED_RETRY_DELAY.as_secs()
+        ),
+        retry_in: STRANDED_RETRY_DELAY,
+        severe: true,
+    }
 }
 
 /// Whether `bytes` starts with a whole record or a BLANK header.

@@ -260,7 +260,11 @@ pub(crate) fn handle(
         return Ok(None);
     }
     let (min, max, next) = (read.min_offset.0, read.max_offset.0, read.next_offset.0);
-    let suggest = suggested_broker(shard, read.messages.last().map(|m| m.offset));
+    let suggest = suggested_broker(
+        shard,
+        &header.consumer_group,
+        read.messages.last().map(|m| m.offset),
+    );
     let mut reply = pull_response(request, status, remark, next, min, max, suggest);
     if status == code::SUCCESS {
         Counters::add(
@@ -276,21 +280,25 @@ pub(crate) fn handle(
     Ok(Some(reply))
 }
 
-/// `suggestWhichBrokerId`: the master (0), unless `slaveReadEnable` is on and the consumer is
-/// further behind the log's end than `accessMessageInMemoryMaxRatio` percent of RAM, when
-/// `whichBrokerWhenConsumeSlowly` (a slave) takes the load off the master.
-fn suggested_broker(shard: &BrokerShard, last_read: Option<PhysicalOffset>) -> i64 {
+/// `suggestWhichBrokerId`: the master (0), unless `slaveReadEnable` is on. Then, as in
+/// RocketMQ's `PullMessageProcessor`, the group's `whichBrokerWhenConsumeSlowly` (a slave,
+/// 1 by default) when the consumer is further behind the log's end than
+/// `accessMessageInMemoryMaxRatio` percent of RAM, so old messages are read off the master's
+/// disk, and the group's `brokerId` (the master, 0 by default) otherwise. Both come from the
+/// subscription-group table (`updateSubGroup -w` and `-i`).
+fn suggested_broker(shard: &BrokerShard, group: &str, last_read: Option<PhysicalOffset>) -> i64 {
     let config = &shard.context.config;
     let Some(last_read) = last_read.filter(|_| config.slave_read_enable) else {
         return 0;
     };
+    let route = shard.snapshot.group_reads(group);
     let behind = shard.engine.appended().0.saturating_sub(last_read.0);
     let in_memory = shard.context.physical_memory_bytes / 100
         * u64::from(config.access_message_in_memory_max_ratio);
     if behind > in_memory {
-        i64::from(config.which_broker_when_consume_slowly)
+        route.when_slow
     } else {
-        0
+        route.broker_id
     }
 }
 

@@ -12,6 +12,8 @@
 //! [`crate::schedule`] delivers it to its real queue when the level's delay has passed.
 
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::Bytes;
 use ringmq_engine::types::PhysicalOffset;
@@ -28,7 +30,7 @@ use crate::control::topics::{is_forbidden_for_send, validate_topic_name, SCHEDUL
 use crate::error::{success, HandlerError};
 use crate::message::{Origin, Response};
 use crate::routing::{INTERNAL_BORN_HOST, INTERNAL_SEND};
-use crate::shard::{BrokerShard, PendingAck};
+use crate::shard::{BrokerShard, PendingAck, ReplicaWait};
 
 /// Region name RocketMQ reports when none is configured.
 const DEFAULT_REGION: &str = "DefaultRegion";
@@ -240,15 +242,21 @@ fn append_all(
     // once it is in the page cache): before that neither a pull nor VIEW_MESSAGE_BY_ID can
     // read it, and a process crash would lose a message the client saw SEND_OK for.
     // A oneway send has nobody to answer: complete_acks would reply to it.
-    let deferred =
-        replicas > 0 || (sync_flush && wait) || (!sync_flush && last_end > shard.engine.visible());
+    let deferred = replicas != ReplicaWait::None
+        || (sync_flush && wait)
+        || (!sync_flush && last_end > shard.engine.visible());
     if deferred && !request.is_oneway() {
-        let deadline = shard.engine.monotonic() + shard.context.config.sync_flush_timeout;
+        // Two waits with their own timeouts, as RocketMQ's flush and replica futures
+        // (`CommitLog.handleDiskFlushAndHA`): the local one `syncFlushTimeout`, the slaves'
+        // `slaveTimeout` (4.9.3 and later, and 5.x `CommitLog.handleHA`).
+        let now = shard.engine.monotonic();
+        let config = &shard.context.config;
         shard.pending_acks.push_back(PendingAck {
             end: last_end,
             origin: origin.clone(),
             response: reply,
-            deadline,
+            flush_deadline: now + config.sync_flush_timeout,
+            replica_deadline: now + config.slave_timeout,
             replicas,
         });
         return Ok(None);
@@ -263,11 +271,13 @@ fn append_all(
 /// master) raises that to `inSyncReplicas - 1` slaves as in 5.x. A slave is in sync while it
 /// is connected and less than `haMaxGapNotInSync` bytes behind.
 /// Too few slaves in sync: RocketMQ 4.x answers SLAVE_NOT_AVAILABLE at once (the message is
-/// stored on the master; clients treat the code as a stored send), and this returns 0.
-fn replicas_to_wait_for(shard: &BrokerShard, wait: bool, reply: &mut Response) -> usize {
+/// stored on the master; clients treat the code as a stored send), and so does this, unless
+/// HA connections have not sent their first report yet. RocketMQ counts a slave from its
+/// accept, so the decision waits for those reports ([`ReplicaWait::Undecided`]).
+fn replicas_to_wait_for(shard: &BrokerShard, wait: bool, reply: &mut Response) -> ReplicaWait {
     let config = &shard.context.config;
     if config.broker_role != BrokerRole::SyncMaster || !wait {
-        return 0;
+        return ReplicaWait::None;
     }
     let needed = usize::try_from(config.in_sync_replicas.saturating_sub(1))
         .unwrap_or(usize::MAX)
@@ -277,10 +287,27 @@ fn replicas_to_wait_for(shard: &BrokerShard, wait: bool, reply: &mut Response) -
         u64::from(config.ha_max_gap_not_in_sync),
     );
     if in_sync >= needed {
-        needed
+        ReplicaWait::Acks(needed)
+    } else if shard.context.ha_unclaimed.load(Ordering::Relaxed) > 0 {
+        ReplicaWait::Undecided(needed)
     } else {
         reply.command.code = response_code::SLAVE_NOT_AVAILABLE;
-        0
+        ReplicaWait::None
+    }
+}
+
+/// Decide a send that found too few slaves in sync while HA connections had not reported:
+/// wait for acknowledgements once enough slaves of this log are in sync, or answer
+/// SLAVE_NOT_AVAILABLE once no connection is left unreported or `slaveTimeout` passed.
+fn settle(pending: &mut PendingAck, in_sync: usize, unclaimed: usize, now: Duration) {
+    let ReplicaWait::Undecided(needed) = pending.replicas else {
+        return;
+    };
+    if in_sync >= needed {
+        pending.replicas = ReplicaWait::Acks(needed);
+    } else if unclaimed == 0 || pending.replica_deadline <= now {
+        pending.replicas = ReplicaWait::None;
+        pending.response.command.code = response_code::SLAVE_NOT_AVAILABLE;
     }
 }
 
@@ -305,11 +332,24 @@ pub(crate) fn complete_acks(shard: &mut BrokerShard) {
     let visible = shard.engine.visible();
     let now = shard.engine.monotonic();
     let latch = shard.engine.latch().map(ToString::to_string);
-    while let Some(front) = shard.pending_acks.front() {
+    let in_sync = shard.ha_master.in_sync(
+        shard.engine.written(),
+        u64::from(shard.context.config.ha_max_gap_not_in_sync),
+    );
+    let unclaimed = shard.context.ha_unclaimed.load(Ordering::Relaxed);
+    while let Some(front) = shard.pending_acks.front_mut() {
+        settle(front, in_sync, unclaimed, now);
         let stored = front.end <= visible;
-        let replicated =
-            front.replicas == 0 || shard.ha_master.acked_at_least(front.end) >= front.replicas;
-        if !(stored && replicated) && latch.is_none() && front.deadline > now {
+        let replicated = match front.replicas {
+            ReplicaWait::None => true,
+            ReplicaWait::Acks(needed) => shard.ha_master.acked_at_least(front.end) >= needed,
+            ReplicaWait::Undecided(_) => false,
+        };
+        // Each wait ends when it succeeds or its own deadline passes; the reply goes out once
+        // both ended, judged as they stand then.
+        let flush_over = stored || front.flush_deadline <= now;
+        let replica_over = replicated || front.replica_deadline <= now;
+        if !(flush_over && replica_over) && latch.is_none() {
             break;
         }
         let Some(mut pending) = shard.pending_acks.pop_front() else {
