@@ -3,7 +3,9 @@
 # ringmq's numbers can be put next to them (docs/benchmarks.md, "Storage engine"):
 #   1. O_DIRECT sequential write bandwidth, 1 MiB writes, io_uring, at queue depth 1 (what
 #      one group-commit chain in flight can use) and at queue depth 16 (the device ceiling);
-#   2. fdatasync latency after an O_DIRECT write (4 KiB, and 64 KiB = one batch of 64 1 KiB
+#   2. O_DIRECT sequential read bandwidth, 1 MiB reads at queue depth 1 and 4: the ceiling of
+#      a backlog drain that is served from disk rather than the tail cache;
+#   3. fdatasync latency after an O_DIRECT write (4 KiB, and 64 KiB = one batch of 64 1 KiB
 #      records), from fio's "sync" percentiles (--fdatasync=1).
 # fio lays its files out with fallocate first, like the engine's preallocated segments.
 #
@@ -38,6 +40,16 @@ seqwrite() {
     jq '.jobs[0].write.bw_bytes / 1e6' "$out/$1.json"
 }
 
+# seqread NAME IODEPTH: O_DIRECT sequential read bandwidth in MB/s, the ceiling of a cold
+# backlog drain (fio lays the file out first).
+seqread() {
+    fio --name="$1" --directory="$work" --rw=read --bs=1M --direct=1 --size="$size" \
+        --ioengine=io_uring --iodepth="$2" --output-format=json \
+        --output="$out/$1.json" >/dev/null
+    rm -f "$work"/"$1"*
+    jq '.jobs[0].read.bw_bytes / 1e6' "$out/$1.json"
+}
+
 # fdatasync NAME BS: percentiles of fdatasync latency in microseconds "p50 p99 p99.9 max n".
 fdatasync_latency() {
     fio --name="$1" --directory="$work" --rw=write --bs="$2" --direct=1 --fdatasync=1 \
@@ -58,6 +70,8 @@ write_lat_p50() {
 
 bw_qd1=$(seqwrite seqwrite-qd1 1)
 bw_qd16=$(seqwrite seqwrite-qd16 16)
+rd_qd1=$(seqread seqread-qd1 1)
+rd_qd4=$(seqread seqread-qd4 4)
 read -r s4_p50 s4_p99 s4_p999 s4_max s4_n <<<"$(fdatasync_latency fdatasync-4k 4k)"
 w4_p50=$(write_lat_p50 fdatasync-4k)
 read -r s64_p50 s64_p99 s64_p999 s64_max s64_n <<<"$(fdatasync_latency fdatasync-64k 64k)"
@@ -65,6 +79,7 @@ w64_p50=$(write_lat_p50 fdatasync-64k)
 
 echo "device limits in $dir ($(fio --version), kernel $(uname -r))"
 printf '  O_DIRECT seq write 1 MiB io_uring: QD1 %.1f MB/s, QD16 %.1f MB/s\n' "$bw_qd1" "$bw_qd16"
+printf '  O_DIRECT seq read 1 MiB io_uring:  QD1 %.1f MB/s, QD4 %.1f MB/s\n' "$rd_qd1" "$rd_qd4"
 echo "  fdatasync after 4 KiB O_DIRECT write:  p50 ${s4_p50} us, p99 ${s4_p99} us, p99.9 ${s4_p999} us, max ${s4_max} us (n=${s4_n}; write p50 ${w4_p50} us)"
 echo "  fdatasync after 64 KiB O_DIRECT write: p50 ${s64_p50} us, p99 ${s64_p99} us, p99.9 ${s64_p999} us, max ${s64_max} us (n=${s64_n}; write p50 ${w64_p50} us)"
-echo "JSON {\"bench\":\"device\",\"seq_write_qd1_mb_s\":$bw_qd1,\"seq_write_qd16_mb_s\":$bw_qd16,\"fdatasync_4k_p50_us\":$s4_p50,\"fdatasync_4k_p99_us\":$s4_p99,\"fdatasync_4k_p999_us\":$s4_p999,\"fdatasync_4k_max_us\":$s4_max,\"write_4k_p50_us\":$w4_p50,\"fdatasync_64k_p50_us\":$s64_p50,\"fdatasync_64k_p99_us\":$s64_p99,\"fdatasync_64k_p999_us\":$s64_p999,\"write_64k_p50_us\":$w64_p50}"
+echo "JSON {\"bench\":\"device\",\"seq_write_qd1_mb_s\":$bw_qd1,\"seq_write_qd16_mb_s\":$bw_qd16,\"seq_read_qd1_mb_s\":$rd_qd1,\"seq_read_qd4_mb_s\":$rd_qd4,\"fdatasync_4k_p50_us\":$s4_p50,\"fdatasync_4k_p99_us\":$s4_p99,\"fdatasync_4k_p999_us\":$s4_p999,\"fdatasync_4k_max_us\":$s4_max,\"write_4k_p50_us\":$w4_p50,\"fdatasync_64k_p50_us\":$s64_p50,\"fdatasync_64k_p99_us\":$s64_p99,\"fdatasync_64k_p999_us\":$s64_p999,\"write_64k_p50_us\":$w64_p50}"
