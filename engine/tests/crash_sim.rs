@@ -190,3 +190,38 @@ fn crash_at_every_fsync_boundary_keeps_acknowledged_records_and_invents_none() {
         drive(&mut recovered, &clock, |s| s.visible() >= end);
     }
 }
+
+/// Hazard: the checkpoint file was created without syncing its directory, so a power loss
+/// could take the name, and every slot written into it, away: recovery then scanned and
+/// re-dispatched the whole log although checkpoints had completed.
+#[test]
+fn a_completed_checkpoint_survives_a_power_loss_of_a_new_store() {
+    let disk = SimDisk::new();
+    let clock = clock();
+    let (mut shard, _) = open_shard(&disk, sim_config(3), config(FlushMode::Sync), &clock);
+    for index in 0..20u64 {
+        let body = body_of(index, 200);
+        let outcome = shard
+            .append(&draft("Checkpointed", 0, &body, ""))
+            .expect("append");
+        let end = outcome.appended.end;
+        drive(&mut shard, &clock, |s| s.visible() >= end);
+    }
+    let end = shard.appended().local();
+    drive(&mut shard, &clock, |s| {
+        s.checkpointed().queues_dispatched == end
+    });
+    for seed in 0..8 {
+        let (_, report) = open_shard(
+            &disk.crash(seed),
+            sim_config(seed),
+            config(FlushMode::Sync),
+            &clock,
+        );
+        assert_eq!(
+            report.started_at, end,
+            "crash seed {seed}: recovery must start at the checkpoint: {report:?}"
+        );
+        assert_eq!(report.records_redispatched, 0, "crash seed {seed}");
+    }
+}
