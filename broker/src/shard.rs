@@ -678,6 +678,11 @@ impl BrokerShard {
                 self.index
             ));
         }
+        if let Some(notice) = self.engine.take_notice() {
+            self.context
+                .log
+                .warn(&format!("shard {}: {notice}", self.index));
+        }
         crate::ha::master::pump(self);
         crate::ha::slave::pump(self);
         crate::handlers::send::complete_acks(self);

@@ -92,10 +92,19 @@ impl Checkpoint {
         path: &Path,
         shard: ShardId,
     ) -> io::Result<(Self, Option<ShardCheckpoint>)> {
-        if let Some(parent) = path.parent() {
+        let parent = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty());
+        if let Some(parent) = parent {
             storage.create_directory_all(parent)?;
         }
+        let created = !storage.exists(path);
         let file = storage.open(path, Create::Yes, OpenMode::Buffered)?;
+        if let Some(parent) = parent.filter(|_| created) {
+            // Without this the new name may vanish at a power loss, taking every slot
+            // written into the file with it (recovery would then rescan the whole log).
+            storage.sync_directory(parent)?;
+        }
         let mut bytes = [0u8; SLOT_USED_BYTES];
         let read = storage.read_blocking(file, slot_offset(shard), &mut bytes)?;
         let slot = ShardCheckpoint::decode(&bytes[..read], shard);

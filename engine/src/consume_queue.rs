@@ -322,12 +322,19 @@ impl ConsumeQueue {
             .range(keep_file + 1..)
             .map(|(first, _)| *first)
             .collect();
+        let removed = !doomed.is_empty();
         for first in doomed {
             if let Some(file) = self.files.remove(&first) {
                 self.dirty_files.retain(|dirty| *dirty != file);
                 storage.close(file)?;
                 storage.remove_file(&self.path_of(first))?;
             }
+        }
+        if removed {
+            // An unlink is durable only with its directory: without this a later power loss
+            // brings the removed files back, and their stale entries (of records that were
+            // lost and whose offsets were reused) become part of the queue again.
+            storage.sync_directory(&self.directory)?;
         }
         if let Some(&file) = self.files.get(&keep_file) {
             storage.truncate(file, (keep_below - keep_file) * CONSUME_QUEUE_ENTRY_BYTES)?;
@@ -397,6 +404,9 @@ impl ConsumeQueue {
             storage.close(file)?;
             storage.remove_file(&self.path_of(first))?;
             removed += 1;
+        }
+        if removed > 0 {
+            storage.sync_directory(&self.directory)?;
         }
         let Some((&first, _)) = self.files.iter().next() else {
             return Ok(removed);

@@ -10,8 +10,9 @@
 //! key = `topic#key`, keyHash = |Java hashCode| (0 when it is `i32::MIN`), slot = keyHash mod
 //! slots. Entry numbers start at 1. The newest file keeps its slot table in memory; entries go
 //! to the file as they are added and the slot table and header at a sync, entries first, so
-//! after a crash the header's count never covers an entry that is not on disk. Slots pointing
-//! past the count (a crash between the two writes) are cleared when the file is opened.
+//! after a crash the header's count never covers an entry that is not on disk. The newest
+//! file's slot table is rebuilt from its counted entries when it is opened, and a header a
+//! crash zeroed counts as an empty file (see `IndexFile::open`).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -146,8 +147,16 @@ impl IndexFile {
         let file = storage.open(path, Create::No, OpenMode::Buffered)?;
         let mut raw = [0u8; 40];
         storage.read_blocking(file, 0, &mut raw)?;
-        let header = Header::decode(&raw);
-        let count = u32::try_from(header.entry_count.max(1)).unwrap_or(1);
+        let mut header = Header::decode(&raw);
+        // A file created just before a power loss can come back empty or with a zeroed header
+        // (its size and header are synced only by the next checkpoint or roll). Entry 0 is
+        // never used, so the count is at least 1; taking 0 as it stood made the next entry
+        // reuse number 1 without being counted, and every later slot chain pointed one entry
+        // off. A count past the file's capacity is garbage and is cut to it.
+        header.entry_count = header
+            .entry_count
+            .clamp(1, i32::try_from(entries_max).unwrap_or(i32::MAX));
+        let count = u32::try_from(header.entry_count).unwrap_or(1);
         let mut index = Self {
             path: path.to_path_buf(),
             file,

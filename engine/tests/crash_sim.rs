@@ -190,3 +190,116 @@ fn crash_at_every_fsync_boundary_keeps_acknowledged_records_and_invents_none() {
         drive(&mut recovered, &clock, |s| s.visible() >= end);
     }
 }
+
+/// Hazard: the checkpoint file was created without syncing its directory, so a power loss
+/// could take the name, and every slot written into it, away: recovery then scanned and
+/// re-dispatched the whole log although checkpoints had completed.
+#[test]
+fn a_completed_checkpoint_survives_a_power_loss_of_a_new_store() {
+    let disk = SimDisk::new();
+    let clock = clock();
+    let (mut shard, _) = open_shard(&disk, sim_config(3), config(FlushMode::Sync), &clock);
+    for index in 0..20u64 {
+        let body = body_of(index, 200);
+        let outcome = shard
+            .append(&draft("Checkpointed", 0, &body, ""))
+            .expect("append");
+        let end = outcome.appended.end;
+        drive(&mut shard, &clock, |s| s.visible() >= end);
+    }
+    let end = shard.appended().local();
+    drive(&mut shard, &clock, |s| {
+        s.checkpointed().queues_dispatched == end
+    });
+    for seed in 0..8 {
+        let (_, report) = open_shard(
+            &disk.crash(seed),
+            sim_config(seed),
+            config(FlushMode::Sync),
+            &clock,
+        );
+        assert_eq!(
+            report.started_at, end,
+            "crash seed {seed}: recovery must start at the checkpoint: {report:?}"
+        );
+        assert_eq!(report.records_redispatched, 0, "crash seed {seed}");
+    }
+}
+
+/// Hazard: recovery cut a consume queue back by unlinking its later files without syncing
+/// the directory, so a second power loss brought those files back, and with them entries of
+/// records the first one had lost (ASYNC_FLUSH syncs queue files at checkpoints while the
+/// log is not yet durable). When a checkpoint of the second run lay past those entries'
+/// offsets, recovery kept them, and the queue claimed messages the log does not hold.
+#[test]
+fn queue_files_removed_by_recovery_stay_removed_after_a_second_power_loss() {
+    let mut unsynced = config(FlushMode::Async);
+    // The log is never fdatasynced, while checkpoints sync the queue files (64 entries each).
+    unsynced.flush_interval = Duration::from_secs(3600);
+    unsynced.flush_thorough_interval = Duration::from_secs(3600);
+    let disk = SimDisk::new();
+    let clock = clock();
+    let (mut shard, _) = open_shard(&disk, sim_config(5), unsynced.clone(), &clock);
+    append_and_checkpoint(&mut shard, &clock, 80, 100);
+    assert_eq!(
+        shard.durable().local(),
+        0,
+        "the first run never synced the log"
+    );
+    let mut exercised = 0;
+    for seed in 0..4 {
+        let once = disk.crash(seed);
+        let (mut second, _) = open_shard(&once, sim_config(seed), config(FlushMode::Sync), &clock);
+        // The first crash keeps a prefix of the unsynced log; recovery removed the queue's
+        // second file. A SYNC_FLUSH second run fills the first file exactly (no blank entry
+        // for the cut to stop at) with more bytes than the first run wrote, so the
+        // checkpoint lies past every entry of the removed file, and checkpoints.
+        let kept = second.queue_bounds("Resurrect", QueueId(0)).1 .0;
+        let Some(fill) = 64u64.checked_sub(kept).filter(|fill| *fill > 0) else {
+            continue;
+        };
+        let body_bytes = usize::try_from(16_000 / fill + 1000).expect("small");
+        append_and_checkpoint(&mut second, &clock, fill, body_bytes);
+        let expected = second.queue_bounds("Resurrect", QueueId(0));
+        drop(second);
+        let (third, report) = open_shard(
+            &once.crash(seed),
+            sim_config(seed),
+            config(FlushMode::Sync),
+            &clock,
+        );
+        assert_eq!(
+            third.queue_bounds("Resurrect", QueueId(0)),
+            expected,
+            "crash seed {seed}: the queue changed across a second power loss: {report:?}"
+        );
+        exercised += 1;
+    }
+    assert!(
+        exercised > 0,
+        "no crash image left room to refill the queue file"
+    );
+}
+
+/// Append `count` records with `body_bytes` bodies to queue 0, then wait for a checkpoint
+/// that covers everything durable.
+fn append_and_checkpoint(
+    shard: &mut Shard,
+    clock: &ringmq_engine::clock::ManualClock,
+    count: u64,
+    body_bytes: usize,
+) {
+    for index in 0..count {
+        let body = body_of(index, body_bytes);
+        let outcome = shard
+            .append(&draft("Resurrect", 0, &body, ""))
+            .expect("append");
+        let end = outcome.appended.end;
+        drive(shard, clock, |s| s.visible() >= end);
+    }
+    let checkpoints = shard.stats().checkpoints;
+    drive(shard, clock, |s| {
+        s.stats().checkpoints > checkpoints
+            && s.checkpointed().queues_dispatched == s.durable().local()
+    });
+}

@@ -131,6 +131,7 @@ fn write(file: FileHandle, offset: u64, buffer: IoBuffer, length: usize, token: 
             offset,
             buffer,
             range: 0..length,
+            atomic: false,
         },
         token,
     }
@@ -813,6 +814,7 @@ fn sim_misaligned_direct_io_is_rejected_with_einval() {
             offset: 0,
             buffer,
             range: 512..4608,
+            atomic: false,
         },
         token: 1,
     };

@@ -9,9 +9,11 @@
 //! the room left in the segment), ticks, range reads compared with the model, timestamp
 //! searches and key lookups, clean close + reopen (model unchanged, nothing re-dispatched),
 //! and `SimDisk::crash` + reopen (the model keeps exactly the records below the recovered
-//! end, which must include every durable one). Retention never runs. A second test sets
-//! `fail_fsync_number` as an I/O-failure countdown (redb style) and checks the latch and the
-//! crash image.
+//! end, which must include every durable one). After every restart, crash or not, every
+//! record of the model must be found by its key and no record lost in a crash may be; the
+//! random lookups between restarts are asserted in every incarnation too. Retention never
+//! runs. A second test sets `fail_fsync_number` as an I/O-failure countdown (redb style) and
+//! checks the latch and the crash image.
 
 mod common;
 
@@ -350,6 +352,7 @@ impl Run {
         assert_eq!(report.records_redispatched, 0, "{context}");
         assert_eq!(self.shard().appended(), appended, "{context}");
         self.verify_all(&context);
+        self.verify_keys(&context);
     }
 
     /// Power loss now: the model keeps exactly what lies below the recovered end.
@@ -379,6 +382,7 @@ impl Run {
             entries.retain(|entry| entry.end <= end);
         }
         self.verify_all(&context);
+        self.verify_keys(&context);
     }
 
     fn search_timestamp(&mut self) {
@@ -413,46 +417,91 @@ impl Run {
         }
     }
 
+    /// The key lookup of `entry` (of topic `topic_index`) finds exactly that record.
+    fn assert_key_found(&mut self, topic_index: usize, entry: &Entry, context: &str) {
+        let found = self
+            .shard()
+            .lookup_key(
+                TOPICS[topic_index],
+                &format!("k{}", entry.key),
+                ALL_TIME.0,
+                ALL_TIME.1,
+                4,
+            )
+            .unwrap_or_else(|error| panic!("{context}: lookup of k{}: {error}", entry.key));
+        assert_eq!(
+            found.len(),
+            1,
+            "{context}: key k{} at {:?} (after {} restarts, {} crashes)",
+            entry.key,
+            entry.offset,
+            self.restarts,
+            self.crashes
+        );
+        let stored = record::decode(&found[0]).expect("decodes");
+        assert_eq!(
+            stored.body,
+            entry.body.as_slice(),
+            "{context}: k{}",
+            entry.key
+        );
+    }
+
+    /// A random dispatched record of any queue, and the newest lost one, by key.
     fn lookup_key(&mut self) {
         let topic_index = usize::try_from(self.random.below(3)).expect("small");
         let queue = u32::try_from(self.random.below(u64::from(QUEUES))).expect("small");
         let entries = self.visible_entries(topic_index, queue).to_vec();
-        let topic = TOPICS[topic_index];
-        // Known gap (left open in the storage issue's notes): after a simulated power loss the
-        // key index can miss records of earlier incarnations, so key lookups are asserted only
-        // on stores that never crashed. Queue contents are asserted in every phase.
-        if let Some(entry) = entries.last().filter(|_| self.crashes == 0) {
-            let found = self
-                .shard()
-                .lookup_key(topic, &format!("k{}", entry.key), ALL_TIME.0, ALL_TIME.1, 4)
-                .expect("lookup");
-            assert_eq!(
-                found.len(),
-                1,
-                "{}: key k{} (after {} restarts)",
-                self.context(),
-                entry.key,
-                self.restarts
-            );
-            let stored = record::decode(&found[0]).expect("decodes");
-            assert_eq!(stored.body, entry.body.as_slice());
+        if !entries.is_empty() {
+            let pick = usize::try_from(
+                self.random
+                    .below(u64::try_from(entries.len()).expect("small")),
+            )
+            .expect("small");
+            let context = self.context();
+            self.assert_key_found(topic_index, &entries[pick], &context);
         }
         if let Some(&(lost_topic, key)) = self.lost_keys.last() {
-            let found = self
-                .shard()
-                .lookup_key(
-                    TOPICS[lost_topic],
-                    &format!("k{key}"),
-                    ALL_TIME.0,
-                    ALL_TIME.1,
-                    4,
-                )
-                .expect("lookup");
-            assert!(
-                found.is_empty(),
-                "{}: a record lost in a crash is found by key k{key}",
-                self.context()
-            );
+            self.assert_lost_key_absent(lost_topic, key);
+        }
+    }
+
+    fn assert_lost_key_absent(&mut self, topic_index: usize, key: u64) {
+        let found = self
+            .shard()
+            .lookup_key(
+                TOPICS[topic_index],
+                &format!("k{key}"),
+                ALL_TIME.0,
+                ALL_TIME.1,
+                4,
+            )
+            .expect("lookup");
+        assert!(
+            found.is_empty(),
+            "{}: a record lost in a crash is found by key k{key}",
+            self.context()
+        );
+    }
+
+    /// Every record of the model is found by its key, and no lost one is. Records are looked
+    /// up in log order so the cold reads behind the lookups stay sequential.
+    fn verify_keys(&mut self, context: &str) {
+        let mut all: Vec<(usize, Entry)> = self
+            .model
+            .iter()
+            .flat_map(|(&(topic_index, _), entries)| {
+                entries
+                    .iter()
+                    .map(move |entry| (topic_index, entry.clone()))
+            })
+            .collect();
+        all.sort_by_key(|(_, entry)| entry.offset);
+        for (topic_index, entry) in &all {
+            self.assert_key_found(*topic_index, entry, context);
+        }
+        for (topic_index, key) in self.lost_keys.clone() {
+            self.assert_lost_key_absent(topic_index, key);
         }
     }
 
@@ -498,6 +547,12 @@ fn random_operations_with_restarts_and_crashes_match_the_queue_model() {
             run.settle();
             let context = run.context();
             run.verify_all(&context);
+            run.verify_keys(&context);
+            assert!(
+                run.crashes >= 2,
+                "{context}: the run lost power {} times",
+                run.crashes
+            );
             assert!(
                 run.restarts >= 4,
                 "{context}: the run restarted {} times",
@@ -616,6 +671,7 @@ fn an_fdatasync_eio_latches_read_only_and_the_crash_image_keeps_every_durable_re
             run.settle();
             let context = run.context();
             run.verify_all(&context);
+            run.verify_keys(&context);
         }
     }
     assert!(

@@ -14,9 +14,19 @@ use bytes::Bytes;
 
 use crate::config::FlushMode;
 use crate::error::Latch;
-use crate::io::{ChainLink, Completion, IoError, IoErrorKind, Op, Storage};
+use crate::io::buffer::ALIGNMENT;
+use crate::io::{ChainLink, Completion, IoBuffer, IoError, IoErrorKind, Op, Storage, UntornWrites};
 
 use super::{Batch, Chunk, Commitlog};
+
+/// Whether a write failed because the kernel will not do RWF_ATOMIC here (EINVAL for a size
+/// or alignment it does not take, EOPNOTSUPP for no support at all).
+fn is_refusal(completion: &Completion) -> bool {
+    completion
+        .result
+        .as_ref()
+        .is_err_and(|error| matches!(error.errno, libc::EINVAL | libc::EOPNOTSUPP))
+}
 
 /// Most bytes written by one chain.
 pub(crate) const CHAIN_BYTES_MAX: usize = 4 << 20;
@@ -25,6 +35,11 @@ pub(crate) const CHAIN_BYTES_MAX: usize = 4 << 20;
 #[derive(Debug)]
 struct WriteInFlight {
     token: u64,
+    /// The RWF_ATOMIC write of the batch's first block, when it is a rewrite of a partial
+    /// block and the batch is longer than that block (the main write then starts after it).
+    head: Option<u64>,
+    /// The main write itself was issued with RWF_ATOMIC (a batch of exactly one block).
+    atomic: bool,
     block_start: u64,
     data_start: u64,
     end: u64,
@@ -42,6 +57,10 @@ pub(crate) struct ChainState {
     /// Where `durable` moves when every fdatasync of the chain succeeded.
     end: u64,
     syncs_ok: usize,
+    /// The kernel refused an RWF_ATOMIC link: the rest of the chain was canceled, and its
+    /// batches go back to the head of the queue (in `retry`) instead of latching the log.
+    refused: bool,
+    retry: Vec<Batch>,
 }
 
 impl Commitlog {
@@ -118,36 +137,11 @@ impl Commitlog {
             if !writes.is_empty() && bytes + batch.write_len() > CHAIN_BYTES_MAX {
                 break;
             }
-            let mut batch = self.pending.pop_front().expect("front was checked");
-            let length = batch.write_len();
-            let used = batch.position(batch.end);
-            batch.buffer[used..length].fill(0);
-            let segment = self
-                .segments
-                .find(batch.segment_base)
-                .expect("batches target segments");
-            let (file, path) = (segment.direct, segment.path.clone());
-            let token = self.token();
-            writes.push(WriteInFlight {
-                token,
-                block_start: batch.block_start,
-                data_start: batch.data_start,
-                end: batch.end,
-                logical_end: batch.logical_end,
-                length,
-                path,
-            });
-            links.push(ChainLink {
-                op: Op::Write {
-                    file,
-                    offset: batch.block_start - batch.segment_base,
-                    buffer: batch.buffer,
-                    range: 0..length,
-                },
-                token,
-            });
-            bytes += length;
+            let batch = self.pending.pop_front().expect("front was checked");
+            bytes += batch.write_len();
             end = batch.logical_end;
+            let write = self.push_write(batch, &mut links);
+            writes.push(write);
         }
         let mut sync_tokens = Vec::new();
         if flush {
@@ -162,8 +156,73 @@ impl Commitlog {
                 completions_left,
                 end,
                 syncs_ok: 0,
+                refused: false,
+                retry: Vec::new(),
             },
         )
+    }
+
+    /// Whether the first block of `batch` is rewritten (it holds bytes of earlier batches,
+    /// possibly acknowledged) and the segment's file takes RWF_ATOMIC writes.
+    fn atomic_rewrite(&self, batch: &Batch, untorn: UntornWrites) -> bool {
+        batch.data_start > batch.block_start
+            && !self.atomic_refused
+            && matches!(untorn, UntornWrites::Atomic { .. })
+    }
+
+    /// The write links of one batch. A rewrite of a partial block on a file that takes
+    /// RWF_ATOMIC goes out untorn: the whole batch when it is that one block, otherwise a
+    /// copy of the block as its own atomic link followed by the rest of the batch.
+    fn push_write(&mut self, mut batch: Batch, links: &mut Vec<ChainLink>) -> WriteInFlight {
+        let length = batch.write_len();
+        let used = batch.position(batch.end);
+        batch.buffer[used..length].fill(0);
+        let segment = self
+            .segments
+            .find(batch.segment_base)
+            .expect("batches target segments");
+        let (file, path, untorn) = (segment.direct, segment.path.clone(), segment.untorn);
+        let offset = batch.block_start - batch.segment_base;
+        let atomic = self.atomic_rewrite(&batch, untorn);
+        let head = (atomic && length > ALIGNMENT).then(|| {
+            let mut copy = IoBuffer::unpooled(ALIGNMENT);
+            copy[..ALIGNMENT].copy_from_slice(&batch.buffer[..ALIGNMENT]);
+            let token = self.token();
+            links.push(ChainLink {
+                op: Op::Write {
+                    file,
+                    offset,
+                    buffer: copy,
+                    range: 0..ALIGNMENT,
+                    atomic: true,
+                },
+                token,
+            });
+            token
+        });
+        let skip = if head.is_some() { ALIGNMENT } else { 0 };
+        let token = self.token();
+        links.push(ChainLink {
+            op: Op::Write {
+                file,
+                offset: offset + u64::try_from(skip).expect("one block"),
+                buffer: batch.buffer,
+                range: skip..length,
+                atomic: atomic && head.is_none(),
+            },
+            token,
+        });
+        WriteInFlight {
+            token,
+            head,
+            atomic: atomic && head.is_none(),
+            block_start: batch.block_start,
+            data_start: batch.data_start,
+            end: batch.end,
+            logical_end: batch.logical_end,
+            length: length - skip,
+            path,
+        }
     }
 
     /// One fdatasync for every segment between the durable watermark and the end of this
@@ -196,25 +255,36 @@ impl Commitlog {
 
     /// Put the batches of a refused chain back at the head of the queue, in order.
     fn requeue(&mut self, chain: ChainState, links: Vec<ChainLink>) {
-        let mut buffers = links.into_iter().filter_map(|link| match link.op {
-            Op::Write { buffer, .. } => Some(buffer),
-            Op::Read { .. } | Op::Fdatasync { .. } => None,
-        });
-        let segment_bytes = self.segments.segment_bytes();
+        let mut buffers: Vec<(u64, IoBuffer)> = links
+            .into_iter()
+            .filter_map(|link| match link.op {
+                Op::Write { buffer, .. } => Some((link.token, buffer)),
+                Op::Read { .. } | Op::Fdatasync { .. } => None,
+            })
+            .collect();
         let mut batches = Vec::new();
         for write in chain.writes {
-            let Some(buffer) = buffers.next() else { break };
-            batches.push(super::Batch {
-                segment_base: write.block_start - write.block_start % segment_bytes,
-                block_start: write.block_start,
-                data_start: write.data_start,
-                end: write.end,
-                logical_end: write.logical_end,
-                buffer,
-            });
+            let Some(at) = buffers.iter().position(|(token, _)| *token == write.token) else {
+                break;
+            };
+            let (_, buffer) = buffers.swap_remove(at);
+            batches.push(self.batch_of(&write, buffer));
         }
         for batch in batches.into_iter().rev() {
             self.pending.push_front(batch);
+        }
+    }
+
+    /// The batch a write carried, rebuilt from its bookkeeping and its returned buffer.
+    fn batch_of(&self, write: &WriteInFlight, buffer: IoBuffer) -> Batch {
+        let segment_bytes = self.segments.segment_bytes();
+        Batch {
+            segment_base: write.block_start - write.block_start % segment_bytes,
+            block_start: write.block_start,
+            data_start: write.data_start,
+            end: write.end,
+            logical_end: write.logical_end,
+            buffer,
         }
     }
 
@@ -222,7 +292,10 @@ impl Commitlog {
     /// Whether `token` belongs to the chain in flight.
     pub(crate) fn owns(&self, token: u64) -> bool {
         self.chain.as_ref().is_some_and(|chain| {
-            chain.writes.iter().any(|write| write.token == token)
+            chain
+                .writes
+                .iter()
+                .any(|write| write.token == token || write.head == Some(token))
                 || chain.sync_tokens.iter().any(|(sync, _)| *sync == token)
         })
     }
@@ -239,13 +312,25 @@ impl Commitlog {
         };
         chain.completions_left -= 1;
         let done = chain.completions_left == 0;
-        if let Some(index) = chain
+        let refused = chain.refused;
+        if let Some(write) = chain
+            .writes
+            .iter()
+            .find(|w| w.head == Some(completion.token))
+        {
+            let path = write.path.clone();
+            self.complete_head(path, &completion);
+        } else if let Some(index) = chain
             .writes
             .iter()
             .position(|w| w.token == completion.token)
         {
             let write = chain.writes.remove(index);
-            self.complete_write(&write, completion);
+            if refused || write.atomic && is_refusal(&completion) {
+                self.retry_write(&write, completion);
+            } else {
+                self.complete_write(&write, completion);
+            }
         } else if let Some(index) = chain
             .sync_tokens
             .iter()
@@ -257,14 +342,70 @@ impl Commitlog {
                     chain.syncs_ok += 1;
                     self.stats.fdatasyncs += 1;
                 }
+                Err(error) if refused && error.kind == IoErrorKind::Canceled => {}
                 Err(error) => self.set_latch("fdatasync", path, error),
             }
         }
         if done {
-            let chain = self.chain.take().expect("checked at the top");
-            if self.latch.is_none() && chain.syncs_ok > 0 && chain.sync_tokens.is_empty() {
-                self.durable = self.durable.max(chain.end.min(self.written));
+            self.finish_chain();
+        }
+    }
+
+    fn finish_chain(&mut self) {
+        let mut chain = self.chain.take().expect("a chain was in flight");
+        for batch in chain.retry.drain(..).rev() {
+            self.pending.push_front(batch);
+        }
+        if self.latch.is_none() && chain.syncs_ok > 0 && chain.sync_tokens.is_empty() {
+            self.durable = self.durable.max(chain.end.min(self.written));
+        }
+    }
+
+    /// The atomic write of a batch's first block completed.
+    fn complete_head(&mut self, path: PathBuf, completion: &Completion) {
+        match completion.result {
+            Ok(length) if length == ALIGNMENT => {}
+            Ok(length) => {
+                let error = IoError::from_errno(libc::EIO);
+                self.set_latch_detail("write", path, error, Some((length, ALIGNMENT)));
             }
+            Err(error) if is_refusal(completion) => self.refuse_atomic(&path, error),
+            Err(error) => self.set_latch("write", path, error),
+        }
+    }
+
+    /// The kernel refused RWF_ATOMIC although statx advertised it: never ask again, say so
+    /// once, and rewrite the refused chain's batches as plain writes.
+    fn refuse_atomic(&mut self, path: &std::path::Path, error: IoError) {
+        if let Some(chain) = self.chain.as_mut() {
+            chain.refused = true;
+        }
+        if !self.atomic_refused {
+            self.atomic_refused = true;
+            self.notice = Some(format!(
+                "commitlog {}: the kernel refused an RWF_ATOMIC write ({error}) although statx \
+                 advertised atomic writes; tail-block rewrites continue as plain writes, so a \
+                 power loss during one can tear acknowledged records in that block",
+                path.display()
+            ));
+        }
+    }
+
+    /// A write of a chain the kernel refused RWF_ATOMIC in: its batch is written again.
+    fn retry_write(&mut self, write: &WriteInFlight, completion: Completion) {
+        if is_refusal(&completion) {
+            self.refuse_atomic(
+                &write.path.clone(),
+                completion.result.err().unwrap_or(IoError::canceled()),
+            );
+        }
+        let Some(buffer) = completion.buffer else {
+            let error = IoError::from_errno(libc::EFAULT);
+            return self.set_latch("write", write.path.clone(), error);
+        };
+        let batch = self.batch_of(write, buffer);
+        if let Some(chain) = self.chain.as_mut() {
+            chain.retry.push(batch);
         }
     }
 

@@ -34,7 +34,7 @@ use crate::constants::{
 };
 use crate::error::{AppendError, Latch};
 use crate::io::buffer::ALIGNMENT;
-use crate::io::{IoBuffer, Storage};
+use crate::io::{IoBuffer, Storage, UntornWrites};
 use crate::types::{PhysicalOffset, ShardId, TimestampMs};
 
 use self::group_commit::ChainState;
@@ -137,6 +137,11 @@ pub struct Commitlog {
     last_flush: Duration,
     /// A flush was asked for (clean close) regardless of the ASYNC_FLUSH timer.
     flush_requested: bool,
+    /// The kernel refused an RWF_ATOMIC write although statx advertised support: tail-block
+    /// rewrites go out as plain writes from then on.
+    atomic_refused: bool,
+    /// A line for the operator's log, taken by [`Commitlog::take_notice`].
+    notice: Option<String>,
     stats: CommitlogStats,
 }
 
@@ -174,6 +179,8 @@ impl Commitlog {
             foreign: Vec::new(),
             last_flush: Duration::ZERO,
             flush_requested: false,
+            atomic_refused: false,
+            notice: None,
             stats: CommitlogStats::default(),
         })
     }
@@ -233,6 +240,28 @@ impl Commitlog {
             .first()
             .map_or(self.appended, |segment| segment.base);
         PhysicalOffset::new(self.shard, base.min(self.appended))
+    }
+
+    /// How the rewrite of the partial tail block is protected against a torn write, for the
+    /// start-up log: what the active segment's probe found, unless the kernel refused it.
+    pub fn tail_protection(&self) -> String {
+        let probed = self
+            .segments
+            .find(self.appended)
+            .or_else(|| self.segments.last())
+            .map(|segment| segment.untorn);
+        match probed {
+            Some(UntornWrites::Atomic { .. }) if self.atomic_refused => {
+                "none (RWF_ATOMIC was advertised but refused)".to_owned()
+            }
+            Some(untorn) => untorn.to_string(),
+            None => "unknown (no segment yet)".to_owned(),
+        }
+    }
+
+    /// A line for the operator's log (once per event), such as a refused RWF_ATOMIC write.
+    pub fn take_notice(&mut self) -> Option<String> {
+        self.notice.take()
     }
 
     pub fn tail_cache_bytes(&self) -> usize {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::io::{Create, FileHandle, OpenMode, Storage};
+use crate::io::{Create, FileHandle, OpenMode, Storage, UntornWrites};
 use crate::types::{offset_file_name, PhysicalOffset, ShardId};
 
 /// One segment file.
@@ -23,6 +23,8 @@ pub(crate) struct Segment {
     pub(crate) path: PathBuf,
     pub(crate) direct: FileHandle,
     pub(crate) buffered: FileHandle,
+    /// What a power loss can do to a 4 KiB write of `direct` (probed at open).
+    pub(crate) untorn: UntornWrites,
 }
 
 /// All segments of one shard, oldest first, plus the preallocated next one.
@@ -99,6 +101,7 @@ impl SegmentSet {
             path,
             direct,
             buffered,
+            untorn: storage.untorn_writes(direct),
         })
     }
 

@@ -110,6 +110,7 @@ mod tests {
                 offset: 0,
                 buffer: IoBuffer::unpooled(4096),
                 range,
+                atomic: false,
             },
             token: 1,
         }

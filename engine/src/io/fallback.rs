@@ -105,14 +105,25 @@ fn execute(fd: RawFd, op: &mut Op) -> Result<usize, IoError> {
                 offset,
                 buffer,
                 range,
+                atomic,
                 ..
             } => {
                 let source = &buffer[range.clone()];
                 let offset = libc::off_t::try_from(*offset)
                     .map_err(|_| IoError::from_errno(libc::EINVAL))?;
-                // SAFETY: `source` is a live slice of a buffer this job owns; pwrite reads at
-                // most `source.len()` bytes from it.
-                unsafe { libc::pwrite(fd, source.as_ptr().cast(), source.len(), offset) }
+                if *atomic {
+                    let vector = libc::iovec {
+                        iov_base: source.as_ptr().cast_mut().cast(),
+                        iov_len: source.len(),
+                    };
+                    // SAFETY: one iovec over a live slice of a buffer this job owns; pwritev2
+                    // only reads from it (the cast to *mut is what the C type asks for).
+                    unsafe { libc::pwritev2(fd, &raw const vector, 1, offset, libc::RWF_ATOMIC) }
+                } else {
+                    // SAFETY: `source` is a live slice of a buffer this job owns; pwrite reads
+                    // at most `source.len()` bytes from it.
+                    unsafe { libc::pwrite(fd, source.as_ptr().cast(), source.len(), offset) }
+                }
             }
             Op::Read {
                 offset,

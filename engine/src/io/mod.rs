@@ -64,12 +64,16 @@ pub enum Create {
 /// One data-plane operation.
 #[derive(Debug)]
 pub enum Op {
-    /// Write `buffer[range]` at `offset`.
+    /// Write `buffer[range]` at `offset`. With `atomic` the write is issued with RWF_ATOMIC
+    /// (untorn: after a power loss the range holds all old or all new bytes); only ask for it
+    /// where [`Storage::untorn_writes`] says [`UntornWrites::Atomic`], for a power-of-two
+    /// length inside its unit range at an offset aligned to that length.
     Write {
         file: FileHandle,
         offset: u64,
         buffer: IoBuffer,
         range: std::ops::Range<usize>,
+        atomic: bool,
     },
     /// Read into `buffer[range]` from `offset`.
     Read {
@@ -165,6 +169,64 @@ pub enum SubmitErrorReason {
     Closed,
 }
 
+/// What a 4 KiB aligned O_DIRECT write to a file can leave behind when power fails in the
+/// middle of it, as probed when the file was opened (`statx`). It decides how the commitlog's
+/// rewrite of its partial tail block is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UntornWrites {
+    /// The file supports RWF_ATOMIC writes of `unit_min..=unit_max` bytes (STATX_WRITE_ATOMIC)
+    /// and 4096 is inside that range: a write issued with RWF_ATOMIC lands whole or not at all.
+    Atomic { unit_min: u32, unit_max: u32 },
+    /// The device's logical block (the O_DIRECT offset alignment) is `block` >= 4096 bytes, so
+    /// an aligned 4 KiB write is one device block and is not torn.
+    Sectors { block: u32 },
+    /// Neither: a 4 KiB write can land in part (`block` is the logical block, 0 if unknown).
+    Tearable { block: u32 },
+}
+
+/// The write size whose tearing matters: the commitlog's partial tail block.
+pub const UNTORN_WRITE_BYTES: u32 = 4096;
+
+impl UntornWrites {
+    /// Classify a `statx` answer: the atomic-write unit range if the kernel reported one, and
+    /// the O_DIRECT offset alignment (the logical block) if it reported that.
+    pub fn from_statx(atomic: Option<(u32, u32)>, dio_offset_align: Option<u32>) -> Self {
+        let block = dio_offset_align.unwrap_or(0);
+        match atomic {
+            Some((unit_min, unit_max))
+                if unit_min > 0
+                    && unit_min <= UNTORN_WRITE_BYTES
+                    && UNTORN_WRITE_BYTES <= unit_max =>
+            {
+                Self::Atomic { unit_min, unit_max }
+            }
+            _ if block >= UNTORN_WRITE_BYTES => Self::Sectors { block },
+            _ => Self::Tearable { block },
+        }
+    }
+}
+
+impl fmt::Display for UntornWrites {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Atomic { unit_min, unit_max } => write!(
+                f,
+                "atomic writes (RWF_ATOMIC, statx atomic write unit {unit_min}..{unit_max} bytes)"
+            ),
+            Self::Sectors { block } => write!(
+                f,
+                "4 KiB sectors (logical block {block} bytes: an aligned 4 KiB write is one block)"
+            ),
+            Self::Tearable { block } => write!(
+                f,
+                "none (logical block {block} bytes and no atomic write support: a power loss \
+                 during a tail-block rewrite can tear acknowledged records in that block; \
+                 recovery truncates at the first bad CRC)"
+            ),
+        }
+    }
+}
+
 /// Which backend runs, for logs and `--io-backend`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {
@@ -219,6 +281,9 @@ pub trait Storage {
     fn write_whole_atomic(&mut self, path: &Path, contents: &[u8]) -> io::Result<()>;
     /// Filesystem usage of the directory's device as (used bytes, total bytes).
     fn disk_usage(&mut self, path: &Path) -> io::Result<(u64, u64)>;
+    /// How a 4 KiB write to `file` survives a power loss, as probed when it was opened
+    /// ([`UntornWrites::Tearable`] for buffered or unknown files; never fails).
+    fn untorn_writes(&self, file: FileHandle) -> UntornWrites;
 
     // Data plane.
     /// Take an aligned buffer from the pool; `None` when the pool is exhausted.

@@ -20,7 +20,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::{Create, FileHandle, OpenMode};
+use super::{Create, FileHandle, OpenMode, UntornWrites};
 
 /// One open file and the number of data-plane operations that still reference it.
 #[derive(Debug)]
@@ -28,6 +28,39 @@ struct FileEntry {
     file: File,
     path: PathBuf,
     in_flight: usize,
+    untorn: UntornWrites,
+}
+
+/// What `statx` says about untorn 4 KiB writes to an O_DIRECT file: the atomic-write unit
+/// range (STATX_WRITE_ATOMIC, Linux 6.11+) and the O_DIRECT offset alignment, which is the
+/// device's logical block (STATX_DIOALIGN, 6.1+). A kernel or filesystem that reports neither
+/// gives `Tearable`; the probe never fails an open.
+fn probe_untorn_writes(file: &File) -> UntornWrites {
+    // SAFETY: statx is plain old data; all-zero is a valid value for it.
+    let mut answer: libc::statx = unsafe { std::mem::zeroed() };
+    let mask = libc::STATX_DIOALIGN | libc::STATX_WRITE_ATOMIC;
+    // SAFETY: the descriptor is owned by `file`, which outlives the call; the path is an empty
+    // NUL-terminated string (AT_EMPTY_PATH: the descriptor itself) and `answer` is a valid
+    // out-pointer for the whole call.
+    let result = unsafe {
+        libc::statx(
+            file.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            mask,
+            &raw mut answer,
+        )
+    };
+    if result != 0 {
+        return UntornWrites::from_statx(None, None);
+    }
+    let atomic = (answer.stx_mask & libc::STATX_WRITE_ATOMIC != 0).then_some((
+        answer.stx_atomic_write_unit_min,
+        answer.stx_atomic_write_unit_max,
+    ));
+    let block =
+        (answer.stx_mask & libc::STATX_DIOALIGN != 0).then_some(answer.stx_dio_offset_align);
+    UntornWrites::from_statx(atomic, block)
 }
 
 /// Open files of one backend instance, addressed by [`FileHandle`].
@@ -79,12 +112,17 @@ impl FileTable {
             .next_handle
             .checked_add(1)
             .ok_or_else(|| io::Error::other("file handles exhausted"))?;
+        let untorn = match mode {
+            OpenMode::Direct => probe_untorn_writes(&file),
+            OpenMode::Buffered => UntornWrites::from_statx(None, None),
+        };
         self.entries.insert(
             handle,
             FileEntry {
                 file,
                 path: path.to_path_buf(),
                 in_flight: 0,
+                untorn,
             },
         );
         Ok(FileHandle(handle))
@@ -104,6 +142,13 @@ impl FileTable {
         }
         self.entries.remove(&handle.0);
         Ok(())
+    }
+
+    /// What the probe at open found (`Tearable` for an unknown handle).
+    pub(crate) fn untorn_writes(&self, handle: FileHandle) -> UntornWrites {
+        self.entries
+            .get(&handle.0)
+            .map_or(UntornWrites::from_statx(None, None), |entry| entry.untorn)
     }
 
     pub(crate) fn is_open(&self, handle: FileHandle) -> bool {
@@ -379,6 +424,10 @@ macro_rules! posix_control_plane {
 
         fn close(&mut self, file: $crate::io::FileHandle) -> std::io::Result<()> {
             self.files.close(file)
+        }
+
+        fn untorn_writes(&self, file: $crate::io::FileHandle) -> $crate::io::UntornWrites {
+            self.files.untorn_writes(file)
         }
 
         fn allocate(&mut self, file: $crate::io::FileHandle, length: u64) -> std::io::Result<()> {

@@ -41,11 +41,13 @@ use super::buffer::{BufferPool, ALIGNMENT};
 use super::posix::{parent_directory, temporary_sibling};
 use super::{
     chain, BackendKind, ChainLink, Completion, Create, FileHandle, IoBuffer, IoError, Op, OpenMode,
-    Storage, SubmitError, SubmitErrorReason,
+    Storage, SubmitError, SubmitErrorReason, UntornWrites,
 };
 
 /// Granularity at which a crash tears a write: the device's atomic unit.
 pub const SECTOR_BYTES: usize = 512;
+/// Smallest RWF_ATOMIC write of a simulated device that supports them (a filesystem block).
+const ATOMIC_WRITE_UNIT_MIN: usize = 4096;
 /// Longest chain accepted, as on the real backends' default queue size.
 const LINKS_MAX: usize = 128;
 
@@ -111,6 +113,20 @@ pub struct SimConfig {
     pub chunk_count: usize,
     /// Reported by `disk_usage` as the device size.
     pub disk_bytes_total: u64,
+    /// The device's logical block: a crash lands or loses each such piece of a plain write
+    /// independently, and `untorn_writes` reports it (4096 models a 4Kn device).
+    pub sector_bytes: usize,
+    /// Largest RWF_ATOMIC write the device takes (0: none; `untorn_writes` then reports no
+    /// atomic support and an atomic write fails with EOPNOTSUPP). The smallest is 4096.
+    pub atomic_write_unit_max: usize,
+    /// Atomic writes are advertised but refused at run time with EOPNOTSUPP (a kernel or
+    /// filesystem whose statx promises more than its write path does).
+    pub refuse_atomic_writes: bool,
+    /// Model a device without power-loss protection: a data-plane write of more than one
+    /// sector that a crash interrupts may leave any of its sectors damaged (bytes that are
+    /// neither old nor new), including sectors it rewrote with identical bytes. RWF_ATOMIC
+    /// writes and writes of a single sector are never damaged.
+    pub damage_torn_writes: bool,
 }
 
 impl Default for SimConfig {
@@ -127,14 +143,27 @@ impl Default for SimConfig {
             chunk_bytes: 64 * 1024,
             chunk_count: 64,
             disk_bytes_total: 1 << 40,
+            sector_bytes: SECTOR_BYTES,
+            atomic_write_unit_max: 0,
+            refuse_atomic_writes: false,
+            damage_torn_writes: false,
         }
     }
 }
 
-/// A change to a file not yet made durable by a sync.
+/// A change to a file not yet made durable by a sync. A crash lands each `unit`-byte piece
+/// of a write (aligned to `unit`) or not, independently: the device's sector for plain
+/// writes, the whole write for an untorn (RWF_ATOMIC) one.
 #[derive(Clone, Debug)]
 enum Change {
-    Write { offset: usize, data: Vec<u8> },
+    Write {
+        offset: usize,
+        data: Vec<u8>,
+        unit: usize,
+        /// A unit of this write that a crash interrupts may come back damaged (neither old
+        /// nor new bytes): see [`SimConfig::damage_torn_writes`].
+        fragile: bool,
+    },
     SetLength(usize),
 }
 
@@ -148,7 +177,7 @@ fn apply_write(image: &mut Vec<u8>, offset: usize, data: &[u8]) {
 
 fn apply_change(image: &mut Vec<u8>, change: &Change) {
     match change {
-        Change::Write { offset, data } => apply_write(image, *offset, data),
+        Change::Write { offset, data, .. } => apply_write(image, *offset, data),
         Change::SetLength(length) => image.resize(*length, 0),
     }
 }
@@ -182,13 +211,22 @@ impl Inode {
                         image.resize(*length, 0);
                     }
                 }
-                Change::Write { offset, data } => {
+                Change::Write {
+                    offset,
+                    data,
+                    unit,
+                    fragile,
+                } => {
                     let end = offset + data.len();
                     let mut start = *offset;
+                    let unit = (*unit).max(1);
                     while start < end {
-                        let sector_end = ((start / SECTOR_BYTES + 1) * SECTOR_BYTES).min(end);
-                        if random.chance(0.5) {
-                            let piece = &data[start - offset..sector_end - offset];
+                        let sector_end = ((start / unit + 1) * unit).min(end);
+                        let piece = &data[start - offset..sector_end - offset];
+                        if *fragile && random.chance(0.25) {
+                            let damaged: Vec<u8> = piece.iter().map(|byte| !byte).collect();
+                            apply_write(&mut image, start, &damaged);
+                        } else if random.chance(0.5) {
                             apply_write(&mut image, start, piece);
                         }
                         start = sector_end;
@@ -506,6 +544,21 @@ impl SimStorage {
         Ok(())
     }
 
+    /// The kernel's checks of an RWF_ATOMIC write: an O_DIRECT file that supports them, a
+    /// power-of-two length inside the unit range, and an offset aligned to the length.
+    fn check_atomic(&self, mode: OpenMode, offset: u64, length: usize) -> Result<(), IoError> {
+        let max = self.config.atomic_write_unit_max;
+        if mode != OpenMode::Direct || max == 0 || self.config.refuse_atomic_writes {
+            return Err(IoError::from_errno(libc::EOPNOTSUPP));
+        }
+        let min = ATOMIC_WRITE_UNIT_MIN.min(max);
+        let aligned = u64::try_from(length).is_ok_and(|length| offset % length == 0);
+        if !length.is_power_of_two() || length < min || length > max || !aligned {
+            return Err(IoError::from_errno(libc::EINVAL));
+        }
+        Ok(())
+    }
+
     /// Bytes a write link actually transfers: all, or a seeded shorter prefix.
     fn short_write_length(&mut self, length: usize, mode: OpenMode) -> usize {
         let unit = match mode {
@@ -534,6 +587,7 @@ impl SimStorage {
                 offset,
                 buffer,
                 range,
+                atomic,
                 ..
             } => {
                 let source = &buffer[range.clone()];
@@ -541,10 +595,23 @@ impl SimStorage {
                     check_direct(*offset, source.len(), source.as_ptr().addr())
                         .map_err(|_| IoError::from_errno(libc::EINVAL))?;
                 }
-                let length = self.short_write_length(source.len(), handle.mode);
+                // An untorn write is all or nothing; it is never short.
+                let length = if *atomic {
+                    source.len()
+                } else {
+                    self.short_write_length(source.len(), handle.mode)
+                };
+                let unit = if *atomic {
+                    self.check_atomic(handle.mode, *offset, length)?;
+                    length
+                } else {
+                    self.config.sector_bytes
+                };
                 let change = Change::Write {
                     offset: to_index(*offset)?,
                     data: source[..length].to_vec(),
+                    unit,
+                    fragile: self.config.damage_torn_writes && !*atomic && length > unit,
                 };
                 self.disk
                     .state
@@ -655,6 +722,20 @@ impl Storage for SimStorage {
         Ok(())
     }
 
+    fn untorn_writes(&self, file: FileHandle) -> UntornWrites {
+        let block = u32::try_from(self.config.sector_bytes).unwrap_or(u32::MAX);
+        match self.handles.get(&file.0) {
+            Some(handle) if handle.mode == OpenMode::Direct => {
+                let max = u32::try_from(self.config.atomic_write_unit_max).unwrap_or(u32::MAX);
+                let min = u32::try_from(ATOMIC_WRITE_UNIT_MIN)
+                    .unwrap_or(u32::MAX)
+                    .min(max);
+                UntornWrites::from_statx((max > 0).then_some((min, max)), Some(block))
+            }
+            _ => UntornWrites::from_statx(None, None),
+        }
+    }
+
     fn file_size(&mut self, file: FileHandle) -> io::Result<u64> {
         self.alive()?;
         let handle = self.handle(file)?;
@@ -704,6 +785,8 @@ impl Storage for SimStorage {
         let change = Change::Write {
             offset,
             data: source.to_vec(),
+            unit: self.config.sector_bytes,
+            fragile: false,
         };
         self.disk
             .state
@@ -801,6 +884,8 @@ impl Storage for SimStorage {
             let change = Change::Write {
                 offset: 0,
                 data: contents.to_vec(),
+                unit: SECTOR_BYTES,
+                fragile: false,
             };
             state.inode(inode).record(change);
             inode
@@ -930,6 +1015,8 @@ mod tests {
             unsynced: vec![Change::Write {
                 offset: 0,
                 data: vec![0xBB; 4096],
+                unit: SECTOR_BYTES,
+                fragile: false,
             }],
         };
         for seed in 0..32 {

@@ -419,16 +419,22 @@ fn build_entry(op: &mut Op, fd: RawFd, fixed: Option<u16>) -> squeue::Entry {
             offset,
             buffer,
             range,
+            atomic,
             ..
         } => {
             let length = u32::try_from(range.len()).expect("validated against LINK_BYTES_MAX");
             let pointer = buffer[range.clone()].as_ptr();
+            // RWF_ATOMIC (6.11+): the kernel writes the range untorn or fails the SQE with
+            // EINVAL/EOPNOTSUPP, which the commitlog takes as "stop asking".
+            let flags = if *atomic { libc::RWF_ATOMIC } else { 0 };
             match fixed {
                 Some(index) => opcode::WriteFixed::new(target, pointer, length, index)
                     .offset(*offset)
+                    .rw_flags(flags)
                     .build(),
                 None => opcode::Write::new(target, pointer, length)
                     .offset(*offset)
+                    .rw_flags(flags)
                     .build(),
             }
         }

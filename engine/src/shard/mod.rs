@@ -237,6 +237,11 @@ impl Shard {
             .open_queues()
             .map_err(io("open consume queues in", &paths.consume_queue))?;
         let report = recovery::recover(&mut shard, start, log)?;
+        log(&format!(
+            "shard {}: commitlog tail-block protection against torn writes: {}",
+            id.0,
+            shard.commitlog.tail_protection()
+        ));
         shard.dispatched = report.valid_end;
         shard.arrivals.clear();
         for queues in shard.topics.values_mut() {
@@ -356,6 +361,17 @@ impl Shard {
 
     pub fn latch(&self) -> Option<&Latch> {
         self.commitlog.latch()
+    }
+
+    /// How the commitlog's partial tail block is protected against a torn rewrite.
+    pub fn tail_protection(&self) -> String {
+        self.commitlog.tail_protection()
+    }
+
+    /// A line for the operator's log that the engine produced while running (each event
+    /// once), such as the kernel refusing RWF_ATOMIC writes.
+    pub fn take_notice(&mut self) -> Option<String> {
+        self.commitlog.take_notice()
     }
 
     pub fn stats(&self) -> ShardStats {
