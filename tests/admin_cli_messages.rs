@@ -45,6 +45,23 @@ fn online_client(cluster: &Cluster, group: &str, producer: &str, topic: &str) ->
     client
 }
 
+/// `updateTopic` with `queues` read and write queues on DefaultCluster, then wait until the
+/// name server routes it.
+fn create_topic(cluster: &Cluster, topic: &str, queues: &str) {
+    cluster.admin_ok(&[
+        "updateTopic",
+        "-c",
+        "DefaultCluster",
+        "-t",
+        topic,
+        "-r",
+        queues,
+        "-w",
+        queues,
+    ]);
+    cluster.admin_until(&["topicRoute", "-t", topic], |_| true);
+}
+
 fn commit_offset(cluster: &Cluster, group: &str, topic: &str, queue: i32, offset: i64) {
     let mut client = Client::connect(&cluster.broker);
     let (queue, offset) = (queue.to_string(), offset.to_string());
@@ -101,18 +118,7 @@ fn progress_row(progress: &str, queue: &str) -> (i64, i64, i64) {
 #[test]
 fn sent_messages_are_found_by_every_id_and_read_back_by_consume_message() {
     let cluster = Cluster::start();
-    cluster.admin_ok(&[
-        "updateTopic",
-        "-c",
-        "DefaultCluster",
-        "-t",
-        "MsgTopic",
-        "-r",
-        "2",
-        "-w",
-        "2",
-    ]);
-    cluster.admin_until(&["topicRoute", "-t", "MsgTopic"], |_| true);
+    create_topic(&cluster, "MsgTopic", "2");
 
     let text = cluster.admin_ok(&[
         "sendMessage",
@@ -281,18 +287,7 @@ fn sent_messages_are_found_by_every_id_and_read_back_by_consume_message() {
 #[test]
 fn consumer_progress_shows_the_backlog_and_resets_move_committed_offsets() {
     let cluster = Cluster::start();
-    cluster.admin_ok(&[
-        "updateTopic",
-        "-c",
-        "DefaultCluster",
-        "-t",
-        "LagTopic",
-        "-r",
-        "2",
-        "-w",
-        "2",
-    ]);
-    cluster.admin_until(&["topicRoute", "-t", "LagTopic"], |_| true);
+    create_topic(&cluster, "LagTopic", "2");
     for body in ["a", "b", "c"] {
         send(&cluster, "LagTopic", "0", body, "k");
     }
@@ -567,18 +562,7 @@ fn running_info_call(broker: &str, client_id: &str) -> std::thread::JoinHandle<R
 #[test]
 fn broker_relays_tool_requests_to_the_consumer_client_and_its_answers_back() {
     let cluster = Cluster::start();
-    cluster.admin_ok(&[
-        "updateTopic",
-        "-c",
-        "DefaultCluster",
-        "-t",
-        "RelayTopic",
-        "-r",
-        "2",
-        "-w",
-        "2",
-    ]);
-    cluster.admin_until(&["topicRoute", "-t", "RelayTopic"], |_| true);
+    create_topic(&cluster, "RelayTopic", "2");
     let sent = send(&cluster, "RelayTopic", "0", "relay-body", "k");
     commit_offset(&cluster, "RelayGroup", "RelayTopic", 0, 0);
     commit_offset(&cluster, "RelayGroup", "RelayTopic", 1, 0);
@@ -691,18 +675,7 @@ fn broker_relays_tool_requests_to_the_consumer_client_and_its_answers_back() {
 #[test]
 fn query_msg_by_id_resends_a_message_and_refuses_to_push_to_a_pull_consumer() {
     let cluster = Cluster::start();
-    cluster.admin_ok(&[
-        "updateTopic",
-        "-c",
-        "DefaultCluster",
-        "-t",
-        "ResendTopic",
-        "-r",
-        "1",
-        "-w",
-        "1",
-    ]);
-    cluster.admin_until(&["topicRoute", "-t", "ResendTopic"], |_| true);
+    create_topic(&cluster, "ResendTopic", "1");
     let sent = send(&cluster, "ResendTopic", "0", "again", "resend-key");
     let unique_key = sent["msgId"].as_str().unwrap();
     let text = cluster.admin_until(
@@ -799,18 +772,7 @@ fn query_msg_by_id_resends_a_message_and_refuses_to_push_to_a_pull_consumer() {
 #[test]
 fn consumer_progress_in_flight_counts_what_a_group_pulled_but_did_not_commit() {
     let cluster = Cluster::start();
-    cluster.admin_ok(&[
-        "updateTopic",
-        "-c",
-        "DefaultCluster",
-        "-t",
-        "InflightTopic",
-        "-r",
-        "1",
-        "-w",
-        "1",
-    ]);
-    cluster.admin_until(&["topicRoute", "-t", "InflightTopic"], |_| true);
+    create_topic(&cluster, "InflightTopic", "1");
     for body in ["a", "b", "c"] {
         send(&cluster, "InflightTopic", "0", body, "k");
     }

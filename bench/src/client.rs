@@ -70,18 +70,11 @@ impl Connection {
     /// The next response among the bytes already read, skipping server-initiated requests;
     /// `None` when they hold no complete one.
     fn decode_buffered(&mut self) -> io::Result<Option<RemotingCommand>> {
-        loop {
-            let decoded =
-                frame::decode(&self.buffer[self.read_start..self.filled], FRAME_BYTES_MAX)
-                    .map_err(invalid_data)?;
-            let Some((command, used)) = decoded else {
-                return Ok(None);
-            };
-            self.read_start += used;
-            if command.is_response() {
-                return Ok(Some(command));
-            }
-        }
+        let Some((mut command, body)) = self.decode_buffered_in_place()? else {
+            return Ok(None);
+        };
+        command.body = self.buffer[body].to_vec().into();
+        Ok(Some(command))
     }
 
     /// As `decode_buffered`, but the body stays in the read buffer: the response comes back

@@ -19,11 +19,8 @@ pub(crate) struct Counters {
 
 impl Counters {
     pub(crate) fn record(&self, latency_us: u64, bytes: u64) {
-        self.success.fetch_add(1, Ordering::Relaxed);
         let ms = latency_us / 1000;
-        self.latency_ms_total.fetch_add(ms, Ordering::Relaxed);
-        self.latency_ms_max.fetch_max(ms, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.record_many(1, ms, ms, bytes);
     }
 
     /// `count` successes at once, with their summed and largest latency in milliseconds.

@@ -151,12 +151,11 @@ pub fn decode(
     buffer: &[u8],
     max_frame_bytes: usize,
 ) -> Result<Option<(RemotingCommand, usize)>, FrameError> {
-    let Some(frame) = split(buffer, max_frame_bytes)? else {
+    let Some((mut command, body, consumed)) = decode_in_place(buffer, max_frame_bytes)? else {
         return Ok(None);
     };
-    let mut command = decode_header(&frame)?;
-    command.body = Bytes::copy_from_slice(frame.body);
-    Ok(Some((command, frame.consumed)))
+    command.body = Bytes::copy_from_slice(&buffer[body]);
+    Ok(Some((command, consumed)))
 }
 
 /// As [`decode`], but the body shares `buffer`'s allocation instead of being copied (for
@@ -165,13 +164,11 @@ pub fn decode_bytes(
     buffer: &Bytes,
     max_frame_bytes: usize,
 ) -> Result<Option<(RemotingCommand, usize)>, FrameError> {
-    let Some(frame) = split(buffer, max_frame_bytes)? else {
+    let Some((mut command, body, consumed)) = decode_in_place(buffer, max_frame_bytes)? else {
         return Ok(None);
     };
-    let mut command = decode_header(&frame)?;
-    let body_start = FRAME_PREFIX_BYTES + frame.header.len();
-    command.body = buffer.slice(body_start..frame.consumed);
-    Ok(Some((command, frame.consumed)))
+    command.body = buffer.slice(body);
+    Ok(Some((command, consumed)))
 }
 
 /// As [`decode`], but the body stays in `buffer`: the command's body is empty and the body's

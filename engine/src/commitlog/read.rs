@@ -228,22 +228,7 @@ impl Commitlog {
         };
         let (file, base) = (segment.direct, segment.base);
         let length = READ_WINDOW_BYTES_MAX.min(base + self.segments.segment_bytes() - next);
-        let Ok(size) = usize::try_from(length) else {
-            return;
-        };
-        let buffer = match storage.buffer() {
-            Some(buffer) if buffer.capacity() >= size => buffer,
-            _ => IoBuffer::unpooled(size),
-        };
-        self.next_token += 1;
-        let token = READ_TOKEN_TAG | self.next_token;
-        let op = Op::Read {
-            file,
-            offset: next - base,
-            buffer,
-            range: 0..size,
-        };
-        if storage.submit(vec![ChainLink { op, token }]).is_ok() {
+        if let Ok(token) = self.submit_read(storage, file, next - base, length) {
             self.stats.read_aheads += 1;
             self.read_cache.ahead = Some(ReadAhead {
                 token,
@@ -293,10 +278,23 @@ impl Commitlog {
         file_offset: u64,
         length: u64,
     ) -> Result<IoBuffer, ReadError> {
-        let length = usize::try_from(length).map_err(|_| ReadError::NotFound)?;
+        let token = self.submit_read(storage, file, file_offset, length)?;
+        self.wait_read(storage, token, length)
+    }
+
+    /// Submit an O_DIRECT read of `length` bytes at `file_offset` into a pool buffer (or an
+    /// unpooled one when none is free); returns its token.
+    fn submit_read(
+        &mut self,
+        storage: &mut dyn Storage,
+        file: FileHandle,
+        file_offset: u64,
+        length: u64,
+    ) -> Result<u64, ReadError> {
+        let size = usize::try_from(length).map_err(|_| ReadError::NotFound)?;
         let buffer = match storage.buffer() {
-            Some(buffer) if buffer.capacity() >= length => buffer,
-            _ => IoBuffer::unpooled(length),
+            Some(buffer) if buffer.capacity() >= size => buffer,
+            _ => IoBuffer::unpooled(size),
         };
         self.next_token += 1;
         let token = READ_TOKEN_TAG | self.next_token;
@@ -304,12 +302,12 @@ impl Commitlog {
             file,
             offset: file_offset,
             buffer,
-            range: 0..length,
+            range: 0..size,
         };
         storage
             .submit(vec![ChainLink { op, token }])
             .map_err(|_| ReadError::Io(std::io::Error::other("the I/O backend refused a read")))?;
-        self.wait_read(storage, token, u64::try_from(length).unwrap_or(u64::MAX))
+        Ok(token)
     }
 
     /// Wait for the read with `token`, completing the commit chain's completions (and the

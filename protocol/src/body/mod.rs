@@ -87,8 +87,7 @@ where
 /// is the common case.
 pub fn quote_keys(text: &[u8]) -> Cow<'_, [u8]> {
     let mut quoted: Option<Vec<u8>> = None;
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = StringTracker::default();
     // A key can only follow `{`, or `,` inside an object; `containers` records the open
     // brackets so a `,` in an array is not mistaken for one.
     let mut containers: Vec<u8> = Vec::new();
@@ -96,20 +95,10 @@ pub fn quote_keys(text: &[u8]) -> Cow<'_, [u8]> {
     let mut index = 0;
     while index < text.len() {
         let byte = text[index];
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
-            }
+        if strings.feed(byte) {
+            expect_key = false;
         } else {
             match byte {
-                b'"' => {
-                    in_string = true;
-                    expect_key = false;
-                }
                 b'{' if expect_key => {
                     if let Some(end) = object_key_end(text, index) {
                         let output = quoted.get_or_insert_with(|| text[..index].to_vec());
@@ -159,27 +148,43 @@ pub fn quote_keys(text: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// Whether a byte-by-byte scan of JSON text stands inside a string literal.
+#[derive(Default)]
+struct StringTracker {
+    inside: bool,
+    escaped: bool,
+}
+
+impl StringTracker {
+    /// Feed the next byte; true when it belongs to a string literal (its quotes included).
+    fn feed(&mut self, byte: u8) -> bool {
+        if self.inside {
+            if self.escaped {
+                self.escaped = false;
+            } else if byte == b'\\' {
+                self.escaped = true;
+            } else if byte == b'"' {
+                self.inside = false;
+            }
+            return true;
+        }
+        self.inside = byte == b'"';
+        self.inside
+    }
+}
+
 /// End (one past the closing brace) of an object key starting with the `{` at `start`, if the
 /// object is balanced and followed (after spaces) by `:`.
 fn object_key_end(text: &[u8], start: usize) -> Option<usize> {
     let mut depth = 0_usize;
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = StringTracker::default();
     let mut end = start;
     while let Some(&byte) = text.get(end) {
         end += 1;
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
-            }
+        if strings.feed(byte) {
             continue;
         }
         match byte {
-            b'"' => in_string = true,
             b'{' | b'[' => depth += 1,
             b'}' | b']' => {
                 depth -= 1;
