@@ -166,6 +166,9 @@ pub struct BrokerConfig {
     pub buffer_pool_bytes: Option<u64>,
     /// `tailCacheBytes` (ringmq): recently written data kept in memory for reads.
     pub tail_cache_bytes: u64,
+    /// `zeroFillAheadBytes` (ringmq): how far ahead of the writer commitlog segments are
+    /// zero-filled so appends overwrite written blocks; 0 turns it off.
+    pub zero_fill_ahead_bytes: u64,
     /// `logDir` (ringmq); default `~/logs/rocketmqlogs`, where RocketMQ writes broker.log.
     pub log_dir: PathBuf,
     /// Known but untyped keys set in the file, by key.
@@ -278,6 +281,7 @@ impl BrokerConfig {
             io_backend: IoBackend::Auto,
             buffer_pool_bytes: None,
             tail_cache_bytes: 64 << 20,
+            zero_fill_ahead_bytes: ringmq_engine::constants::ZERO_FILL_AHEAD_BYTES_DEFAULT,
             log_dir: tilde("logs/rocketmqlogs"),
             raw: BTreeMap::new(),
         }

@@ -214,6 +214,7 @@ pub(crate) fn engine_config(config: &BrokerConfig, store_host: SocketAddr) -> En
     engine.flush_thorough_interval = config.flush_commitlog_thorough_interval;
     engine.sync_flush_timeout = config.sync_flush_timeout;
     engine.tail_cache_bytes = usize::try_from(config.tail_cache_bytes).unwrap_or(usize::MAX);
+    engine.zero_fill_ahead_bytes = config.zero_fill_ahead_bytes;
     if let Some(bytes) = config.buffer_pool_bytes {
         engine.buffer_pool_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
         engine.buffer_pool_sizing = PoolSizing::Explicit;

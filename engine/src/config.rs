@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::constants::{
     BUFFER_POOL_BYTES_DEFAULT, COMMITLOG_SEGMENT_BYTES_DEFAULT, COMMITLOG_SEGMENT_BYTES_MIN,
-    CONSUME_QUEUE_ENTRY_BYTES, CONSUME_QUEUE_FILE_BYTES_DEFAULT,
+    CONSUME_QUEUE_ENTRY_BYTES, CONSUME_QUEUE_FILE_BYTES_DEFAULT, ZERO_FILL_AHEAD_BYTES_DEFAULT,
 };
 use crate::io::memlock::{PoolRequest, PoolSizing};
 
@@ -96,6 +96,10 @@ pub struct EngineConfig {
     pub sync_flush_timeout: Duration,
     /// Bytes of recently written data kept in memory for zero-copy reads.
     pub tail_cache_bytes: usize,
+    /// How far ahead of the writer the commitlog is zero-filled, so data writes overwrite
+    /// written blocks instead of converting unwritten extents (0: off; see
+    /// `commitlog/prefill.rs`).
+    pub zero_fill_ahead_bytes: u64,
     /// Bytes of the aligned buffer pool for staging batches and in-flight writes: exactly
     /// this, or at most this when `buffer_pool_sizing` is `FromMemlock` (`bufferPoolBytes`
     /// unset).
@@ -129,6 +133,7 @@ impl EngineConfig {
             flush_thorough_interval: Duration::from_secs(10),
             sync_flush_timeout: Duration::from_secs(5),
             tail_cache_bytes: 64 << 20,
+            zero_fill_ahead_bytes: ZERO_FILL_AHEAD_BYTES_DEFAULT,
             buffer_pool_bytes: BUFFER_POOL_BYTES_DEFAULT,
             buffer_pool_sizing: PoolSizing::FromMemlock,
             checkpoint_interval: Duration::from_secs(1),

@@ -32,6 +32,11 @@ pub const BUFFER_POOL_BYTES_DEFAULT: usize = 32 << 20;
 /// a larger unregistered pool is the better deal then. Checked in `commitlog/mod.rs`.
 pub const BUFFER_POOL_BYTES_MIN: usize = 13 * COMMIT_BATCH_BYTES_MAX;
 
+/// Default `zeroFillAheadBytes`: how far ahead of the writer segment files are zero-filled
+/// (`commitlog/prefill.rs`). 32 zero writes of 1 MiB: far enough that the writer does not
+/// catch up between two of them, near enough that a restart wastes little.
+pub const ZERO_FILL_AHEAD_BYTES_DEFAULT: u64 = 32 << 20;
+
 /// BLANK record written at the end of a segment: total size i32 + magic i32.
 pub const END_OF_SEGMENT_BLANK_BYTES_MIN: u64 = 8;
 

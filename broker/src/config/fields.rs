@@ -442,6 +442,13 @@ pub(crate) const FIELDS: &[Field] = &[
         1 << 40,
         "a size in bytes"
     ),
+    ranged!(
+        "zeroFillAheadBytes",
+        zero_fill_ahead_bytes,
+        0,
+        1 << 40,
+        "a size in bytes (0 turns zero-filling off)"
+    ),
     Field {
         key: "logDir",
         alias_of: None,

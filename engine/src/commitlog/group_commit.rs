@@ -79,8 +79,14 @@ impl Commitlog {
             || (since >= self.flush_interval && dirty >= self.flush_least_bytes)
     }
 
-    /// Submit the next chain if none is in flight and there is work. `now` is monotonic.
+    /// Submit the next chain if none is in flight and there is work, then the next zero
+    /// write ahead of the writer. `now` is monotonic.
     pub(crate) fn pump(&mut self, storage: &mut dyn Storage, now: Duration) {
+        self.pump_chain(storage, now);
+        self.pump_prefill(storage);
+    }
+
+    fn pump_chain(&mut self, storage: &mut dyn Storage, now: Duration) {
         if self.chain.is_some() || self.latch.is_some() {
             return;
         }
@@ -135,6 +141,11 @@ impl Commitlog {
         let mut end = self.written;
         while let Some(batch) = self.pending.front() {
             if !writes.is_empty() && bytes + batch.write_len() > CHAIN_BYTES_MAX {
+                break;
+            }
+            let write_end = batch.block_start + u64::try_from(batch.write_len()).unwrap_or(0);
+            if self.prefill_overlaps(batch.block_start, write_end) {
+                self.stats.prefill_holds += 1;
                 break;
             }
             let batch = self.pending.pop_front().expect("front was checked");
@@ -301,7 +312,10 @@ impl Commitlog {
     }
 
     pub(crate) fn complete(&mut self, completion: Completion) {
-        let Some(completion) = self.complete_read_ahead(completion) else {
+        let Some(completion) = self
+            .complete_read_ahead(completion)
+            .and_then(|completion| self.complete_prefill(completion))
+        else {
             return;
         };
         if !self.owns(completion.token) {

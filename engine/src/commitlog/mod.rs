@@ -17,6 +17,7 @@
 //! partial block in full, so O_DIRECT never needs a read-modify-write.
 
 mod group_commit;
+mod prefill;
 mod read;
 pub(crate) mod segment_set;
 pub(crate) mod tail_cache;
@@ -110,6 +111,11 @@ pub struct CommitlogStats {
     pub cold_reads: u64,
     /// Windows read ahead of a sequential cold reader.
     pub read_aheads: u64,
+    /// Zero writes ahead of the writer, and their bytes.
+    pub prefill_writes: u64,
+    pub prefill_bytes: u64,
+    /// Chains cut short because a batch would have overlapped the zero write in flight.
+    pub prefill_holds: u64,
 }
 
 /// The commitlog of one shard (see the module docs).
@@ -131,6 +137,7 @@ pub struct Commitlog {
     tail: TailCache,
     undispatched: VecDeque<Chunk>,
     read_cache: ReadCache,
+    prefill: prefill::Prefill,
     latch: Option<Latch>,
     /// Completions of other components that arrived during a blocking cold read.
     foreign: Vec<crate::io::Completion>,
@@ -175,6 +182,7 @@ impl Commitlog {
             tail: TailCache::new(config.tail_cache_bytes),
             undispatched: VecDeque::new(),
             read_cache: ReadCache::default(),
+            prefill: prefill::Prefill::new(config.zero_fill_ahead_bytes),
             latch: None,
             foreign: Vec::new(),
             last_flush: Duration::ZERO,
@@ -279,6 +287,7 @@ impl Commitlog {
         self.appended = end;
         self.written = end;
         self.durable = end;
+        self.restart_prefill();
         let segment_base = end - end % self.segments.segment_bytes();
         if self.segments.find(end).is_none() {
             self.segments
@@ -427,6 +436,7 @@ impl Commitlog {
             storage.recycle(staging.buffer);
         }
         self.settle_read_ahead(storage);
+        self.settle_prefill(storage);
         self.segments
             .remove_from(storage, 0)
             .map_err(|error| AppendError::SegmentCreation(error.to_string()))?;
@@ -456,6 +466,7 @@ impl Commitlog {
             storage.recycle(staging.buffer);
         }
         self.settle_read_ahead(storage);
+        self.settle_prefill(storage);
         self.tail.clear();
         self.read_cache.clear();
         Ok(())
@@ -600,7 +611,9 @@ impl Commitlog {
 
     /// Close handles after a clean flush.
     pub(crate) fn close(&mut self, storage: &mut dyn Storage) -> io::Result<()> {
+        self.stop_prefill();
         self.settle_read_ahead(storage);
+        self.settle_prefill(storage);
         self.segments.close(storage)
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::error::ReadError;
-use crate::io::{ChainLink, Completion, FileHandle, IoBuffer, Op, Storage};
+use crate::io::{token_tag, ChainLink, Completion, FileHandle, IoBuffer, Op, Storage};
 use crate::types::PhysicalOffset;
 
 use super::{floor_block, Commitlog};
@@ -26,8 +26,6 @@ pub(super) const READ_CACHE_WINDOWS_MAX: usize = 4;
 const READ_WINDOW_BYTES_MAX: u64 = 1 << 20;
 /// Polls of one second each before a cold read is declared stuck.
 const READ_POLLS_MAX: u32 = 30;
-/// Tokens of cold reads carry this bit so they never collide with chain tokens.
-const READ_TOKEN_TAG: u64 = 1 << 62;
 
 #[derive(Debug)]
 struct Window {
@@ -248,7 +246,7 @@ impl Commitlog {
             .take_if(|ahead| ahead.token == completion.token);
         let Some(ahead) = ours else {
             // Any other read completing here is a read-ahead forgotten by `clear`: drop it.
-            return (completion.token & READ_TOKEN_TAG == 0).then_some(completion);
+            return (completion.token & token_tag::READ == 0).then_some(completion);
         };
         if let Ok(window) = read_result(completion, ahead.length)
             .and_then(|buffer| window_of(ahead.start, ahead.valid_end, ahead.length, buffer))
@@ -297,7 +295,7 @@ impl Commitlog {
             _ => IoBuffer::unpooled(size),
         };
         self.next_token += 1;
-        let token = READ_TOKEN_TAG | self.next_token;
+        let token = token_tag::READ | self.next_token;
         let op = Op::Read {
             file,
             offset: file_offset,
@@ -308,6 +306,20 @@ impl Commitlog {
             .submit(vec![ChainLink { op, token }])
             .map_err(|_| ReadError::Io(std::io::Error::other("the I/O backend refused a read")))?;
         Ok(token)
+    }
+
+    /// Handle a completion that arrived while waiting for one of this log's own operations:
+    /// the commit chain's, the read-ahead's and the zero write's are taken here, anything
+    /// else is kept for the shard.
+    pub(super) fn route_while_waiting(&mut self, completion: Completion) {
+        if self.owns(completion.token) {
+            self.complete(completion);
+        } else if let Some(other) = self
+            .complete_read_ahead(completion)
+            .and_then(|completion| self.complete_prefill(completion))
+        {
+            self.foreign.push(other);
+        }
     }
 
     /// Wait for the read with `token`, completing the commit chain's completions (and the
@@ -327,10 +339,8 @@ impl Commitlog {
             for completion in completions.drain(..) {
                 if completion.token == token {
                     ours = Some(completion);
-                } else if self.owns(completion.token) {
-                    self.complete(completion);
-                } else if let Some(other) = self.complete_read_ahead(completion) {
-                    self.foreign.push(other);
+                } else {
+                    self.route_while_waiting(completion);
                 }
             }
             if let Some(completion) = ours {

@@ -135,6 +135,16 @@ impl SegmentSet {
         self.segments.get(&base)
     }
 
+    /// The O_DIRECT handle of the file holding `local` when it is the newest segment or the
+    /// preallocated spare (the only files still to be written).
+    pub(crate) fn writable_file(&self, local: u64) -> Option<FileHandle> {
+        let base = local - local % self.segment_bytes;
+        self.last()
+            .filter(|last| last.base == base)
+            .or_else(|| self.spare.as_ref().filter(|spare| spare.base == base))
+            .map(|segment| segment.direct)
+    }
+
     /// Make the segment starting at `base` the newest one (using the spare when it fits).
     pub(crate) fn roll_to(&mut self, storage: &mut dyn Storage, base: u64) -> io::Result<()> {
         assert_eq!(

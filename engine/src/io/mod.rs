@@ -41,6 +41,21 @@ use std::time::Duration;
 
 pub use buffer::IoBuffer;
 
+/// The high bits of a completion token name the component that issued the operation, so a
+/// shard routes every completion to its owner. Commit-chain tokens carry none of them.
+pub(crate) mod token_tag {
+    /// Cold reads and read-aheads of the commitlog.
+    pub(crate) const READ: u64 = 1 << 62;
+    /// Checkpoint writes and syncs of the shard.
+    pub(crate) const CHECKPOINT: u64 = 1 << 61;
+    /// Zero writes ahead of the commitlog's writer.
+    pub(crate) const PREFILL: u64 = 1 << 60;
+
+    // Distinct bits, so no component mistakes another's completion for its own.
+    const _: () =
+        assert!(READ & CHECKPOINT == 0 && READ & PREFILL == 0 && CHECKPOINT & PREFILL == 0);
+}
+
 /// Backend-local handle of an open file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileHandle(pub u32);

@@ -104,6 +104,9 @@ pub struct SimConfig {
     pub fsync_error_probability: f64,
     /// Fail exactly the k-th fdatasync (1-based) issued through this storage with EIO.
     pub fail_fsync_number: Option<u64>,
+    /// Fail every data-plane write that reaches this file offset or beyond with EIO (a bad
+    /// region of the device).
+    pub fail_writes_from_offset: Option<u64>,
     /// The machine dies at the next sync once the disk has this many successful syncs (see
     /// [`SimDisk::fsync_count`]): that sync and every later operation fail with EIO, while
     /// writes issued before it stay unsynced on the device. Take [`SimDisk::crash`] afterwards.
@@ -138,6 +141,7 @@ impl Default for SimConfig {
             short_write_probability: 0.0,
             fsync_error_probability: 0.0,
             fail_fsync_number: None,
+            fail_writes_from_offset: None,
             crash_after_fsyncs: None,
             in_flight_max: 256,
             chunk_bytes: 64 * 1024,
@@ -574,6 +578,52 @@ impl SimStorage {
         kept * unit
     }
 
+    /// Run one write link: check it, then record the change as not yet durable.
+    fn execute_write(
+        &mut self,
+        handle: SimHandle,
+        offset: u64,
+        source: &[u8],
+        atomic: bool,
+    ) -> Result<usize, IoError> {
+        if handle.mode == OpenMode::Direct {
+            check_direct(offset, source.len(), source.as_ptr().addr())
+                .map_err(|_| IoError::from_errno(libc::EINVAL))?;
+        }
+        let reach = offset + u64::try_from(source.len()).unwrap_or(u64::MAX);
+        if self
+            .config
+            .fail_writes_from_offset
+            .is_some_and(|bad| reach > bad)
+        {
+            return Err(IoError::from_errno(libc::EIO));
+        }
+        // An untorn write is all or nothing; it is never short.
+        let length = if atomic {
+            source.len()
+        } else {
+            self.short_write_length(source.len(), handle.mode)
+        };
+        let unit = if atomic {
+            self.check_atomic(handle.mode, offset, length)?;
+            length
+        } else {
+            self.config.sector_bytes
+        };
+        let change = Change::Write {
+            offset: to_index(offset)?,
+            data: source[..length].to_vec(),
+            unit,
+            fragile: self.config.damage_torn_writes && !atomic && length > unit,
+        };
+        self.disk
+            .state
+            .borrow_mut()
+            .inode(handle.inode)
+            .record(change);
+        Ok(length)
+    }
+
     /// Run one link against the disk now.
     fn execute(&mut self, op: &mut Op) -> Result<usize, IoError> {
         if self.is_dead() {
@@ -589,37 +639,7 @@ impl SimStorage {
                 range,
                 atomic,
                 ..
-            } => {
-                let source = &buffer[range.clone()];
-                if handle.mode == OpenMode::Direct {
-                    check_direct(*offset, source.len(), source.as_ptr().addr())
-                        .map_err(|_| IoError::from_errno(libc::EINVAL))?;
-                }
-                // An untorn write is all or nothing; it is never short.
-                let length = if *atomic {
-                    source.len()
-                } else {
-                    self.short_write_length(source.len(), handle.mode)
-                };
-                let unit = if *atomic {
-                    self.check_atomic(handle.mode, *offset, length)?;
-                    length
-                } else {
-                    self.config.sector_bytes
-                };
-                let change = Change::Write {
-                    offset: to_index(*offset)?,
-                    data: source[..length].to_vec(),
-                    unit,
-                    fragile: self.config.damage_torn_writes && !*atomic && length > unit,
-                };
-                self.disk
-                    .state
-                    .borrow_mut()
-                    .inode(handle.inode)
-                    .record(change);
-                Ok(length)
-            }
+            } => self.execute_write(handle, *offset, &buffer[range.clone()], *atomic),
             Op::Read {
                 offset,
                 buffer,

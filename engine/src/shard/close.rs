@@ -34,6 +34,7 @@ impl std::error::Error for CloseError {}
 impl Shard {
     /// Flush and close. Consumes the shard: durability never happens in `Drop`.
     pub fn close(mut self) -> Result<(), CloseError> {
+        self.commitlog.stop_prefill();
         self.commitlog.request_flush();
         for _ in 0..CLOSE_POLLS_MAX {
             self.wait(Duration::from_millis(10))

@@ -23,7 +23,7 @@ use crate::config::EngineConfig;
 use crate::consume_queue::{ConsumeQueue, QueueEntry};
 use crate::error::{AppendError, Latch, OpenError};
 use crate::index::Index;
-use crate::io::{ChainLink, Completion, FileHandle, Op, Storage};
+use crate::io::{token_tag, ChainLink, Completion, FileHandle, Op, Storage};
 use crate::recovery::{self, RecoveryReport};
 use crate::types::{PhysicalOffset, QueueId, QueueOffset, ShardId, TimestampMs};
 
@@ -35,8 +35,6 @@ pub use close::CloseError;
 pub use read::Boundary;
 pub use replica::{ReplicaError, ReplicaSpan};
 
-/// Checkpoint I/O tokens carry this bit.
-const CHECKPOINT_TOKEN_TAG: u64 = 1 << 61;
 /// Entries scanned per pull when tags filter some out.
 const FILTER_SCAN_ENTRIES_MAX: usize = 4096;
 /// Dispatch writes a queue's (or the index's) new entries once this many have gathered;
@@ -526,7 +524,7 @@ impl Shard {
     fn route_completions(&mut self) {
         self.commitlog.take_foreign(&mut self.completions);
         for completion in std::mem::take(&mut self.completions) {
-            if completion.token & CHECKPOINT_TOKEN_TAG != 0 {
+            if completion.token & token_tag::CHECKPOINT != 0 {
                 self.checkpoint_completed(&completion);
             } else {
                 self.commitlog.complete(completion);
@@ -643,7 +641,7 @@ pub(crate) fn dispatches_to_queue(sys_flag: i32) -> bool {
 impl Shard {
     fn checkpoint_token(&mut self) -> u64 {
         self.next_checkpoint_token += 1;
-        CHECKPOINT_TOKEN_TAG | self.next_checkpoint_token
+        token_tag::CHECKPOINT | self.next_checkpoint_token
     }
 
     /// Start a checkpoint when its interval has passed: fdatasync the queue and index files
