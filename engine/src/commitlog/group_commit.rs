@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use crate::config::FlushMode;
 use crate::error::Latch;
+use crate::io::buffer::Packer;
 use crate::io::buffer::ALIGNMENT;
 use crate::io::{ChainLink, Completion, IoBuffer, IoError, IoErrorKind, Op, Storage, UntornWrites};
 
@@ -454,13 +455,7 @@ impl Commitlog {
             return;
         };
         let used = usize::try_from(write.end - write.block_start).expect("a batch fits");
-        // Small batches are copied so a mostly empty pool buffer goes back at once.
-        let (bytes, memory_bytes) = if used < buffer.capacity() / 4 {
-            (Bytes::copy_from_slice(&buffer[..used]), used)
-        } else {
-            let capacity = buffer.capacity();
-            (Bytes::from_owner(buffer).slice(..used), capacity)
-        };
+        let (bytes, memory_bytes) = self.keep_written(buffer, used);
         let chunk = Chunk {
             block_start: write.block_start,
             data_start: write.data_start,
@@ -473,6 +468,27 @@ impl Commitlog {
         self.tail.push(chunk.clone());
         self.undispatched.push_back(chunk);
         self.tail.evict(super::floor_block(self.written));
+    }
+
+    /// The first `used` bytes of a written batch's buffer as a tail-cache chunk, and the memory
+    /// it holds. A large batch keeps its buffer. A small one is copied into the packer, the
+    /// buffer of an earlier small batch filled front to back, so that a mostly empty buffer
+    /// goes back to the pool at once; when the packer is full, this buffer becomes the next.
+    fn keep_written(&mut self, buffer: IoBuffer, used: usize) -> (Bytes, usize) {
+        if used >= buffer.capacity() / 4 {
+            let capacity = buffer.capacity();
+            return (Bytes::from_owner(buffer).slice(..used), capacity);
+        }
+        if let Some(bytes) = self
+            .packer
+            .as_mut()
+            .and_then(|packer| packer.pack(&buffer[..used]))
+        {
+            return (bytes, used);
+        }
+        let (packer, bytes) = Packer::adopt(buffer, used);
+        self.packer = Some(packer);
+        (bytes, used)
     }
 
     /// Latch read-only because an fdatasync outside the commitlog failed (checkpoint files).

@@ -138,6 +138,8 @@ pub struct Commitlog {
     undispatched: VecDeque<Chunk>,
     read_cache: ReadCache,
     prefill: prefill::Prefill,
+    /// Where small written batches are copied for the tail cache (see `keep_written`).
+    packer: Option<crate::io::buffer::Packer>,
     latch: Option<Latch>,
     /// Completions of other components that arrived during a blocking cold read.
     foreign: Vec<crate::io::Completion>,
@@ -183,6 +185,7 @@ impl Commitlog {
             undispatched: VecDeque::new(),
             read_cache: ReadCache::default(),
             prefill: prefill::Prefill::new(config.zero_fill_ahead_bytes),
+            packer: None,
             latch: None,
             foreign: Vec::new(),
             last_flush: Duration::ZERO,
@@ -569,16 +572,19 @@ impl Commitlog {
     }
 
     /// A pool buffer for a new batch. When the pool is dry, cached chunks give theirs back
-    /// (oldest first, never one the next commit may rewrite) before the append is refused,
+    /// (oldest first, never one the next commit may rewrite), and the packer lets go of its
+    /// buffer, before the append is refused,
     /// so a tail cache as large as the pool can never wedge appends.
     fn take_buffer(&mut self, storage: &mut dyn Storage) -> Option<IoBuffer> {
         loop {
             if let Some(buffer) = storage.buffer() {
                 return Some(buffer);
             }
-            if !self.tail.evict_oldest(floor_block(self.written)) {
-                return None;
+            if self.tail.evict_oldest(floor_block(self.written)) {
+                continue;
             }
+            // The packer's buffer goes back too once the chunks packed into it are evicted.
+            self.packer.take()?;
         }
     }
 

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 /// Alignment of O_DIRECT offsets, lengths and buffer addresses.
 pub const ALIGNMENT: usize = 4096;
 
@@ -147,6 +149,90 @@ impl Drop for IoBuffer {
     }
 }
 
+/// A written buffer reused front to back for copies of later small batches, each handed out
+/// as an immutable [`Bytes`] while the rest keeps filling. The tail cache keeps small batches
+/// this way instead of holding a mostly empty 1 MiB buffer each, or copying each into a fresh
+/// heap allocation (whose pages the allocator returns to the kernel and faults back in,
+/// zeroing each one, at the rate data is written). The buffer goes back to its pool once the
+/// packer and every slice it handed out are gone.
+pub struct Packer {
+    shared: Arc<IoBuffer>,
+    /// Bytes `[0, filled)` are handed out and never written again.
+    filled: usize,
+}
+
+/// One handed-out range of a packer's buffer.
+struct Packed {
+    shared: Arc<IoBuffer>,
+    start: usize,
+    end: usize,
+}
+
+impl AsRef<[u8]> for Packed {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `[start, end)` lies inside the buffer's chunk, was written by `Packer` before
+        // this slice existed, and is never written again (the packer only writes past
+        // `filled`, which is at or beyond `end`), so this shared view aliases no writer.
+        unsafe {
+            std::slice::from_raw_parts(self.shared.as_ptr().add(self.start), self.end - self.start)
+        }
+    }
+}
+
+impl Packer {
+    /// Adopt `buffer`, whose first `used` bytes hold data; returns them as the first slice.
+    pub fn adopt(buffer: IoBuffer, used: usize) -> (Self, Bytes) {
+        let used = used.min(buffer.capacity());
+        let mut packer = Self {
+            shared: Arc::new(buffer),
+            filled: 0,
+        };
+        let first = packer.hand_out(used);
+        (packer, first)
+    }
+
+    /// Bytes still free.
+    pub fn remaining(&self) -> usize {
+        self.shared.capacity() - self.filled
+    }
+
+    /// Copy `data` to the next free bytes and hand them out; `None` when it does not fit.
+    pub fn pack(&mut self, data: &[u8]) -> Option<Bytes> {
+        if data.len() > self.remaining() {
+            return None;
+        }
+        // The buffer came out of an I/O op, so its pointer is the region's, derived from a
+        // mutable allocation.
+        let target = self.shared.as_ptr().cast_mut();
+        // SAFETY: `[filled, filled + len)` is inside the chunk (checked above) and was never
+        // handed out, so no slice refers to it; `data` is another allocation (a caller's
+        // slice cannot borrow this packer's free bytes, which nothing exposes).
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), target.add(self.filled), data.len());
+        }
+        Some(self.hand_out(data.len()))
+    }
+
+    fn hand_out(&mut self, length: usize) -> Bytes {
+        let start = self.filled;
+        self.filled += length;
+        Bytes::from_owner(Packed {
+            shared: Arc::clone(&self.shared),
+            start,
+            end: self.filled,
+        })
+    }
+}
+
+impl fmt::Debug for Packer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Packer")
+            .field("capacity", &self.shared.capacity())
+            .field("filled", &self.filled)
+            .finish()
+    }
+}
+
 /// A fixed set of equal aligned chunks carved from one region.
 pub struct BufferPool {
     region: Arc<Region>,
@@ -258,6 +344,31 @@ mod tests {
         first[..4].copy_from_slice(b"ring");
         assert_eq!(&second[..4], &[0, 0, 0, 0]);
         assert_eq!(pool.outstanding(), 2);
+    }
+
+    // Hazard: the packer writes into the same buffer whose earlier ranges other threads are
+    // reading through handed-out slices; a slice must keep exactly the bytes it was given,
+    // and the buffer may go back to its pool only when the packer and every slice are gone
+    // (earlier, the next batch would overwrite bytes a reader still holds).
+    #[test]
+    fn packed_slices_keep_their_bytes_and_hold_the_buffer_until_the_last_is_gone() {
+        let mut pool = BufferPool::new(8192, 1).expect("pool");
+        let mut buffer = pool.take().expect("the only chunk");
+        buffer[..3].copy_from_slice(b"abc");
+        let (mut packer, first) = Packer::adopt(buffer, 3);
+        let second = packer.pack(b"defg").expect("fits");
+        let reader = std::thread::spawn(move || second.to_vec());
+        let third = packer.pack(&[7u8; 100]).expect("fits");
+        assert_eq!(reader.join().expect("join"), b"defg");
+        assert_eq!(&first[..], b"abc");
+        assert_eq!(&third[..], &[7u8; 100][..]);
+        assert_eq!(packer.remaining(), 8192 - 107);
+        assert!(packer.pack(&[0u8; 8192]).is_none(), "does not fit");
+        drop(packer);
+        drop(first);
+        assert!(pool.take().is_none(), "a slice still holds the buffer");
+        drop(third);
+        assert!(pool.take().is_some(), "the buffer came back");
     }
 
     #[test]
