@@ -603,6 +603,10 @@ impl Index {
             storage.remove_file(&file.path)?;
             removed += 1;
         }
+        if removed > 0 {
+            // Without it a power loss can bring the unlinked files back.
+            storage.sync_directory(&self.directory)?;
+        }
         Ok(removed)
     }
 

@@ -1,7 +1,7 @@
 //! Goal: retention deletes expired segments only at `deleteWhen` hours (or any hour when the
-//! disk is over `diskMaxUsedSpaceRatio`), never the newest segment, removes consume-queue
-//! files pointing at deleted data, and a full disk refuses appends with a message naming the
-//! usage and thresholds.
+//! disk is over `diskMaxUsedSpaceRatio`), never the newest segment, removes consume-queue and
+//! index files pointing at deleted data, no removed file comes back after a power loss, and a
+//! full disk refuses appends with a message naming the usage and thresholds.
 //! Method: an injected manual clock (UTC hours) and the simulator's reported disk size.
 
 mod common;
@@ -112,4 +112,49 @@ fn a_full_disk_refuses_appends_naming_usage_and_thresholds() {
         "{message}"
     );
     assert!(message.contains("diskMaxUsedSpaceRatio 75.0%"), "{message}");
+}
+
+// Hazard: a file unlinked without a sync of its directory can come back after a power loss.
+// A resurrected segment or queue file would bring deleted data back into the store; a stale
+// index file would outlive the data it points to. Every file retention removes must stay
+// removed in a crash image taken right after it.
+#[test]
+fn files_removed_by_retention_stay_removed_after_a_power_loss() {
+    let disk = SimDisk::new();
+    let clock = clock();
+    clock.set_wall(TimestampMs(THREE_AM - 80 * 3600 * 1000));
+    let mut config = config(FlushMode::Sync);
+    config.retention.check_interval = Duration::from_secs(3600 * 24 * 365);
+    let (mut shard, _) = open_shard(&disk, sim_config(9), config, &clock);
+    // Keys fill several index files (256 entries each) as the records fill segments.
+    for index in 0..600u64 {
+        let body = body_of(index, 2000);
+        let properties = format!("KEYS\u{1}key-{index}\u{2}");
+        shard
+            .append(&draft("Old", 0, &body, &properties))
+            .expect("append");
+        let end = shard.appended();
+        drive(&mut shard, &clock, |s| s.visible() >= end);
+    }
+    let before = disk.file_paths();
+    clock.set_wall(TimestampMs(THREE_AM + 3600 * 1000));
+    let report = shard.retain_now().expect("retain");
+    assert!(
+        report.segments_deleted >= 2 && report.queue_files_deleted >= 1,
+        "{report:?}"
+    );
+    assert!(
+        report.index_files_deleted >= 1,
+        "index files go too: {report:?}"
+    );
+    let after = disk.file_paths();
+    let removed: Vec<_> = before.iter().filter(|p| !after.contains(p)).collect();
+    for seed in 0..8 {
+        let image = disk.crash(seed).file_paths();
+        let back: Vec<_> = removed.iter().filter(|p| image.contains(p)).collect();
+        assert!(
+            back.is_empty(),
+            "seed {seed}: removed files came back: {back:?}"
+        );
+    }
 }
