@@ -150,6 +150,15 @@ pub struct BrokerConfig {
     pub ha_max_gap_not_in_sync: u32,
     /// `accessMessageInMemoryMaxRatio`: percent of RAM beyond which a consumer is "behind".
     pub access_message_in_memory_max_ratio: u32,
+    /// `maxTransferCountOnMessageInMemory` / `maxTransferBytesOnMessageInMemory` and the
+    /// `…InDisk` pair: caps of one pull that starts in the tail cache, or on disk. Unset
+    /// (the default), a pull returns up to 256 messages and 8 MiB: ringmq sends both kinds
+    /// without copying, so RocketMQ's page-cache limits (32 / 256 KiB, 8 / 64 KiB) would only
+    /// add round trips. Set, they apply as in RocketMQ.
+    pub max_transfer_count_in_memory: Option<u32>,
+    pub max_transfer_bytes_in_memory: Option<u32>,
+    pub max_transfer_count_in_disk: Option<u32>,
+    pub max_transfer_bytes_in_disk: Option<u32>,
     pub slave_timeout: Duration,
     /// `enableDLegerCommitLog`, `dLegerGroup`, `dLegerPeers`, `dLegerSelfId`.
     pub dledger_enable: bool,
@@ -272,6 +281,10 @@ impl BrokerConfig {
             ha_transfer_batch_bytes: 32 * 1024,
             ha_max_gap_not_in_sync: 256 * 1024 * 1024,
             access_message_in_memory_max_ratio: 40,
+            max_transfer_count_in_memory: None,
+            max_transfer_bytes_in_memory: None,
+            max_transfer_count_in_disk: None,
+            max_transfer_bytes_in_disk: None,
             slave_timeout: Duration::from_secs(3),
             dledger_enable: false,
             dledger_group: None,

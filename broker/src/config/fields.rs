@@ -411,6 +411,26 @@ pub(crate) const FIELDS: &[Field] = &[
         100,
         "a percentage"
     ),
+    optional!(
+        "maxTransferCountOnMessageInMemory",
+        max_transfer_count_in_memory,
+        |v| int_in(v, 1, JAVA_INT_MAX, "a message count")
+    ),
+    optional!(
+        "maxTransferBytesOnMessageInMemory",
+        max_transfer_bytes_in_memory,
+        |v| int_in(v, 1, JAVA_INT_MAX, "a size in bytes")
+    ),
+    optional!(
+        "maxTransferCountOnMessageInDisk",
+        max_transfer_count_in_disk,
+        |v| int_in(v, 1, JAVA_INT_MAX, "a message count")
+    ),
+    optional!(
+        "maxTransferBytesOnMessageInDisk",
+        max_transfer_bytes_in_disk,
+        |v| int_in(v, 1, JAVA_INT_MAX, "a size in bytes")
+    ),
     millis!("slaveTimeout", slave_timeout, 1),
     typed!("enableDLegerCommitLog", dledger_enable, values::boolean),
     optional!("dLegerGroup", dledger_group, values::name),

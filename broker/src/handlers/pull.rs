@@ -164,8 +164,16 @@ fn commit_if_asked(shard: &mut BrokerShard, header: &PullMessageRequestHeader, q
     }
 }
 
-fn read_limits(header: &PullMessageRequestHeader) -> ReadLimits {
-    ReadLimits {
+/// How much one pull may return: what the client asks, within ringmq's caps, and within
+/// `maxTransferCount…`/`maxTransferBytes…` when they are set, the `…InMemory` pair when
+/// the pull starts in the tail cache and the `…InDisk` pair when it starts on disk.
+fn read_limits(
+    shard: &mut BrokerShard,
+    header: &PullMessageRequestHeader,
+    queue_id: u32,
+    from: QueueOffset,
+) -> ReadLimits {
+    let mut limits = ReadLimits {
         messages_max: usize::try_from(header.max_msg_nums.clamp(1, PULL_MESSAGES_MAX))
             .unwrap_or(32),
         bytes_max: header
@@ -174,7 +182,33 @@ fn read_limits(header: &PullMessageRequestHeader) -> ReadLimits {
             .filter(|b| *b > 0)
             .unwrap_or(PULL_BYTES_MAX)
             .min(PULL_BYTES_MAX),
+    };
+    let config = &shard.context.config;
+    let (memory, disk) = (
+        (
+            config.max_transfer_count_in_memory,
+            config.max_transfer_bytes_in_memory,
+        ),
+        (
+            config.max_transfer_count_in_disk,
+            config.max_transfer_bytes_in_disk,
+        ),
+    );
+    if memory == (None, None) && disk == (None, None) {
+        return limits;
     }
+    let in_memory = shard
+        .engine
+        .queue_offset_in_memory(&header.topic, QueueId(queue_id), from);
+    let (count, bytes) = if in_memory { memory } else { disk };
+    let cap = |value: Option<u32>| value.and_then(|v| usize::try_from(v).ok());
+    if let Some(count) = cap(count) {
+        limits.messages_max = limits.messages_max.min(count);
+    }
+    if let Some(bytes) = cap(bytes) {
+        limits.bytes_max = limits.bytes_max.min(bytes);
+    }
+    limits
 }
 
 /// RocketMQ's response code and remark for a read status.
@@ -237,13 +271,10 @@ pub(crate) fn handle(
     }
     let from = QueueOffset(u64::try_from(header.queue_offset).unwrap_or(0));
     let accept = |tags: i64| filter.as_ref().is_none_or(|set| set.contains(&tags));
-    let read = shard.engine.read_queue(
-        &header.topic,
-        QueueId(queue_id),
-        from,
-        read_limits(&header),
-        &accept,
-    )?;
+    let limits = read_limits(shard, &header, queue_id, from);
+    let read = shard
+        .engine
+        .read_queue(&header.topic, QueueId(queue_id), from, limits, &accept)?;
     let (status, remark) = status_of(read.status, from);
     shard.pull_offsets.record(
         &header.consumer_group,
