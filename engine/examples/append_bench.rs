@@ -81,6 +81,7 @@ struct Options {
     keep: bool,
     /// Overrides `EngineConfig::tail_cache_bytes` (MiB) when set.
     tail_cache_mib: Option<usize>,
+    zero_fill_mib: Option<u64>,
 }
 
 /// The records one shard appends: fixed topic, body and properties except the key counter.
@@ -143,7 +144,7 @@ fn main() {
 
 fn usage() -> &'static str {
     "usage: append_bench --dir PATH [--appenders N] [--flush sync|async] [--shards S] \
-     [--size BYTES] [--seconds S] [--warmup S] [--backend auto|uring|fallback] [--tail-cache-mib M] [--keep]\n       \
+     [--size BYTES] [--seconds S] [--warmup S] [--backend auto|uring|fallback] [--tail-cache-mib M] [--zero-fill-mib M] [--keep]\n       \
      append_bench --dir PATH (--recovery-gib G | --recovery-mib M) [--size BYTES] [--drop-caches] [--tail-cache-mib M] [--keep]"
 }
 
@@ -161,6 +162,7 @@ fn parse_options(mut arguments: impl Iterator<Item = String>) -> Result<Options,
         drop_caches: false,
         keep: false,
         tail_cache_mib: None,
+        zero_fill_mib: None,
     };
     while let Some(flag) = arguments.next() {
         let mut value = || {
@@ -186,6 +188,7 @@ fn parse_options(mut arguments: impl Iterator<Item = String>) -> Result<Options,
                 }
             }
             "--tail-cache-mib" => options.tail_cache_mib = Some(number(&flag, &value()?)?),
+            "--zero-fill-mib" => options.zero_fill_mib = Some(number(&flag, &value()?)?),
             "--drop-caches" => options.drop_caches = true,
             "--keep" => options.keep = true,
             other => return Err(format!("unknown argument {other}")),
@@ -239,6 +242,9 @@ fn engine_config(root: &Path, options: &Options) -> EngineConfig {
     config.shard_count = options.shards;
     if let Some(mib) = options.tail_cache_mib {
         config.tail_cache_bytes = mib << 20;
+    }
+    if let Some(mib) = options.zero_fill_mib {
+        config.zero_fill_ahead_bytes = mib << 20;
     }
     config
 }
