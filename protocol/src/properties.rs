@@ -40,6 +40,26 @@ pub fn find<'a>(properties: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
+/// The values of several keys in one pass over the pairs: the first value of each, as
+/// [`find`] would return it. A message's hot paths (send, dispatch) ask for two or three keys
+/// of the same properties; one pass instead of one per key.
+pub fn find_all<'a, const N: usize>(properties: &'a str, keys: [&str; N]) -> [Option<&'a str>; N] {
+    let mut found = [None; N];
+    let mut missing = N;
+    for (name, value) in pairs(properties) {
+        for (slot, key) in found.iter_mut().zip(keys) {
+            if slot.is_none() && key == name {
+                *slot = Some(value);
+                missing -= 1;
+            }
+        }
+        if missing == 0 {
+            break;
+        }
+    }
+    found
+}
+
 /// Encode pairs in the given order.
 pub fn encode<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut text = String::new();
@@ -68,6 +88,24 @@ pub fn without(properties: &str, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Hazard: the one-pass lookup must answer exactly as one `find` per key, including a
+    // repeated key (first value wins), a key asked twice, a missing key, a short segment
+    // and a pair without a value separator.
+    #[test]
+    fn find_all_agrees_with_find_for_every_key() {
+        let samples = [
+            "TAGS\u{1}a\u{2}KEYS\u{1}k1 k2\u{2}UNIQ_KEY\u{1}U1\u{2}",
+            "UNIQ_KEY\u{1}first\u{2}UNIQ_KEY\u{1}second\u{2}x\u{2}NOSEP\u{2}",
+            "",
+            "TAGS\u{1}\u{2}ab\u{2}KEYS\u{1}\u{2}",
+        ];
+        for properties in samples {
+            let keys = [TAGS, UNIQ_KEY, KEYS, TAGS, "absent"];
+            let expected = keys.map(|key| find(properties, key));
+            assert_eq!(find_all(properties, keys), expected, "{properties:?}");
+        }
+    }
 
     #[test]
     fn round_trip_and_lookup() {

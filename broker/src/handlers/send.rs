@@ -177,6 +177,27 @@ fn append_one(
     Ok(shard.engine.append(&draft)?)
 }
 
+/// The message's UNIQ_KEY, added when it has none (as 5.x brokers do), and whether it lets
+/// its send wait for the flush (`WAIT` is not `false`). One pass over the properties.
+fn unique_key_and_wait(
+    shard: &BrokerShard,
+    message: &mut Outgoing<'_>,
+    position: usize,
+) -> (String, bool) {
+    let [unique, wait] = properties::find_all(
+        &message.properties,
+        [properties::UNIQ_KEY, properties::WAIT],
+    );
+    let wait = wait != Some("false");
+    if let Some(unique) = unique {
+        return (unique.to_owned(), wait);
+    }
+    let sequence = shard.engine.stats().commitlog.records_appended;
+    let key = unique_key(shard, sequence + u64::try_from(position).unwrap_or(0));
+    message.properties = properties::with(&message.properties, properties::UNIQ_KEY, &key);
+    (key, wait)
+}
+
 fn append_all(
     shard: &mut BrokerShard,
     origin: &Origin,
@@ -195,17 +216,9 @@ fn append_all(
         .unwrap_or(origin.peer);
     for (position, message) in messages.iter_mut().enumerate() {
         check_sizes(shard, message.body, &message.properties)?;
-        if properties::find(&message.properties, properties::UNIQ_KEY).is_none() {
-            let key = unique_key(
-                shard,
-                shard.engine.stats().commitlog.records_appended
-                    + u64::try_from(position).unwrap_or(0),
-            );
-            message.properties = properties::with(&message.properties, properties::UNIQ_KEY, &key);
-        }
-        wait &= properties::find(&message.properties, properties::WAIT) != Some("false");
-        transaction_id =
-            properties::find(&message.properties, properties::UNIQ_KEY).map(str::to_owned);
+        let (unique, waits) = unique_key_and_wait(shard, message, position);
+        wait &= waits;
+        transaction_id = Some(unique);
         let outcome = append_one(shard, header, message, born_host)?;
         first_queue_offset.get_or_insert(outcome.queue_offset.0);
         last_end = outcome.appended.end;

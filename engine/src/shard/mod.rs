@@ -574,13 +574,17 @@ impl Shard {
     ) -> io::Result<()> {
         let offset = PhysicalOffset(u64::try_from(found.physical_offset).unwrap_or(0));
         let timestamp = TimestampMs(u64::try_from(found.store_timestamp).unwrap_or(0));
+        let [tags, unique, keys] = properties::find_all(
+            found.properties,
+            [properties::TAGS, properties::UNIQ_KEY, properties::KEYS],
+        );
         if to_queue && dispatches_to_queue(found.sys_flag) {
             let queue_id = u32::try_from(found.queue_id).unwrap_or(0);
             let queue_offset = u64::try_from(found.queue_offset).unwrap_or(0);
             let entry = QueueEntry {
                 offset,
                 size: u32::try_from(found.total_size).unwrap_or(u32::MAX),
-                tags_code: tags_code(found.property(properties::TAGS)),
+                tags_code: tags_code(tags),
             };
             self.queue_state_or_create(found.topic, queue_id)?;
             let state = self
@@ -610,11 +614,11 @@ impl Shard {
                 != record::SYSFLAG_TRANSACTION_ROLLBACK
         {
             let storage = self.storage.as_mut();
-            if let Some(unique) = found.property(properties::UNIQ_KEY) {
+            if let Some(unique) = unique {
                 self.index
                     .add(storage, found.topic, unique, offset, timestamp)?;
             }
-            if let Some(keys) = found.property(properties::KEYS) {
+            if let Some(keys) = keys {
                 for key in keys.split(' ').filter(|key| !key.is_empty()) {
                     self.index
                         .add(storage, found.topic, key, offset, timestamp)?;
