@@ -14,8 +14,7 @@ use bytes::Bytes;
 
 use crate::config::FlushMode;
 use crate::error::Latch;
-use crate::io::buffer::Packer;
-use crate::io::buffer::ALIGNMENT;
+use crate::io::buffer::{Packer, ALIGNMENT};
 use crate::io::{ChainLink, Completion, IoBuffer, IoError, IoErrorKind, Op, Storage, UntornWrites};
 
 use super::{Batch, Chunk, Commitlog};
@@ -313,10 +312,7 @@ impl Commitlog {
     }
 
     pub(crate) fn complete(&mut self, completion: Completion) {
-        let Some(completion) = self
-            .complete_read_ahead(completion)
-            .and_then(|completion| self.complete_prefill(completion))
-        else {
+        let Some(completion) = self.complete_side_op(completion) else {
             return;
         };
         if !self.owns(completion.token) {

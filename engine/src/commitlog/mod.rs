@@ -572,9 +572,9 @@ impl Commitlog {
     }
 
     /// A pool buffer for a new batch. When the pool is dry, cached chunks give theirs back
-    /// (oldest first, never one the next commit may rewrite), and the packer lets go of its
-    /// buffer, before the append is refused,
-    /// so a tail cache as large as the pool can never wedge appends.
+    /// (oldest first, never one the next commit may rewrite) and the packer lets go of its
+    /// buffer before the append is refused, so a tail cache as large as the pool can never
+    /// wedge appends.
     fn take_buffer(&mut self, storage: &mut dyn Storage) -> Option<IoBuffer> {
         loop {
             if let Some(buffer) = storage.buffer() {

@@ -314,12 +314,16 @@ impl Commitlog {
     pub(super) fn route_while_waiting(&mut self, completion: Completion) {
         if self.owns(completion.token) {
             self.complete(completion);
-        } else if let Some(other) = self
-            .complete_read_ahead(completion)
-            .and_then(|completion| self.complete_prefill(completion))
-        {
+        } else if let Some(other) = self.complete_side_op(completion) {
             self.foreign.push(other);
         }
+    }
+
+    /// Take the completion of the read-ahead or the zero write in flight (the operations
+    /// this log runs beside its commit chain); any other completion is handed back.
+    pub(super) fn complete_side_op(&mut self, completion: Completion) -> Option<Completion> {
+        self.complete_read_ahead(completion)
+            .and_then(|completion| self.complete_prefill(completion))
     }
 
     /// Wait for the read with `token`, completing the commit chain's completions (and the
