@@ -142,11 +142,15 @@ pub const KNOWN_KEYS: [&str; 113] = [
     "zoneName",
 ];
 
-/// Slots of the hash index over [`KNOWN_KEYS`]; a power of two, at least four per key so that
-/// probe chains stay short.
-const INDEX_SLOTS: usize = 512;
+/// Bits of a slot number in the hash index over [`KNOWN_KEYS`].
+const INDEX_SLOT_BITS: u32 = 9;
+/// Slots of the index: at least four per key so that probe chains stay short.
+const INDEX_SLOTS: usize = 1 << INDEX_SLOT_BITS;
 /// The longest probe chain the index may have (checked when it is built).
 const INDEX_PROBES_MAX: usize = 4;
+/// Entries a decoder reserves for a non-empty extFields: the largest common headers (send V1,
+/// pull) have about 15 fields.
+pub(crate) const DECODED_ENTRIES_INITIAL: usize = 16;
 /// Entries reserved by the first insert into an empty [`ExtFields`]: a send response has 6.
 const INSERTED_ENTRIES_INITIAL: usize = 8;
 
@@ -155,21 +159,24 @@ const _: () = assert!(KNOWN_KEYS.len() * 4 <= INDEX_SLOTS);
 // Index slots hold a key's position plus one in a byte.
 const _: () = assert!(KNOWN_KEYS.len() < u8::MAX as usize);
 const _: () = assert!(is_strictly_sorted(&KNOWN_KEYS));
+// `slot_of` reads a first byte and mixes the length in one byte.
+const _: () = assert!(!KNOWN_KEYS[0].is_empty() && KNOWN_KEY_BYTES_MAX <= 0xff);
 
 /// For each slot, 0 when empty, else the position in [`KNOWN_KEYS`] plus one.
 static INDEX: [u8; INDEX_SLOTS] = build_index();
 /// No known key is longer; longer keys skip the index.
 const KNOWN_KEY_BYTES_MAX: usize = longest(&KNOWN_KEYS);
 
-/// FNV-1a over the key's bytes, reduced to a slot.
+/// The home slot of a key of 1 to 255 bytes. It mixes the length and the first, middle and
+/// last bytes (Fibonacci hashing): a fixed handful of instructions whatever the key's length,
+/// and it spreads the known keys with probe chains of at most [`INDEX_PROBES_MAX`].
 const fn slot_of(key: &[u8]) -> usize {
-    let mut hash: u32 = 0x811c_9dc5;
-    let mut at = 0;
-    while at < key.len() {
-        hash = (hash ^ key[at] as u32).wrapping_mul(0x0100_0193);
-        at += 1;
-    }
-    (hash as usize) & (INDEX_SLOTS - 1)
+    let length = key.len();
+    let mixed = length.to_le_bytes()[0] as u32
+        | (key[0] as u32) << 8
+        | (key[length / 2] as u32) << 16
+        | (key[length - 1] as u32) << 24;
+    (mixed.wrapping_mul(0x9e37_79b9) >> (32 - INDEX_SLOT_BITS)) as usize
 }
 
 const fn build_index() -> [u8; INDEX_SLOTS] {
@@ -255,8 +262,9 @@ pub const fn is_known(key: &str) -> bool {
 }
 
 /// The `&'static str` of `key` if it is a known key.
+#[inline]
 fn intern(key: &str) -> Option<&'static str> {
-    if key.len() > KNOWN_KEY_BYTES_MAX {
+    if key.is_empty() || key.len() > KNOWN_KEY_BYTES_MAX {
         return None;
     }
     let mut slot = slot_of(key.as_bytes());
@@ -286,6 +294,7 @@ impl ExtKey {
         Self(KeyRepr::Static(key))
     }
 
+    #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
             KeyRepr::Static(key) => key,
@@ -295,6 +304,7 @@ impl ExtKey {
 }
 
 impl From<&str> for ExtKey {
+    #[inline]
     fn from(key: &str) -> Self {
         match intern(key) {
             Some(known) => Self(KeyRepr::Static(known)),
@@ -319,6 +329,7 @@ impl From<&String> for ExtKey {
 }
 
 impl From<Cow<'_, str>> for ExtKey {
+    #[inline]
     fn from(key: Cow<'_, str>) -> Self {
         match key {
             Cow::Borrowed(key) => Self::from(key),
@@ -347,6 +358,7 @@ impl ExtValue {
         Self(value.to_compact_string())
     }
 
+    #[inline]
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
@@ -372,6 +384,7 @@ impl AsRef<str> for ExtValue {
 }
 
 impl From<&str> for ExtValue {
+    #[inline]
     fn from(value: &str) -> Self {
         Self(CompactString::new(value))
     }
@@ -390,6 +403,7 @@ impl From<&String> for ExtValue {
 }
 
 impl From<Cow<'_, str>> for ExtValue {
+    #[inline]
     fn from(value: Cow<'_, str>) -> Self {
         match value {
             Cow::Borrowed(value) => Self::from(value),
@@ -474,11 +488,17 @@ impl ExtFields {
         self.entries.is_empty()
     }
 
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+    }
+
+    #[inline]
     fn position(&self, key: &str) -> Result<usize, usize> {
         self.entries
             .binary_search_by(|(entry, _)| entry.as_str().cmp(key))
     }
 
+    #[inline]
     pub fn get(&self, key: &str) -> Option<&str> {
         let at = self.position(key).ok()?;
         Some(self.entries[at].1.as_str())
@@ -489,6 +509,7 @@ impl ExtFields {
     }
 
     /// Set `key` to `value`; the value it replaces, if any.
+    #[inline]
     pub fn insert(
         &mut self,
         key: impl Into<ExtKey>,
@@ -497,21 +518,21 @@ impl ExtFields {
         self.insert_entry(key.into(), value.into())
     }
 
+    #[inline]
     fn insert_entry(&mut self, key: ExtKey, value: ExtValue) -> Option<ExtValue> {
         // Keys usually arrive in order (clients sort them, headers are decoded in order):
         // appending after a smaller last key skips the search.
-        let at = match self.entries.last() {
+        match self.entries.last() {
             None => {
                 self.entries.reserve(INSERTED_ENTRIES_INITIAL);
-                0
+                self.entries.push((key, value));
             }
-            Some((last, _)) if last.as_str() < key.as_str() => self.entries.len(),
+            Some((last, _)) if last.as_str() < key.as_str() => self.entries.push((key, value)),
             Some(_) => match self.position(key.as_str()) {
                 Ok(at) => return Some(std::mem::replace(&mut self.entries[at].1, value)),
-                Err(at) => at,
+                Err(at) => self.entries.insert(at, (key, value)),
             },
-        };
-        self.entries.insert(at, (key, value));
+        }
         debug_assert!(self.is_sorted());
         None
     }

@@ -442,7 +442,7 @@ pub(crate) fn internal_send(
     command.body = body;
     for (key, value) in &request.ext_fields {
         if key.starts_with(crate::routing::INTERNAL_PREFIX) {
-            command.ext_fields.insert(key.clone(), value.clone());
+            command.ext_fields.insert(key, value);
         }
     }
     command
