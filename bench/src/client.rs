@@ -186,7 +186,7 @@ fn encode_next(next_opaque: &mut i32, mut request: RemotingCommand, out: &mut Ve
 pub(crate) fn request(code: i32, ext: &[(&str, String)]) -> RemotingCommand {
     let mut command = RemotingCommand::request(code);
     for (key, value) in ext {
-        command.ext_fields.insert((*key).to_owned(), value.clone());
+        command.ext_fields.insert(*key, value.as_str());
     }
     command
 }

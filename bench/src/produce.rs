@@ -150,7 +150,7 @@ fn build_request(
         ("h", "0".to_owned()),
         ("i", props),
     ] {
-        request.ext_fields.insert(key.to_owned(), value);
+        request.ext_fields.insert(key, value);
     }
     request
 }

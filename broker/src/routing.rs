@@ -131,9 +131,7 @@ fn send_target(
         let count = u32::try_from(config.write_queue_nums.max(1)).unwrap_or(1);
         *next_queue = next_queue.wrapping_add(1);
         let chosen = i32::try_from(*next_queue % count).unwrap_or(0);
-        request
-            .ext_fields
-            .insert(queue_key.to_owned(), chosen.to_string());
+        request.ext_fields.insert(queue_key, chosen);
         chosen
     } else {
         queue

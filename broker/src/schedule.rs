@@ -20,6 +20,7 @@ use std::time::Duration;
 use ringmq_engine::shard::{owner_of, QueueReadStatus, ReadLimits};
 use ringmq_engine::types::{QueueId, QueueOffset};
 use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::ext::ExtValue;
 use ringmq_protocol::header::send::SendMessageRequestHeader;
 use ringmq_protocol::record::{self, Record};
 use ringmq_protocol::{properties, request_code, response_code};
@@ -137,7 +138,7 @@ fn delivery_of(stored: &Record<'_>, opaque: i32, body: bytes::Bytes) -> Option<R
     let mut command = internal_send(&template, &header, body);
     command
         .ext_fields
-        .insert(INTERNAL_BORN_HOST.to_owned(), stored.born_host.to_string());
+        .insert(INTERNAL_BORN_HOST, ExtValue::display(&stored.born_host));
     Some(command)
 }
 

@@ -324,9 +324,7 @@ fn register_with_wrong_body_crc_is_refused_and_not_applied() {
     let namesrv = TestNamesrv::start();
     let mut client = namesrv.client();
     let mut request = broker("broker-a", 0, A_MASTER, &["T"]).register_request();
-    request
-        .ext_fields
-        .insert("bodyCrc32".to_owned(), "12345".to_owned());
+    request.ext_fields.insert("bodyCrc32", "12345");
     let response = client.call(request);
     assert_eq!(response.code, response_code::SYSTEM_ERROR);
     assert_eq!(response.remark.as_deref(), Some("crc32 not match"));
@@ -335,9 +333,7 @@ fn register_with_wrong_body_crc_is_refused_and_not_applied() {
         response_code::TOPIC_NOT_EXIST
     );
     let mut unchecked = broker("broker-a", 0, A_MASTER, &["T"]).register_request();
-    unchecked
-        .ext_fields
-        .insert("bodyCrc32".to_owned(), "0".to_owned());
+    unchecked.ext_fields.insert("bodyCrc32", "0");
     assert_eq!(client.call(unchecked).code, response_code::SUCCESS);
 }
 

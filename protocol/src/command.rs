@@ -2,9 +2,12 @@
 //!
 //! This file holds the data type only; framing and header serialisation live beside it.
 
-use std::collections::BTreeMap;
+use std::fmt::Display;
 
 use bytes::Bytes;
+
+pub use crate::ext::ExtFields;
+use crate::ext::ExtValue;
 
 /// Flag bit 0: this command is a response.
 pub const FLAG_RESPONSE: i32 = 1;
@@ -115,7 +118,7 @@ pub struct RemotingCommand {
     pub opaque: i32,
     pub flag: i32,
     pub remark: Option<String>,
-    pub ext_fields: BTreeMap<String, String>,
+    pub ext_fields: ExtFields,
     pub body: Bytes,
     /// How the header was (or will be) serialised.
     pub serialize_type: SerializeType,
@@ -152,12 +155,12 @@ impl RemotingCommand {
     }
 
     pub fn ext(&self, key: &str) -> Option<&str> {
-        self.ext_fields.get(key).map(String::as_str)
+        self.ext_fields.get(key)
     }
 
     #[must_use]
-    pub fn with_ext(mut self, key: &str, value: &impl ToString) -> Self {
-        self.ext_fields.insert(key.to_owned(), value.to_string());
+    pub fn with_ext(mut self, key: &str, value: &impl Display) -> Self {
+        self.ext_fields.insert(key, ExtValue::display(value));
         self
     }
 

@@ -1,6 +1,7 @@
 //! The RocketMQ remoting protocol, as bytes in and typed values out. No I/O.
 //!
 //! - [`command`]: a remoting command (header fields plus body).
+//! - [`ext`]: a command's extFields, sorted, with known keys interned and short values inline.
 //! - [`frame`]: length-prefixed frames carrying a command; encode and incremental decode.
 //! - [`request_code`], [`response_code`]: the code constants.
 //! - [`header`]: typed custom headers (extFields) for every code ringmq handles.
@@ -19,6 +20,7 @@ pub mod batch;
 pub mod body;
 mod code_table;
 pub mod command;
+pub mod ext;
 pub mod frame;
 pub mod fuzz;
 pub mod ha;

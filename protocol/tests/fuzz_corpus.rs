@@ -128,7 +128,7 @@ fn send_v2_request(serialize_type: SerializeType) -> RemotingCommand {
         ("m", "false"),
         ("n", "broker-a"),
     ] {
-        command.ext_fields.insert(key.to_owned(), value.to_owned());
+        command.ext_fields.insert(key, value);
     }
     command.opaque = 42;
     command.serialize_type = serialize_type;

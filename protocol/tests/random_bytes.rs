@@ -5,8 +5,6 @@
 //! encoded, decoded and compared, and decoded again from every split point to check the
 //! incremental `Ok(None)` path.
 
-use std::collections::BTreeMap;
-
 use proptest::prelude::*;
 use ringmq_protocol::command::{Language, RemotingCommand, SerializeType};
 use ringmq_protocol::frame::{self, FRAME_BYTES_MAX_DEFAULT};
@@ -44,7 +42,7 @@ fn command() -> impl Strategy<Value = RemotingCommand> {
                     opaque,
                     flag,
                     remark,
-                    ext_fields,
+                    ext_fields: ext_fields.into(),
                     body: body.into(),
                     serialize_type,
                 }
@@ -59,12 +57,7 @@ fn as_decoded(mut command: RemotingCommand) -> RemotingCommand {
         if command.remark.as_deref() == Some("") {
             command.remark = None;
         }
-        let ext_fields: BTreeMap<String, String> = command
-            .ext_fields
-            .into_iter()
-            .filter(|(_, value)| !value.is_empty())
-            .collect();
-        command.ext_fields = ext_fields;
+        command.ext_fields.retain(|_, value| !value.is_empty());
     }
     command
 }

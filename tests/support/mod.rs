@@ -276,9 +276,7 @@ impl Client {
 pub fn request(code: i32, ext: &[(&str, &str)]) -> RemotingCommand {
     let mut command = RemotingCommand::request(code);
     for (key, value) in ext {
-        command
-            .ext_fields
-            .insert((*key).to_owned(), (*value).to_owned());
+        command.ext_fields.insert(*key, *value);
     }
     command
 }

@@ -147,20 +147,19 @@ fn consume_directly(
             offset.0
         )));
     }
-    request.ext_fields.insert(
-        "brokerName".to_owned(),
-        control.context.config.broker_name.clone(),
-    );
+    request
+        .ext_fields
+        .insert("brokerName", control.context.config.broker_name.as_str());
     let topic = header.topic.as_deref().filter(|topic| !topic.is_empty());
     if let Some(config) = topic.and_then(|topic| control.topics.get(topic)) {
         request
             .ext_fields
-            .insert("topicSysFlag".to_owned(), config.topic_sys_flag.to_string());
+            .insert("topicSysFlag", config.topic_sys_flag);
     }
     if let Some(config) = control.groups.get(&header.consumer_group) {
         request
             .ext_fields
-            .insert("groupSysFlag".to_owned(), config.group_sys_flag.to_string());
+            .insert("groupSysFlag", config.group_sys_flag);
     }
     Ok(Outcome::Relay(request, target, Some(offset)))
 }

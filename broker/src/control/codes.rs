@@ -152,9 +152,7 @@ fn resolve_send_back(
         put_topic(control, shard, retry_topic_config(&retry_topic))?;
     }
     let max = header.max_reconsume_times.unwrap_or(group.retry_max_times);
-    request
-        .ext_fields
-        .insert(SEND_BACK_RESOLVED.to_owned(), max.to_string());
+    request.ext_fields.insert(SEND_BACK_RESOLVED, max);
     Ok(Outcome::Route(request))
 }
 
@@ -231,11 +229,8 @@ fn heartbeat(
     answer
         .command
         .ext_fields
-        .insert("IS_SUPPORT_HEART_BEAT_V2".to_owned(), "true".to_owned());
-    answer
-        .command
-        .ext_fields
-        .insert("IS_SUB_CHANGE".to_owned(), "true".to_owned());
+        .insert("IS_SUPPORT_HEART_BEAT_V2", true);
+    answer.command.ext_fields.insert("IS_SUB_CHANGE", true);
     Ok(reply(request, answer))
 }
 
@@ -297,9 +292,7 @@ fn query_offset(control: &ControlPlane, mut request: RemotingCommand) -> Control
             response(&request, response_code::QUERY_NOT_FOUND, Some(remark)),
         ));
     }
-    request
-        .ext_fields
-        .insert(OFFSET_NOT_FOUND_MARK.to_owned(), "true".to_owned());
+    request.ext_fields.insert(OFFSET_NOT_FOUND_MARK, true);
     Ok(Outcome::Route(request))
 }
 

@@ -331,11 +331,8 @@ fn send_response(request: &RemotingCommand, header: &SendMessageResponseHeader) 
     reply
         .command
         .ext_fields
-        .insert(properties::MSG_REGION.to_owned(), DEFAULT_REGION.to_owned());
-    reply
-        .command
-        .ext_fields
-        .insert(properties::TRACE_ON.to_owned(), "true".to_owned());
+        .insert(properties::MSG_REGION, DEFAULT_REGION);
+    reply.command.ext_fields.insert(properties::TRACE_ON, true);
     reply
 }
 
@@ -455,11 +452,9 @@ pub(crate) fn internal_send(
     command.body = body;
     for (key, value) in &request.ext_fields {
         if key.starts_with(crate::routing::INTERNAL_PREFIX) {
-            command.ext_fields.insert(key.clone(), value.clone());
+            command.ext_fields.insert(key, value);
         }
     }
-    command
-        .ext_fields
-        .insert(INTERNAL_SEND.to_owned(), "true".to_owned());
+    command.ext_fields.insert(INTERNAL_SEND, true);
     command
 }

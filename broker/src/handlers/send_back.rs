@@ -9,6 +9,7 @@
 
 use ringmq_engine::types::PhysicalOffset;
 use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::ext::ExtValue;
 use ringmq_protocol::header::send::{ConsumerSendMsgBackRequestHeader, SendMessageRequestHeader};
 use ringmq_protocol::properties;
 use ringmq_protocol::record::{self, Record};
@@ -110,7 +111,7 @@ pub(crate) fn handle(
     let mut command = internal_send(request, &resend, bytes.slice_ref(stored.body));
     command
         .ext_fields
-        .insert(INTERNAL_BORN_HOST.to_owned(), stored.born_host.to_string());
+        .insert(INTERNAL_BORN_HOST, ExtValue::display(&stored.born_host));
     shard.on_request(origin.clone(), command);
     Ok(None)
 }

@@ -98,9 +98,7 @@ mod tests {
         .write_to(&mut command);
         assert_eq!(command.ext("topicFilterType"), Some("SINGLE_TAG"));
         assert_eq!(command.ext("order"), Some("false"));
-        command
-            .ext_fields
-            .insert("topicFilterType".to_owned(), "ANY".to_owned());
+        command.ext_fields.insert("topicFilterType", "ANY");
         let error = CreateTopicRequestHeader::from_command(&command).unwrap_err();
         assert!(matches!(
             error,

@@ -13,10 +13,10 @@
 //! GET_BROKER_CLUSTER_INFO 106, GET_ALL_TOPIC_LIST_FROM_NAMESERVER 206,
 //! UPDATE_NAMESRV_CONFIG 318, GET_NAMESRV_CONFIG 319.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::command::RemotingCommand;
+use crate::ext::{ExtFields, ExtKey, ExtValue};
 
 pub mod admin;
 pub mod client;
@@ -98,13 +98,14 @@ pub fn strip_credentials(command: &mut RemotingCommand) {
 /// `Option`s are optional.
 pub trait HeaderField: Sized {
     fn read(field: &'static str, raw: Option<&str>) -> Result<Self, HeaderError>;
-    fn write(&self, field: &'static str, ext: &mut BTreeMap<String, String>);
+    fn write(&self, field: &'static str, ext: &mut ExtFields);
 }
 
 /// A value that has a string form in extFields.
 pub trait ExtScalar: Sized {
     fn parse(field: &'static str, raw: &str) -> Result<Self, HeaderError>;
-    fn render(&self) -> String;
+    /// The ext string, built straight into the inline value (no intermediate `String`).
+    fn render(&self) -> ExtValue;
     /// Whether an empty string means "absent" for an optional field. Java cannot parse "" as a
     /// number, but some clients send empty strings for unset numbers; treating them as absent
     /// is the lenient choice.
@@ -118,8 +119,8 @@ impl ExtScalar for String {
         Ok(raw.to_owned())
     }
 
-    fn render(&self) -> String {
-        self.clone()
+    fn render(&self) -> ExtValue {
+        ExtValue::from(self.as_str())
     }
 }
 
@@ -129,8 +130,8 @@ impl ExtScalar for bool {
         Ok(raw.eq_ignore_ascii_case("true"))
     }
 
-    fn render(&self) -> String {
-        self.to_string()
+    fn render(&self) -> ExtValue {
+        ExtValue::from(*self)
     }
 
     fn empty_is_absent() -> bool {
@@ -149,8 +150,8 @@ macro_rules! integer_scalar {
                 })
             }
 
-            fn render(&self) -> String {
-                self.to_string()
+            fn render(&self) -> ExtValue {
+                ExtValue::from(*self)
             }
 
             fn empty_is_absent() -> bool {
@@ -170,8 +171,8 @@ macro_rules! header_field {
                 <$ty as ExtScalar>::parse(field, raw)
             }
 
-            fn write(&self, field: &'static str, ext: &mut BTreeMap<String, String>) {
-                ext.insert(field.to_owned(), self.render());
+            fn write(&self, field: &'static str, ext: &mut ExtFields) {
+                ext.insert(ExtKey::from_static(field), self.render());
             }
         }
 
@@ -184,9 +185,9 @@ macro_rules! header_field {
                 }
             }
 
-            fn write(&self, field: &'static str, ext: &mut BTreeMap<String, String>) {
+            fn write(&self, field: &'static str, ext: &mut ExtFields) {
                 if let Some(value) = self {
-                    ext.insert(field.to_owned(), value.render());
+                    ext.insert(ExtKey::from_static(field), value.render());
                 }
             }
         }
@@ -213,12 +214,11 @@ impl ExtScalar for BoundaryType {
         })
     }
 
-    fn render(&self) -> String {
-        match self {
+    fn render(&self) -> ExtValue {
+        ExtValue::from_static(match self {
             Self::Lower => "lower",
             Self::Upper => "upper",
-        }
-        .to_owned()
+        })
     }
 }
 
@@ -245,17 +245,17 @@ impl ExtScalar for TopicFilterType {
         }
     }
 
-    fn render(&self) -> String {
-        match self {
+    fn render(&self) -> ExtValue {
+        ExtValue::from_static(match self {
             Self::SingleTag => "SINGLE_TAG",
             Self::MultiTag => "MULTI_TAG",
-        }
-        .to_owned()
+        })
     }
 }
 
 /// Define a header struct whose fields map to ext keys, with `from_command`, `from_ext`,
-/// `write_to` and `write_ext`.
+/// `write_to` and `write_ext`. Each key must be in [`crate::ext::KNOWN_KEYS`] (checked at
+/// compile time), so that decoded and written keys are interned rather than copied.
 macro_rules! header {
     (
         $(#[$meta:meta])*
@@ -268,6 +268,13 @@ macro_rules! header {
         pub struct $name {
             $( $(#[$field_meta])* pub $field: $ty, )*
         }
+
+        const _: () = {
+            $( assert!(
+                $crate::ext::is_known($key),
+                concat!("header key `", $key, "` is not in ext::KNOWN_KEYS"),
+            ); )*
+        };
 
         impl $name {
             /// The ext keys of this header, in declaration order.
@@ -282,12 +289,12 @@ macro_rules! header {
 
             /// Read the header from ext fields.
             pub fn from_ext(
-                ext: &::std::collections::BTreeMap<String, String>,
+                ext: &$crate::ext::ExtFields,
             ) -> Result<Self, $crate::header::HeaderError> {
                 Ok(Self {
                     $( $field: <$ty as $crate::header::HeaderField>::read(
                         $key,
-                        ext.get($key).map(String::as_str),
+                        ext.get($key),
                     )?, )*
                 })
             }
@@ -298,7 +305,7 @@ macro_rules! header {
             }
 
             /// Add the header's fields to `ext` (absent options are skipped).
-            pub fn write_ext(&self, ext: &mut ::std::collections::BTreeMap<String, String>) {
+            pub fn write_ext(&self, ext: &mut $crate::ext::ExtFields) {
                 $( $crate::header::HeaderField::write(&self.$field, $key, ext); )*
             }
         }
@@ -329,9 +336,7 @@ mod tests {
     fn command(entries: &[(&str, &str)]) -> RemotingCommand {
         let mut command = RemotingCommand::request(1);
         for (key, value) in entries {
-            command
-                .ext_fields
-                .insert((*key).to_owned(), (*value).to_owned());
+            command.ext_fields.insert(*key, *value);
         }
         command
     }

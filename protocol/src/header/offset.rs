@@ -93,9 +93,7 @@ mod tests {
             .with_ext("boundaryType", &"UPPER");
         let header = SearchOffsetRequestHeader::from_command(&command).unwrap();
         assert_eq!(header.boundary_type, Some(BoundaryType::Upper));
-        command
-            .ext_fields
-            .insert("boundaryType".to_owned(), "sideways".to_owned());
+        command.ext_fields.insert("boundaryType", "sideways");
         let header = SearchOffsetRequestHeader::from_command(&command).unwrap();
         assert_eq!(header.boundary_type, Some(BoundaryType::Lower));
     }

@@ -75,14 +75,12 @@ mod tests {
             ("subscription", "*"),
             ("subVersion", "1690000000000"),
         ] {
-            command.ext_fields.insert(key.to_owned(), value.to_owned());
+            command.ext_fields.insert(key, value);
         }
         let header = PullMessageRequestHeader::from_command(&command).unwrap();
         assert_eq!(header.sys_flag & PULL_FLAG_SUSPEND, PULL_FLAG_SUSPEND);
         assert_eq!(header.sub_version, 1_690_000_000_000);
-        command
-            .ext_fields
-            .insert("queueOffset".to_owned(), "-x".to_owned());
+        command.ext_fields.insert("queueOffset", "-x");
         let error = PullMessageRequestHeader::from_command(&command).unwrap_err();
         assert!(matches!(
             error,

@@ -164,7 +164,7 @@ mod tests {
             ("m", "true"),
             ("n", "broker-a"),
         ] {
-            command.ext_fields.insert(key.to_owned(), value.to_owned());
+            command.ext_fields.insert(key, value);
         }
         command
     }

@@ -17,10 +17,9 @@
 //! Java reads a zero-length string as null, so an ext entry with an empty value decodes as
 //! absent, exactly as a Java header decoder would see it.
 
-use std::collections::BTreeMap;
-
 use super::HeaderDecodeError;
 use crate::command::{Language, RemotingCommand};
+use crate::ext::{ExtFields, DECODED_ENTRIES_INITIAL};
 
 /// Bytes of the fixed part (code through remarkLen, plus extLen).
 pub const FIXED_BYTES: usize = 21;
@@ -73,7 +72,7 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, HeaderDecodeError> {
     let version = i16::from_be_bytes(reader.array("version")?);
     let opaque = i32::from_be_bytes(reader.array("opaque")?);
     let flag = i32::from_be_bytes(reader.array("flag")?);
-    let remark = reader.string_i32("remark")?;
+    let remark = reader.string_i32("remark")?.map(str::to_owned);
     let ext_length = reader.length_i32("extFields")?;
     let mut ext = Reader {
         bytes: reader.take("extFields", ext_length)?,
@@ -83,7 +82,10 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, HeaderDecodeError> {
             count: reader.bytes.len(),
         });
     }
-    let mut ext_fields = BTreeMap::new();
+    let mut ext_fields = ExtFields::new();
+    if !ext.bytes.is_empty() {
+        ext_fields.reserve(DECODED_ENTRIES_INITIAL);
+    }
     while !ext.bytes.is_empty() {
         let key_length = i16::from_be_bytes(ext.array("ext key length")?);
         let key_length =
@@ -94,7 +96,7 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, HeaderDecodeError> {
         let key = utf8(ext.take("ext key", key_length)?, "ext key")?;
         let value = ext.string_i32("ext value")?;
         if let Some(value) = value {
-            ext_fields.insert(key.to_owned(), value);
+            ext_fields.insert(key, value);
         }
     }
     Ok(RemotingCommand {
@@ -142,13 +144,13 @@ impl<'a> Reader<'a> {
     }
 
     /// An i32-length-prefixed string; length 0 is Java's null.
-    fn string_i32(&mut self, field: &'static str) -> Result<Option<String>, HeaderDecodeError> {
+    fn string_i32(&mut self, field: &'static str) -> Result<Option<&'a str>, HeaderDecodeError> {
         let length = self.length_i32(field)?;
         if length == 0 {
             return Ok(None);
         }
         let bytes = self.take(field, length)?;
-        Ok(Some(utf8(bytes, field)?.to_owned()))
+        utf8(bytes, field).map(Some)
     }
 }
 

@@ -21,10 +21,10 @@
 //! as fastjson renders a nested value into a `Map<String,String>`.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt::Display;
 
 use crate::command::{Language, RemotingCommand};
+use crate::ext::{ExtFields, DECODED_ENTRIES_INITIAL};
 use crate::serialize::HeaderDecodeError;
 
 /// serde_json's recursion limit: the 128th container open at once is an error.
@@ -257,7 +257,7 @@ impl<'a> Reader<'a> {
     }
 
     /// extFields: an object whose values are coerced to strings, or null.
-    fn ext_fields(&mut self, entries: &mut BTreeMap<String, String>) -> Result<()> {
+    fn ext_fields(&mut self, entries: &mut ExtFields) -> Result<()> {
         self.skip_whitespace();
         match self.peek() {
             Some(b'n') => return self.literal(b"null"),
@@ -268,34 +268,20 @@ impl<'a> Reader<'a> {
         if !self.object_has_first_key()? {
             return Ok(());
         }
-        // Collected in order and built at once: the keys usually arrive sorted (fastjson sorts
-        // them), which a bulk build takes in linear time where inserting one by one searches.
-        let mut collected: Vec<(String, Option<String>)> = Vec::with_capacity(16);
-        let mut nulls = false;
+        // `entries` is still empty: a second `extFields` key is refused as a duplicate. The
+        // members are applied in order, so a repeated key keeps its last value and a null
+        // removes the key, even one set earlier. Keys usually arrive sorted (fastjson sorts
+        // them), and then each insert appends.
+        entries.reserve(DECODED_ENTRIES_INITIAL);
         loop {
-            let key = self.key()?.into_owned();
-            let value = self.coerced(2)?.map(Cow::into_owned);
-            nulls |= value.is_none();
-            collected.push((key, value));
+            let key = self.key()?;
+            match self.coerced(2)? {
+                Some(value) => entries.insert(key, value),
+                None => entries.remove(&key),
+            };
             if !self.object_has_next_key()? {
                 break;
             }
-        }
-        // `entries` is still empty: a second `extFields` key is refused as a duplicate.
-        if nulls {
-            // A null removes the key, even one set earlier: replay the members in order.
-            for (key, value) in collected {
-                match value {
-                    Some(value) => entries.insert(key, value),
-                    None => entries.remove(&key),
-                };
-            }
-        } else {
-            // `from_iter` sorts stably and keeps the last of equal keys, as inserting would.
-            *entries = collected
-                .into_iter()
-                .map(|(key, value)| (key, value.unwrap_or_default()))
-                .collect();
         }
         Ok(())
     }

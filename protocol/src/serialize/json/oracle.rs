@@ -31,7 +31,7 @@ pub(super) fn decode(header: &[u8]) -> Result<RemotingCommand, HeaderDecodeError
         opaque: wire.opaque,
         flag: wire.flag,
         remark: wire.remark,
-        ext_fields: wire.ext_fields,
+        ext_fields: wire.ext_fields.into(),
         ..RemotingCommand::default()
     })
 }
