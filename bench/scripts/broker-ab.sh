@@ -5,7 +5,10 @@
 # the broker's CPU microseconds per message, from /proc/PID/stat) and writes OUT/*.json.
 # Usage: bench/scripts/broker-ab.sh OUT KEY A B [SECONDS] [ROUNDS] [CONFIGS]
 #   CONFIGS: space-separated flush:shards pairs, default "async:1 sync:1 async:2 sync:2".
+#   KEY=binary: A and B are two ringmq binaries (name server and broker); the load generator
+#   is this tree's release build for both, and the config is the same.
 # Example: bench/scripts/broker-ab.sh /var/tmp/ab zeroFillAheadBytes 0 33554432 8 3
+#          bench/scripts/broker-ab.sh /var/tmp/ab binary /tmp/old/ringmq target/release/ringmq
 set -euo pipefail
 out=${1:?usage: broker-ab.sh OUT KEY A B [SECONDS] [ROUNDS] [CONFIGS]}
 key=${2:?KEY}
@@ -22,7 +25,13 @@ ticks=$(getconf CLK_TCK)
 
 run() { # value flush shards round
   local value=$1 flush=$2 shards=$3 round=$4
-  local tag="$key=$value-$flush-$shards-$round" dir flush_type
+  local tag="$key=$value-$flush-$shards-$round" dir flush_type server=$bin setting
+  setting="$key=$value"
+  if [ "$key" = binary ]; then
+    server=$value setting=""
+    tag="binary-B-$flush-$shards-$round"
+    [ "$value" = "$value_a" ] && tag="binary-A-$flush-$shards-$round"
+  fi
   dir=$(mktemp -d "$out/run-XXXX")
   flush_type=ASYNC_FLUSH
   [ "$flush" = sync ] && flush_type=SYNC_FLUSH
@@ -38,12 +47,12 @@ listenPort=29911
 storePathRootDir=$dir/store
 logDir=$dir/logs
 shards=$shards
-$key=$value
+$setting
 CONF
   printf 'listenPort=19999\n' > "$dir/namesrv.conf"
-  RINGMQ_LOG_DIR="$dir/logs" "$bin" namesrv -c "$dir/namesrv.conf" > "$dir/namesrv.out" 2>&1 &
+  RINGMQ_LOG_DIR="$dir/logs" "$server" namesrv -c "$dir/namesrv.conf" > "$dir/namesrv.out" 2>&1 &
   local namesrv=$!
-  "$bin" broker -c "$dir/broker.conf" > "$dir/broker.out" 2>&1 &
+  "$server" broker -c "$dir/broker.conf" > "$dir/broker.out" 2>&1 &
   local broker=$!
   sleep 2.5
   "$bin" bench produce -n 127.0.0.1:19999 -t Bench -w 64 -s 1024 -ri 5000 \
