@@ -2,7 +2,8 @@
 # Replication benchmark (issue 6): produce throughput and latency of a lone ASYNC_MASTER, an
 # ASYNC_MASTER with a slave and a SYNC_MASTER with a slave, side by side in each round (1 KiB
 # messages, 64 closed-loop senders, ASYNC_FLUSH, the given shard count), then the slave's
-# catch-up rate on a backlog written while it was down.
+# catch-up rate on a backlog written while it was down. CPU per message of the master and the
+# slave comes from /proc/PID/stat (user + system time over the whole process life).
 # Usage: bench/scripts/replication-bench.sh OUT [SECONDS] [ROUNDS] [SHARDS]
 set -euo pipefail
 out=${1:?usage: replication-bench.sh OUT [SECONDS] [ROUNDS] [SHARDS]}
@@ -66,6 +67,11 @@ wait_line() { # file text
   echo "timed out waiting for '$2' in $1" >&2; return 1
 }
 
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { # pid: user + system clock ticks so far
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
 stop_all() {
   for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
@@ -94,13 +100,21 @@ for round in $(seq 1 "$rounds"); do
       --duration "$seconds" --json "$out/produce-$mode-$round.json" > "$out/produce-$mode-$round.txt" 2>&1
     lag=""
     [ "$mode" != lone ] && lag=$(runtime_key 127.0.0.1:$master_port slaveFallBehindMuch)
-    python3 - "$out/produce-$mode-$round.json" "$mode" "$round" "$lag" <<'EOF'
+    cpu_master=$(cpu_ticks "$master") cpu_slave=0
+    [ "$mode" != lone ] && cpu_slave=$(cpu_ticks "$slave")
+    python3 - "$out/produce-$mode-$round.json" "$mode" "$round" "$lag" \
+      "$cpu_master" "$cpu_slave" "$ticks" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 l = r["latency"]
+master, slave, ticks = (int(x) for x in sys.argv[5:8])
+per = lambda t: t / ticks * 1e6 / max(r["messages"], 1)
+r["master_cpu_us_per_message"], r["slave_cpu_us_per_message"] = per(master), per(slave)
+json.dump(r, open(sys.argv[1], "w"))
 print(f"round {sys.argv[3]} {sys.argv[2]:5}: {r['messages_per_second']:9.0f} msg/s  "
       f"p50 {l['p50_ms']:.2f} ms  p99 {l['p99_ms']:.2f} ms  p99.9 {l['p99_9_ms']:.2f} ms  "
-      f"slave lag after run: {sys.argv[4] or '-'} B")
+      f"slave lag after run: {sys.argv[4] or '-'} B  "
+      f"CPU us/msg master {per(master):.1f} slave {per(slave):.1f}")
 EOF
     stop_all "${pids[@]}"
   done

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use mio::net::TcpStream;
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::frame::{self, FrameError};
+use ringmq_protocol::read_buffer::ReadBuffer;
 
 use crate::message::Response;
 
@@ -38,10 +39,8 @@ pub(crate) enum ReadOutcome {
 pub(crate) struct Connection {
     pub(crate) stream: TcpStream,
     pub(crate) peer: SocketAddr,
-    /// Bytes `read_start..read_end` are read and not yet decoded.
-    read_buffer: Vec<u8>,
-    read_start: usize,
-    read_end: usize,
+    /// Bytes read and not yet decoded.
+    read_buffer: ReadBuffer,
     write_queue: VecDeque<Bytes>,
     write_bytes: usize,
 }
@@ -51,9 +50,7 @@ impl Connection {
         Self {
             stream,
             peer,
-            read_buffer: vec![0; READ_CHUNK_BYTES],
-            read_start: 0,
-            read_end: 0,
+            read_buffer: ReadBuffer::new(READ_CHUNK_BYTES, READ_ROOM_MIN_BYTES),
             write_queue: VecDeque::new(),
             write_bytes: 0,
         }
@@ -69,10 +66,9 @@ impl Connection {
             if let Some(outcome) = self.split_frames(max_frame_bytes, frames) {
                 return outcome;
             }
-            self.make_room();
-            match self.stream.read(&mut self.read_buffer[self.read_end..]) {
+            match self.stream.read(self.read_buffer.room()) {
                 Ok(0) => return ReadOutcome::Closed,
-                Ok(count) => self.read_end += count,
+                Ok(count) => self.read_buffer.filled(count),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     return match self.split_frames(max_frame_bytes, frames) {
                         Some(outcome) => outcome,
@@ -85,25 +81,6 @@ impl Connection {
         }
     }
 
-    /// Free space behind the unread bytes: move them to the front when little is left, and
-    /// grow the buffer only when a partial frame fills it. The buffer is zeroed once, when it
-    /// grows, not on every read.
-    fn make_room(&mut self) {
-        if self.read_buffer.len() - self.read_end >= READ_ROOM_MIN_BYTES {
-            return;
-        }
-        if self.read_start > 0 {
-            self.read_buffer
-                .copy_within(self.read_start..self.read_end, 0);
-            self.read_end -= self.read_start;
-            self.read_start = 0;
-        }
-        if self.read_buffer.len() - self.read_end < READ_ROOM_MIN_BYTES {
-            let grown = self.read_buffer.len() + READ_CHUNK_BYTES;
-            self.read_buffer.resize(grown, 0);
-        }
-    }
-
     /// Decode complete frames; `Some` only on a malformed frame.
     fn split_frames(
         &mut self,
@@ -111,26 +88,15 @@ impl Connection {
         frames: &mut Vec<RemotingCommand>,
     ) -> Option<ReadOutcome> {
         loop {
-            let unread = &self.read_buffer[self.read_start..self.read_end];
-            match frame::decode(unread, max_frame_bytes) {
+            match frame::decode(self.read_buffer.unread(), max_frame_bytes) {
                 Ok(Some((command, consumed))) => {
-                    self.read_start += consumed;
+                    self.read_buffer.consume(consumed);
                     frames.push(command);
                 }
-                Ok(None) => break,
+                Ok(None) => return None,
                 Err(error) => return Some(ReadOutcome::Malformed(error)),
             }
         }
-        if self.read_start == self.read_end {
-            self.read_start = 0;
-            self.read_end = 0;
-            if self.read_buffer.len() > READ_CHUNK_BYTES {
-                // A large frame grew the buffer; do not keep that memory for small ones.
-                self.read_buffer.truncate(READ_CHUNK_BYTES);
-                self.read_buffer.shrink_to_fit();
-            }
-        }
-        None
     }
 
     /// Queue a response; false when the peer is too slow and the connection must close.

@@ -28,6 +28,7 @@ pub mod header;
 pub mod java;
 pub mod mq_version;
 pub mod properties;
+pub mod read_buffer;
 pub mod record;
 pub mod request_code;
 pub mod response_code;

@@ -24,13 +24,16 @@ use mio::Interest;
 use ringmq_engine::shard::ReplicaError;
 use ringmq_engine::types::PhysicalOffset;
 use ringmq_protocol::ha;
+use ringmq_protocol::read_buffer::ReadBuffer;
 
 use crate::shard::BrokerShard;
 
 /// Bytes read from the master per loop turn at most.
 const READ_BYTES_MAX: usize = 4 << 20;
-/// Bytes of one read call.
+/// Size of the receive buffer at rest, and the step it grows by.
 const READ_CHUNK_BYTES: usize = 256 * 1024;
+/// A read call is offered at least this much free space.
+const READ_ROOM_MIN_BYTES: usize = 64 * 1024;
 /// Received bytes not yet appended, at most.
 const BACKLOG_BYTES_MAX: usize = 16 << 20;
 /// Wait before reconnecting after a failure.
@@ -54,7 +57,7 @@ enum Link {
 #[derive(Debug)]
 struct Stream {
     socket: TcpStream,
-    inbound: Vec<u8>,
+    inbound: ReadBuffer,
     /// Body bytes of the current transfer still to come.
     body_left: usize,
     /// Received records not yet appended (a partial record, or the log was busy).
@@ -263,7 +266,7 @@ fn start_streaming(shard: &mut BrokerShard) {
     };
     let mut stream = Stream {
         socket: stream,
-        inbound: Vec::new(),
+        inbound: ReadBuffer::new(READ_CHUNK_BYTES, READ_ROOM_MIN_BYTES),
         body_left: 0,
         pending: Vec::new(),
         pending_at: start,
@@ -307,24 +310,19 @@ impl Stream {
     fn read(&mut self, now: Duration) -> Result<usize, String> {
         let mut total = 0;
         while total < READ_BYTES_MAX {
-            let length = self.inbound.len();
-            self.inbound.resize(length + READ_CHUNK_BYTES, 0);
-            let result = self.socket.read(&mut self.inbound[length..]);
+            let result = self.socket.read(self.inbound.room());
             let read = match result {
                 Ok(read) => read,
-                Err(error) => {
-                    self.inbound.truncate(length);
-                    match error.kind() {
-                        ErrorKind::WouldBlock => {
-                            self.readable = false;
-                            break;
-                        }
-                        ErrorKind::Interrupted => continue,
-                        _ => return Err(format!("read failed: {error}")),
+                Err(error) => match error.kind() {
+                    ErrorKind::WouldBlock => {
+                        self.readable = false;
+                        break;
                     }
-                }
+                    ErrorKind::Interrupted => continue,
+                    _ => return Err(format!("read failed: {error}")),
+                },
             };
-            self.inbound.truncate(length + read);
+            self.inbound.filled(read);
             if read == 0 {
                 return Err("the master closed the connection".to_owned());
             }
@@ -400,8 +398,9 @@ fn apply(shard: &mut BrokerShard, stream: &mut Stream) -> Result<(), Disconnect>
             if !append_pending(shard, stream)? {
                 break Ok(());
             }
-            let header = ha::decode_transfer_header(&stream.inbound[cursor..], TRANSFER_BODY_MAX)
-                .map_err(|error| error.to_string())?;
+            let header =
+                ha::decode_transfer_header(&stream.inbound.unread()[cursor..], TRANSFER_BODY_MAX)
+                    .map_err(|error| error.to_string())?;
             let Some(header) = header else {
                 break Ok(());
             };
@@ -417,11 +416,11 @@ fn apply(shard: &mut BrokerShard, stream: &mut Stream) -> Result<(), Disconnect>
         let take = available.min(stream.body_left);
         stream
             .pending
-            .extend_from_slice(&stream.inbound[cursor..cursor + take]);
+            .extend_from_slice(&stream.inbound.unread()[cursor..cursor + take]);
         cursor += take;
         stream.body_left -= take;
     };
-    stream.inbound.drain(..cursor);
+    stream.inbound.consume(cursor);
     result
 }
 
