@@ -5,6 +5,7 @@
 # catch-up rate on a backlog written while it was down. CPU per message of the master and the
 # slave comes from /proc/PID/stat (user + system time over the whole process life).
 # Usage: bench/scripts/replication-bench.sh OUT [SECONDS] [ROUNDS] [SHARDS]
+#   WORKERS=N (default 64): closed-loop senders; a few show latency without CPU saturation.
 set -euo pipefail
 out=${1:?usage: replication-bench.sh OUT [SECONDS] [ROUNDS] [SHARDS]}
 seconds=${2:-10}
@@ -72,14 +73,21 @@ cpu_ticks() { # pid: user + system clock ticks so far
   awk '{print $14 + $15}' "/proc/$1/stat"
 }
 
+# Brokers are started in command substitutions, so they are not this shell's children and
+# `wait` would return at once: poll until each is gone (its ports free), SIGKILL after 20 s.
 stop_all() {
   for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
 }
 
 "$bin" namesrv -c <(echo "listenPort=$namesrv_port") > "$out/namesrv.out" 2>&1 &
 namesrv=$!
-trap 'kill $namesrv 2>/dev/null || true' EXIT
+# Leave no broker running and no store behind (each round writes gigabytes).
+trap 'kill $namesrv 2>/dev/null || true; pkill -f "$out/(master|slave).properties" || true;
+      rm -rf "$out"/store-*' EXIT
 sleep 1
 
 for round in $(seq 1 "$rounds"); do
@@ -96,7 +104,7 @@ for round in $(seq 1 "$rounds"); do
     fi
     "$bin" admin updateTopic -n 127.0.0.1:$namesrv_port -c BenchCluster -t Bench \
       > /dev/null
-    "$bin" bench produce -n 127.0.0.1:$namesrv_port -t Bench -w 64 -s 1024 -ri 5000 \
+    "$bin" bench produce -n 127.0.0.1:$namesrv_port -t Bench -w "${WORKERS:-64}" -s 1024 -ri 5000 \
       --duration "$seconds" --json "$out/produce-$mode-$round.json" > "$out/produce-$mode-$round.txt" 2>&1
     lag=""
     [ "$mode" != lone ] && lag=$(runtime_key 127.0.0.1:$master_port slaveFallBehindMuch)
