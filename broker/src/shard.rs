@@ -678,7 +678,7 @@ impl BrokerShard {
                 self.index
             ));
         }
-        if let Some(notice) = self.engine.take_notice() {
+        while let Some(notice) = self.engine.take_notice() {
             self.context
                 .log
                 .warn(&format!("shard {}: {notice}", self.index));

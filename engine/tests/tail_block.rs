@@ -196,3 +196,29 @@ fn a_refused_atomic_write_falls_back_to_plain_writes_and_is_reported_once() {
         assert_eq!(stored.body, expected.body.as_slice());
     }
 }
+
+/// Hazard: two events in one loop turn, a refused RWF_ATOMIC write and a failed zero write;
+/// the engine kept one notice at a time, so the second overwrote the first and the operator
+/// never learned that tail blocks had lost their protection.
+#[test]
+fn notices_of_two_events_are_both_reported() {
+    let clock = clock();
+    let disk = SimDisk::new();
+    let mut sim = sim_for(Device::Atomic, 12);
+    sim.refuse_atomic_writes = true;
+    // Zeros run ahead past 160 KiB and fail there; the 300-byte records stay far below.
+    sim.fail_writes_from_offset = Some(160 * 1024);
+    let (mut shard, _) = open_shard(&disk, sim, config(FlushMode::Sync), &clock);
+    for index in 0..40 {
+        append(&mut shard, &clock, index, true);
+    }
+    assert!(shard.latch().is_none(), "{:?}", shard.latch());
+    let notices: Vec<String> = std::iter::from_fn(|| shard.take_notice()).collect();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert!(notices
+        .iter()
+        .any(|notice| notice.contains("refused an RWF_ATOMIC write")));
+    assert!(notices
+        .iter()
+        .any(|notice| notice.contains("zero-filling ahead of the writer stopped")));
+}

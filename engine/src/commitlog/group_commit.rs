@@ -393,7 +393,7 @@ impl Commitlog {
         }
         if !self.atomic_refused {
             self.atomic_refused = true;
-            self.notice = Some(format!(
+            self.notices.push_back(format!(
                 "commitlog {}: the kernel refused an RWF_ATOMIC write ({error}) although statx \
                  advertised atomic writes; tail-block rewrites continue as plain writes, so a \
                  power loss during one can tear acknowledged records in that block",

@@ -149,8 +149,9 @@ pub struct Commitlog {
     /// The kernel refused an RWF_ATOMIC write although statx advertised support: tail-block
     /// rewrites go out as plain writes from then on.
     atomic_refused: bool,
-    /// A line for the operator's log, taken by [`Commitlog::take_notice`].
-    notice: Option<String>,
+    /// Lines for the operator's log, oldest first, taken by [`Commitlog::take_notice`]. Each
+    /// kind of event adds at most one per run, so the queue stays short.
+    notices: VecDeque<String>,
     stats: CommitlogStats,
 }
 
@@ -191,7 +192,7 @@ impl Commitlog {
             last_flush: Duration::ZERO,
             flush_requested: false,
             atomic_refused: false,
-            notice: None,
+            notices: VecDeque::new(),
             stats: CommitlogStats::default(),
         })
     }
@@ -270,9 +271,10 @@ impl Commitlog {
         }
     }
 
-    /// A line for the operator's log (once per event), such as a refused RWF_ATOMIC write.
+    /// The oldest line for the operator's log not yet taken (each event once), such as a
+    /// refused RWF_ATOMIC write; call until `None`.
     pub fn take_notice(&mut self) -> Option<String> {
-        self.notice.take()
+        self.notices.pop_front()
     }
 
     pub fn tail_cache_bytes(&self) -> usize {

@@ -157,7 +157,7 @@ impl Commitlog {
                     Ok(length) => format!("wrote {length} of {expected} bytes"),
                     Err(error) => error.to_string(),
                 };
-                self.notice = Some(format!(
+                self.notices.push_back(format!(
                     "commitlog shard {}: zero-filling ahead of the writer stopped (a zero \
                      write at local offset {} {what}); appends continue into unwritten \
                      extents, which is slower and loses nothing",

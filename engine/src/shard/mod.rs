@@ -367,7 +367,7 @@ impl Shard {
     }
 
     /// A line for the operator's log that the engine produced while running (each event
-    /// once), such as the kernel refusing RWF_ATOMIC writes.
+    /// once), such as the kernel refusing RWF_ATOMIC writes; oldest first, call until `None`.
     pub fn take_notice(&mut self) -> Option<String> {
         self.commitlog.take_notice()
     }
