@@ -554,19 +554,11 @@ impl ExtFields {
             .retain(|(key, value)| keep(key.as_str(), value.as_str()));
     }
 
-    pub fn clear(&mut self) {
-        self.entries.clear();
-    }
-
     /// The entries in key order.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
             entries: self.entries.iter(),
         }
-    }
-
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
-        self.entries.iter().map(|(key, _)| key.as_str())
     }
 
     fn is_sorted(&self) -> bool {
