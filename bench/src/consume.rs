@@ -80,7 +80,7 @@ fn account(shared: &Shared, body: &[u8]) -> u64 {
     if count > 0 {
         shared
             .counters
-            .record_many(count, store_total, store_max, bytes);
+            .record_many(count, store_total.saturating_mul(1000), store_max, bytes);
         shared
             .born_ms_total
             .fetch_add(born_total, Ordering::Relaxed);
@@ -233,8 +233,9 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
     );
     let born_ms_average =
         shared.born_ms_total.load(Ordering::Relaxed) as f64 / consumed.max(1) as f64;
-    let store_ms_average =
-        shared.counters.latency_ms_total.load(Ordering::Relaxed) as f64 / consumed.max(1) as f64;
+    let store_ms_average = shared.counters.latency_us_total.load(Ordering::Relaxed) as f64
+        / 1000.0
+        / consumed.max(1) as f64;
     println!("[Complete] Consume Total: {consumed} | Consume TPS: {tps:.0} | AVG(B2C) RT(ms): {born_ms_average:7.3} | AVG(S2C) RT(ms): {store_ms_average:7.3} | Consume MB/s: {megabytes:.1}");
     let mut config = options.to_json();
     config["connections"] = connections.into();

@@ -57,7 +57,7 @@ pub(crate) fn produced(produced: &Produced) -> serde_json::Value {
     let response_failed = counters.response_failed.load(Ordering::Relaxed);
     let latency_ms_max = counters.latency_ms_max.load(Ordering::Relaxed);
     let average_ms =
-        counters.latency_ms_total.load(Ordering::Relaxed) as f64 / success.max(1) as f64;
+        counters.latency_us_total.load(Ordering::Relaxed) as f64 / 1000.0 / success.max(1) as f64;
     let elapsed = produced.elapsed_seconds.max(0.001);
     let messages = success * batch;
     let tps = messages as f64 / elapsed;
