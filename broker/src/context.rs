@@ -41,6 +41,62 @@ pub(crate) struct BrokerContext {
     /// HA connections accepted whose first report has not been read yet (see
     /// `ha::master::Unclaimed`); every shard counts them as slaves in sync.
     pub(crate) ha_unclaimed: AtomicUsize,
+    /// Client connections each shard owns or has been handed, indexed by shard: a shard that
+    /// accepts a connection while another owns fewer hands it over (see
+    /// `BrokerShard::accept`), so SO_REUSEPORT's hashing of a few connections cannot leave
+    /// one shard decoding every request while the other idles.
+    pub(crate) client_connections: ConnectionCounts,
+}
+
+/// Client connections per shard, indexed by shard.
+#[derive(Debug)]
+pub(crate) struct ConnectionCounts(Box<[AtomicUsize]>);
+
+impl ConnectionCounts {
+    pub(crate) fn new(shards: u16) -> Self {
+        Self((0..shards).map(|_| AtomicUsize::new(0)).collect())
+    }
+
+    fn count(&self, shard: usize) -> usize {
+        self.0[shard].load(Ordering::Relaxed)
+    }
+
+    /// Where a connection `shard` just accepted should live: the shard with the fewest client
+    /// connections when that is fewer than `shard` has, else `shard` itself. The choice is
+    /// counted at once, so a burst of accepts spreads out before any handover is adopted.
+    pub(crate) fn place(&self, shard: u16) -> u16 {
+        let own = usize::from(shard).min(self.0.len().saturating_sub(1));
+        let fewest = (0..self.0.len())
+            .min_by_key(|&index| (self.count(index), index != own))
+            .unwrap_or(own);
+        let target = if self.count(fewest) < self.count(own) {
+            fewest
+        } else {
+            own
+        };
+        self.0[target].fetch_add(1, Ordering::Relaxed);
+        u16::try_from(target).unwrap_or(shard)
+    }
+
+    /// A connection counted on `from` is served by `to` after all.
+    pub(crate) fn moved(&self, from: u16, to: u16) {
+        if from != to {
+            self.gone(from);
+            if let Some(count) = self.0.get(usize::from(to)) {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A client connection of `shard` closed, or was refused after it was placed there.
+    pub(crate) fn gone(&self, shard: u16) {
+        if let Some(count) = self.0.get(usize::from(shard)) {
+            // Saturating: never below zero even if a caller miscounts.
+            let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
+        }
+    }
 }
 
 /// Total physical memory from /proc/meminfo (0 when unreadable).
@@ -58,5 +114,43 @@ pub(crate) fn physical_memory_bytes() -> u64 {
 impl BrokerContext {
     pub(crate) fn broker_addr(&self) -> String {
         self.store_host.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConnectionCounts;
+
+    // Hazard: SO_REUSEPORT hashes each connection to a shard, so a benchmark's four connections
+    // landed 4:1 and one shard decoded every request while the other idled.
+    #[test]
+    fn a_burst_of_accepts_on_one_shard_spreads_over_all_shards() {
+        let counts = ConnectionCounts::new(2);
+        let placed: Vec<u16> = (0..4).map(|_| counts.place(0)).collect();
+        assert_eq!(placed, [0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn a_shard_keeps_a_connection_when_no_other_has_fewer() {
+        let counts = ConnectionCounts::new(3);
+        assert_eq!(counts.place(2), 2);
+        assert_eq!(counts.place(0), 0);
+        assert_eq!(counts.place(1), 1);
+        // All have one: the accepting shard keeps the fourth.
+        assert_eq!(counts.place(1), 1);
+        // Shard 1 now has two; shard 2 loses its connection and gets the next one from 1.
+        counts.gone(2);
+        assert_eq!(counts.place(1), 2);
+    }
+
+    #[test]
+    fn counts_follow_connections_that_move_or_go() {
+        let counts = ConnectionCounts::new(2);
+        assert_eq!(counts.place(0), 0);
+        counts.moved(0, 1);
+        assert_eq!(counts.place(1), 0);
+        counts.gone(0);
+        counts.gone(0);
+        assert_eq!(counts.place(1), 0, "a count never goes below zero");
     }
 }

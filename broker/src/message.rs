@@ -100,6 +100,12 @@ pub(crate) enum Message {
         /// Keeps the connection counted as a slave until its new owner reads the report.
         unclaimed: Option<crate::ha::master::Unclaimed>,
     },
+    /// A client connection another shard accepted, for this shard to serve (already counted
+    /// as this shard's by `BrokerContext::place_connection`).
+    Adopt {
+        stream: mio::net::TcpStream,
+        peer: std::net::SocketAddr,
+    },
     /// A slave learned its master's HA address.
     MasterChanged { ha: Option<std::net::SocketAddr> },
     /// A slave's periodic copy of the master's topics, groups and offsets (to the control

@@ -293,6 +293,7 @@ pub fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         started_ms: SystemClock::new().wall().as_i64(),
         physical_memory_bytes: crate::context::physical_memory_bytes(),
         ha_unclaimed: std::sync::atomic::AtomicUsize::new(0),
+        client_connections: crate::context::ConnectionCounts::new(shard_count),
         config,
     });
     let now_ms = SystemClock::new().wall().as_i64();

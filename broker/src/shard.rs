@@ -283,7 +283,7 @@ impl BrokerShard {
                 Ok((stream, peer)) if listener == HA_LISTENER && !self.stopping => {
                     crate::ha::master::accept(self, stream, peer);
                 }
-                Ok((stream, peer)) => self.add_connection(stream, peer),
+                Ok((stream, peer)) => self.place_connection(stream, peer),
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(error) => {
                     self.context
@@ -295,11 +295,43 @@ impl BrokerShard {
         }
     }
 
-    fn add_connection(&mut self, mut stream: TcpStream, peer: std::net::SocketAddr) {
+    /// Serve a client connection here, or hand it to the shard with the fewest.
+    fn place_connection(&mut self, stream: TcpStream, peer: std::net::SocketAddr) {
+        let target = self.context.client_connections.place(self.index);
+        if target == self.index || self.stopping {
+            return self.add_connection(stream, peer, target);
+        }
+        match self
+            .outboxes
+            .send_and_wake(target, Message::Adopt { stream, peer })
+        {
+            Ok(()) => {}
+            // A full or stopped inbox: serve it here after all.
+            Err(SendError::Full(message) | SendError::Gone(message)) => {
+                if let Message::Adopt { stream, peer } = *message {
+                    self.add_connection(stream, peer, target);
+                }
+            }
+        }
+    }
+
+    /// Register a client connection counted as `counted_on`'s (moved to this shard's count
+    /// when they differ).
+    fn add_connection(
+        &mut self,
+        mut stream: TcpStream,
+        peer: std::net::SocketAddr,
+        counted_on: u16,
+    ) {
+        let counts = &self.context.client_connections;
+        counts.moved(counted_on, self.index);
         if self.connections.len() >= CONNECTIONS_MAX || self.stopping {
-            self.context.log.warn(&format!(
-                "refusing connection from {peer}: {CONNECTIONS_MAX} connections open"
-            ));
+            counts.gone(self.index);
+            if !self.stopping {
+                self.context.log.warn(&format!(
+                    "refusing connection from {peer}: {CONNECTIONS_MAX} connections open"
+                ));
+            }
             return;
         }
         let _ = stream.set_nodelay(true);
@@ -313,6 +345,7 @@ impl BrokerShard {
             self.context
                 .log
                 .warn(&format!("cannot register connection from {peer}: {error}"));
+            self.context.client_connections.gone(self.index);
             return;
         }
         self.connections.insert(id, Connection::new(stream, peer));
@@ -373,6 +406,7 @@ impl BrokerShard {
             return;
         };
         let _ = self.poll.registry().deregister(&mut connection.stream);
+        self.context.client_connections.gone(self.index);
         if let Some(reason) = reason {
             self.context
                 .log
@@ -639,6 +673,7 @@ impl BrokerShard {
             Message::AdminAnswer(answer) => crate::admin::gather::on_answer(self, answer),
             Message::Gather(gather) => crate::handlers::query::on_gather(self, &gather),
             Message::Gathered(result) => crate::handlers::query::on_gathered(self, result),
+            Message::Adopt { stream, peer } => self.add_connection(stream, peer, self.index),
             Message::HaAdopt { .. } | Message::MasterChanged { .. } | Message::MasterTables(_) => {
                 self.on_replication_message(message);
             }
