@@ -4,6 +4,8 @@
 //! - `frame_{encode,decode}_send_request_{json,binary}`: one SEND_MESSAGE_V2 frame (1 KiB
 //!   body, the Java client's header) with either header encoding;
 //! - `frame_{encode,decode}_send_response_json`: the matching send response;
+//! - `header_read_send_request`: the send header read from that request's decoded extFields
+//!   (`SendMessageRequestHeader::from_request`, what the broker does next);
 //! - `record_encode_1KiB`, `record_scan_crc_1KiB`: the commitlog record codec;
 //! - `append_sim_sync_64x1KiB`: 64 appends of 1 KiB records (own UNIQ_KEY each, 8 queues) and
 //!   the ticks until SYNC_FLUSH makes them visible, on the simulated disk with zero latency and
@@ -33,6 +35,7 @@ use ringmq_engine::shard::Shard;
 use ringmq_engine::types::{ShardId, TimestampMs};
 use ringmq_protocol::command::{RemotingCommand, SerializeType};
 use ringmq_protocol::frame::{self, FRAME_BYTES_MAX_DEFAULT};
+use ringmq_protocol::header::send::SendMessageRequestHeader;
 use ringmq_protocol::record::{self, MessageDraft, Scanned, StoreStamp};
 use ringmq_protocol::samples::{send_request, send_response};
 
@@ -50,6 +53,7 @@ const SCENARIOS: &[&str] = &[
     "frame_decode_send_request_binary",
     "frame_encode_send_response_json",
     "frame_decode_send_response_json",
+    "header_read_send_request",
     "record_encode_1KiB",
     "record_scan_crc_1KiB",
     "append_sim_sync_64x1KiB",
@@ -79,6 +83,20 @@ fn decode_step(command: &RemotingCommand) -> Box<dyn FnMut()> {
         let decoded = frame::decode(black_box(&encoded), FRAME_BYTES_MAX_DEFAULT);
         assert!(matches!(decoded, Ok(Some(_))), "the frame decodes");
         black_box(decoded.ok());
+    })
+}
+
+fn header_step() -> Box<dyn FnMut()> {
+    let mut encoded = Vec::new();
+    frame::encode(&send_request(SerializeType::Json), &mut encoded);
+    let command = match frame::decode(&encoded, FRAME_BYTES_MAX_DEFAULT) {
+        Ok(Some((command, _))) => command,
+        other => panic!("the sample request decodes: {other:?}"),
+    };
+    Box::new(move || {
+        let header = SendMessageRequestHeader::from_request(black_box(&command));
+        assert!(header.is_ok(), "the sample header reads");
+        black_box(header.ok());
     })
 }
 
@@ -217,6 +235,7 @@ fn scenario(name: &str) -> Option<Box<dyn FnMut()>> {
         "frame_decode_send_request_binary" => decode_step(&send_request(SerializeType::RocketMq)),
         "frame_encode_send_response_json" => encode_step(send_response(SerializeType::Json)),
         "frame_decode_send_response_json" => decode_step(&send_response(SerializeType::Json)),
+        "header_read_send_request" => header_step(),
         "record_encode_1KiB" => record_step(false),
         "record_scan_crc_1KiB" => record_step(true),
         "append_sim_sync_64x1KiB" => append_step(),

@@ -287,14 +287,24 @@ macro_rules! header {
                 Self::from_ext(&command.ext_fields)
             }
 
-            /// Read the header from ext fields.
+            /// Read the header from ext fields: in one walk over them when the keys are
+            /// declared in ascending order, else a search per key.
             pub fn from_ext(
                 ext: &$crate::ext::ExtFields,
             ) -> Result<Self, $crate::header::HeaderError> {
+                const SORTED: bool = $crate::ext::keys_sorted($name::KEYS);
+                const COUNT: usize = $name::KEYS.len();
+                let keys: &[&str; COUNT] = &[$($key),*];
+                let values = if SORTED {
+                    ext.get_sorted(keys)
+                } else {
+                    keys.map(|key| ext.get(key))
+                };
+                let mut values = values.into_iter();
                 Ok(Self {
                     $( $field: <$ty as $crate::header::HeaderField>::read(
                         $key,
-                        ext.get($key),
+                        values.next().flatten(),
                     )?, )*
                 })
             }
