@@ -3,6 +3,7 @@
 # on a fresh store, produce 1 KiB messages with 64 closed-loop senders for SECONDS, then drain
 # the backlog with `ringmq bench consume --from first`. Results go to OUT/*.json.
 # Usage: bench/scripts/broker-bench.sh OUT [SECONDS] [ROUNDS]
+#   WORKERS=N: closed-loop senders (default 64, RocketMQ producer.sh's default).
 set -euo pipefail
 out=${1:?usage: broker-bench.sh OUT [SECONDS] [ROUNDS]}
 seconds=${2:-15}
@@ -21,7 +22,7 @@ for round in $(seq 1 "$rounds"); do
       > "$out/dev-$flush-$shards-$round.log" 2>&1 &
     dev=$!
     sleep 3
-    "$bin" bench produce -n 127.0.0.1:19999 -t Bench -w 64 -s 1024 -ri 5000 \
+    "$bin" bench produce -n 127.0.0.1:19999 -t Bench -w "${WORKERS:-64}" -s 1024 -ri 5000 \
       --duration "$seconds" --json "$out/produce-$flush-$shards-$round.json" \
       > "$out/produce-$flush-$shards-$round.txt" 2>&1
     produced=$(python3 -c "import json;print(json.load(open('$out/produce-$flush-$shards-$round.json'))['messages'])")
