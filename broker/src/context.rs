@@ -42,9 +42,9 @@ pub(crate) struct BrokerContext {
     /// `ha::master::Unclaimed`); every shard counts them as slaves in sync.
     pub(crate) ha_unclaimed: AtomicUsize,
     /// Client connections each shard owns or has been handed, indexed by shard: a shard that
-    /// accepts a connection while another owns fewer hands it over (see
-    /// `BrokerShard::accept`), so SO_REUSEPORT's hashing of a few connections cannot leave
-    /// one shard decoding every request while the other idles.
+    /// accepts a connection while another owns fewer hands it over
+    /// (`BrokerShard::place_connection`), so SO_REUSEPORT's hashing of a few connections
+    /// cannot leave one shard decoding every request while the other idles.
     pub(crate) client_connections: ConnectionCounts,
 }
 
