@@ -292,7 +292,7 @@ macro_rules! header {
             pub fn from_ext(
                 ext: &$crate::ext::ExtFields,
             ) -> Result<Self, $crate::header::HeaderError> {
-                const SORTED: bool = $crate::ext::keys_sorted($name::KEYS);
+                const SORTED: bool = $crate::ext::is_strictly_sorted($name::KEYS);
                 const COUNT: usize = $name::KEYS.len();
                 let keys: &[&str; COUNT] = &[$($key),*];
                 let values = if SORTED {
