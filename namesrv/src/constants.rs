@@ -20,8 +20,11 @@ pub const FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Open connections at most; further accepts are closed at once.
 pub const CONNECTIONS_MAX: usize = 4096;
 
-/// Bytes read from a socket per `read` call.
+/// A connection's receive buffer at rest, and the step it grows by for a large frame.
 pub const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// A `read` call is offered at least this much free space.
+pub const READ_ROOM_MIN_BYTES: usize = 8 * 1024;
 
 /// Unsent reply bytes a connection may hold before it is closed as a slow reader. A route or
 /// cluster reply is a few KiB; this leaves room for a pipelined burst.

@@ -21,10 +21,12 @@ use std::time::Duration;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use ringmq_protocol::frame;
+use ringmq_protocol::read_buffer::ReadBuffer;
 
 use crate::clock::{MonotonicMs, SystemClock};
 use crate::constants::{
-    CONNECTIONS_MAX, FRAMES_PER_EVENT_MAX, FRAME_BYTES_MAX, READ_CHUNK_BYTES, WRITE_QUEUE_BYTES_MAX,
+    CONNECTIONS_MAX, FRAMES_PER_EVENT_MAX, FRAME_BYTES_MAX, READ_CHUNK_BYTES, READ_ROOM_MIN_BYTES,
+    WRITE_QUEUE_BYTES_MAX,
 };
 use crate::handlers::{Arrival, Namesrv};
 use crate::liveness::ConnectionId;
@@ -63,7 +65,8 @@ struct Connection {
     id: ConnectionId,
     stream: TcpStream,
     peer: SocketAddr,
-    read_buffer: Vec<u8>,
+    /// Bytes read and not yet decoded.
+    read_buffer: ReadBuffer,
     write_buffer: Vec<u8>,
     write_offset: usize,
     last_activity: MonotonicMs,
@@ -77,21 +80,15 @@ impl Connection {
     /// Read until the socket would block, the buffer is full, or the peer finished sending.
     fn fill(&mut self) -> Result<Fill, CloseReason> {
         while self.read_buffer.len() < READ_BUFFER_BYTES_MAX {
-            let start = self.read_buffer.len();
-            self.read_buffer.resize(start + READ_CHUNK_BYTES, 0);
-            let result = self.stream.read(&mut self.read_buffer[start..]);
-            let count = match result {
+            let count = match self.stream.read(self.read_buffer.room()) {
                 Ok(count) => count,
-                Err(error) => {
-                    self.read_buffer.truncate(start);
-                    match error.kind() {
-                        io::ErrorKind::WouldBlock => return Ok(Fill::Drained),
-                        io::ErrorKind::Interrupted => continue,
-                        _ => return Err(CloseReason::Io(error)),
-                    }
-                }
+                Err(error) => match error.kind() {
+                    io::ErrorKind::WouldBlock => return Ok(Fill::Drained),
+                    io::ErrorKind::Interrupted => continue,
+                    _ => return Err(CloseReason::Io(error)),
+                },
             };
-            self.read_buffer.truncate(start + count);
+            self.read_buffer.filled(count);
             if count == 0 {
                 return Ok(Fill::PeerFinished);
             }
@@ -270,7 +267,7 @@ impl Server {
             id,
             stream,
             peer,
-            read_buffer: Vec::new(),
+            read_buffer: ReadBuffer::new(READ_CHUNK_BYTES, READ_ROOM_MIN_BYTES),
             write_buffer: Vec::new(),
             write_offset: 0,
             last_activity: self.clock.monotonic(),
@@ -307,8 +304,11 @@ impl Server {
         let mut consumed = 0;
         let mut frames = 0;
         while frames < FRAMES_PER_EVENT_MAX {
-            let decoded = frame::decode(&connection.read_buffer[consumed..], FRAME_BYTES_MAX)
-                .map_err(CloseReason::BadFrame)?;
+            let decoded = frame::decode(
+                &connection.read_buffer.unread()[consumed..],
+                FRAME_BYTES_MAX,
+            )
+            .map_err(CloseReason::BadFrame)?;
             let Some((request, length)) = decoded else {
                 break;
             };
@@ -326,7 +326,7 @@ impl Server {
                 return Err(CloseReason::SlowReader(connection.unsent_bytes()));
             }
         }
-        connection.read_buffer.drain(..consumed);
+        connection.read_buffer.consume(consumed);
         if consumed > 0 || !connection.read_buffer.is_empty() {
             connection.last_activity = now;
         }
