@@ -85,10 +85,10 @@ stop_all() {
 
 "$bin" namesrv -c <(echo "listenPort=$namesrv_port") > "$out/namesrv.out" 2>&1 &
 namesrv=$!
+wait_line "$out/namesrv.out" "boot success"
 # Leave no broker running and no store behind (each round writes gigabytes).
 trap 'kill $namesrv 2>/dev/null || true; pkill -f "$out/(master|slave).properties" || true;
       rm -rf "$out"/store-*' EXIT
-sleep 1
 
 for round in $(seq 1 "$rounds"); do
   for mode in lone async sync; do

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::ext::{ExtKey, ExtValue};
 use ringmq_protocol::{batch, properties, request_code, response_code};
 
 use crate::client::{Connection, WriteHalf};
@@ -61,6 +62,9 @@ pub(crate) struct Shared {
     queues: Vec<Queue>,
     /// Tells this run's messages from older ones in the topic (`--verify`).
     run: u64,
+    /// This process's id, the first half of each UNIQ_KEY (`getpid` is a system call).
+    pid: u32,
+    topic: ExtValue,
 }
 
 /// A send on the wire, as the receiver needs it.
@@ -88,30 +92,37 @@ pub(crate) struct Produced {
 }
 
 fn message_properties(shared: &Shared, lane: u32, sequence: u64) -> String {
+    use std::fmt::Write as _;
     let options = &shared.options;
-    let mut entries: Vec<(&str, String)> = Vec::new();
+    // One string, written in place: `properties::encode` of the same pairs, without a
+    // `String` per value.
+    let mut text = String::with_capacity(96);
+    let mut entry = |key: &str, value: std::fmt::Arguments<'_>| {
+        text.push_str(key);
+        text.push(properties::NAME_VALUE_SEPARATOR);
+        let _ = text.write_fmt(value);
+        text.push(properties::PROPERTY_SEPARATOR);
+    };
     if options.keys {
-        entries.push((properties::KEYS, format!("key-{sequence}")));
+        entry(properties::KEYS, format_args!("key-{sequence}"));
     }
     if options.tag_count > 0 {
-        entries.push((
-            properties::TAGS,
-            format!("Tag{}", sequence % u64::from(options.tag_count)),
-        ));
+        let tag = sequence % u64::from(options.tag_count);
+        entry(properties::TAGS, format_args!("Tag{tag}"));
     }
-    entries.push((
+    entry(
         properties::UNIQ_KEY,
-        format!("{:016X}{sequence:016X}", std::process::id()),
-    ));
+        format_args!("{:016X}{sequence:016X}", shared.pid),
+    );
     if options.verify {
         let stamp = Stamp {
             run: shared.run,
             lane,
             sequence,
         };
-        entries.push((verify::STAMP_PROPERTY, stamp.encode()));
+        entry(verify::STAMP_PROPERTY, format_args!("{}", stamp.encode()));
     }
-    properties::encode(entries.iter().map(|(k, v)| (*k, v.as_str())))
+    text
 }
 
 /// A send of `--batch` messages with sequences `first_sequence..`.
@@ -139,19 +150,20 @@ fn build_request(
     } else {
         request.body = shared.body.clone().into();
     }
-    for (key, value) in [
-        ("a", "benchmark_producer".to_owned()),
-        ("b", options.topic.clone()),
-        ("c", "TBW102".to_owned()),
-        ("d", "4".to_owned()),
-        ("e", queue_id.to_string()),
-        ("f", "0".to_owned()),
-        ("g", clock::wall_ms().to_string()),
-        ("h", "0".to_owned()),
-        ("i", props),
-    ] {
-        request.ext_fields.insert(key, value);
-    }
+    // The V2 header's one-letter keys, in ascending order, so each insert appends.
+    let fields = &mut request.ext_fields;
+    fields.insert(
+        ExtKey::from_static("a"),
+        ExtValue::from_static("benchmark_producer"),
+    );
+    fields.insert(ExtKey::from_static("b"), shared.topic.clone());
+    fields.insert(ExtKey::from_static("c"), ExtValue::from_static("TBW102"));
+    fields.insert(ExtKey::from_static("d"), ExtValue::from_static("4"));
+    fields.insert(ExtKey::from_static("e"), queue_id);
+    fields.insert(ExtKey::from_static("f"), ExtValue::from_static("0"));
+    fields.insert(ExtKey::from_static("g"), clock::wall_ms());
+    fields.insert(ExtKey::from_static("h"), ExtValue::from_static("0"));
+    fields.insert(ExtKey::from_static("i"), props);
     request
 }
 
@@ -412,6 +424,8 @@ pub(crate) fn produce(options: &Options) -> Result<Produced, String> {
         issued: AtomicU64::new(0),
         options: options.clone(),
         run: clock::wall_ms() << 16 ^ u64::from(std::process::id()),
+        pid: std::process::id(),
+        topic: ExtValue::from(options.topic.as_str()),
         queues: queues.clone(),
     });
     let mut threads = Vec::new();
@@ -534,17 +548,50 @@ mod tests {
         assert_eq!(lanes.iter().map(|lane| lane.window).sum::<usize>(), 64);
     }
 
-    #[test]
-    fn batch_entries_carry_consecutive_stamps_so_each_can_be_verified() {
-        let shared = Shared {
-            options: options("-n h:1 --batch 3 --verify -q 3"),
+    fn shared(flags: &str) -> Shared {
+        Shared {
+            options: options(flags),
             counters: Counters::default(),
             stop: AtomicBool::new(false),
             issued: AtomicU64::new(0),
             body: vec![b'a'; 4],
             queues: queues(1),
             run: 7,
-        };
+            pid: 0xBEEF,
+            topic: ExtValue::from("T"),
+        }
+    }
+
+    /// Hazard: the properties are written in place instead of through
+    /// `properties::encode`; a wrong separator or a dropped pair would reach the broker as a
+    /// message without UNIQ_KEY (no msgId) or tag.
+    #[test]
+    fn properties_written_in_place_equal_the_encoded_pairs() {
+        let shared = shared("-n h:1 -k true -l 3 --verify -q 3");
+        let stamp = Stamp {
+            run: 7,
+            lane: 2,
+            sequence: 41,
+        }
+        .encode();
+        let expected = properties::encode([
+            (properties::KEYS, "key-41"),
+            (properties::TAGS, "Tag2"),
+            (properties::UNIQ_KEY, "000000000000BEEF0000000000000029"),
+            (verify::STAMP_PROPERTY, stamp.as_str()),
+        ]);
+        assert_eq!(message_properties(&shared, 2, 41), expected);
+        let request = build_request(&shared, 2, 5, 41);
+        let fields: Vec<(&str, &str)> = request.ext_fields.iter().collect();
+        assert_eq!(fields.len(), 9);
+        assert_eq!(request.ext("b"), Some("T"));
+        assert_eq!(request.ext("e"), Some("5"));
+        assert_eq!(request.ext("i"), Some(expected.as_str()));
+    }
+
+    #[test]
+    fn batch_entries_carry_consecutive_stamps_so_each_can_be_verified() {
+        let shared = shared("-n h:1 --batch 3 --verify -q 3");
         let request = build_request(&shared, 2, 0, 40);
         let entries = batch::decode(&request.body).expect("a valid batch body");
         let sequences: Vec<u64> = entries
