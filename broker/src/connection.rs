@@ -43,6 +43,8 @@ pub(crate) struct Connection {
     read_buffer: ReadBuffer,
     write_queue: VecDeque<Bytes>,
     write_bytes: usize,
+    /// Its shard is final: its first requests were read (see `BrokerShard::read_connection`).
+    pub(crate) settled: bool,
 }
 
 impl Connection {
@@ -53,6 +55,7 @@ impl Connection {
             read_buffer: ReadBuffer::new(READ_CHUNK_BYTES, READ_ROOM_MIN_BYTES),
             write_queue: VecDeque::new(),
             write_bytes: 0,
+            settled: false,
         }
     }
 

@@ -106,6 +106,12 @@ pub(crate) enum Message {
         stream: mio::net::TcpStream,
         peer: std::net::SocketAddr,
     },
+    /// A client connection that has not been served yet, whose first requests all go to
+    /// this shard's queues: it is served here from now on, starting with `requests`.
+    Migrate {
+        connection: Box<crate::connection::Connection>,
+        requests: Vec<ringmq_protocol::command::RemotingCommand>,
+    },
     /// A slave learned its master's HA address.
     MasterChanged { ha: Option<std::net::SocketAddr> },
     /// A slave's periodic copy of the master's topics, groups and offsets (to the control

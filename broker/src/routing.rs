@@ -100,6 +100,34 @@ pub(crate) fn target(
     }
 }
 
+/// The shard owning every queue that the sends and pulls among `requests` name, when they
+/// name queues of exactly one shard; `None` when they name none, a queue −1 (the broker
+/// picks), or queues of several shards. A connection whose first requests have one owner
+/// is served by that owner (`BrokerShard::read_connection`), so its requests and answers do
+/// not cross between threads.
+pub(crate) fn queues_owner(requests: &[RemotingCommand], shard_count: u16) -> Option<u16> {
+    let mut owner = None;
+    for request in requests {
+        if !matches!(
+            request.code,
+            code::SEND_MESSAGE
+                | code::SEND_MESSAGE_V2
+                | code::SEND_BATCH_MESSAGE
+                | code::PULL_MESSAGE
+        ) {
+            continue;
+        }
+        let (topic, queue) = queue_of(request)?;
+        let queue = u32::try_from(queue).ok()?;
+        let shard = owner_of(topic, QueueId(queue), shard_count).0;
+        if owner.is_some_and(|owner| owner != shard) {
+            return None;
+        }
+        owner = Some(shard);
+    }
+    owner
+}
+
 fn queue_shard(topic: &str, queue: i32, shard_count: u16) -> Target {
     let queue = u32::try_from(queue).unwrap_or(0);
     Target::Shard(owner_of(topic, QueueId(queue), shard_count).0)
@@ -137,4 +165,60 @@ fn send_target(
         queue
     };
     queue_shard(&topic, queue, shard_count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(topic: &str, queue: i32) -> RemotingCommand {
+        let mut request = RemotingCommand::request(code::SEND_MESSAGE_V2);
+        request.ext_fields.insert("b", topic);
+        request.ext_fields.insert("e", queue);
+        request
+    }
+
+    fn pull(topic: &str, queue: i32) -> RemotingCommand {
+        let mut request = RemotingCommand::request(code::PULL_MESSAGE);
+        request.ext_fields.insert("topic", topic);
+        request.ext_fields.insert("queueId", queue);
+        request
+    }
+
+    /// Two queues of `topic` owned by different shards of two.
+    fn queues_on_both_shards(topic: &str) -> (i32, i32) {
+        let shard = |queue: i32| owner_of(topic, QueueId(queue.unsigned_abs()), 2).0;
+        let other = (1..8)
+            .find(|&queue| shard(queue) != shard(0))
+            .expect("two owners");
+        (0, other)
+    }
+
+    // Hazard: a connection moved to a shard that owns only some of its queues would still
+    // cross threads, and a move decided on a heartbeat alone would pile connections onto
+    // the control shard.
+    #[test]
+    fn a_connection_has_a_queues_owner_only_when_its_sends_and_pulls_agree() {
+        let (here, there) = queues_on_both_shards("Bench");
+        let owner = owner_of("Bench", QueueId(0), 2).0;
+        let heartbeat = RemotingCommand::request(code::HEART_BEAT);
+        assert_eq!(
+            queues_owner(
+                &[heartbeat.clone(), send("Bench", here), pull("Bench", here)],
+                2
+            ),
+            Some(owner)
+        );
+        assert_eq!(
+            queues_owner(&[send("Bench", here), send("Bench", there)], 2),
+            None
+        );
+        assert_eq!(queues_owner(&[heartbeat], 2), None, "no queue named");
+        assert_eq!(
+            queues_owner(&[send("Bench", -1)], 2),
+            None,
+            "the broker picks"
+        );
+        assert_eq!(queues_owner(&[], 2), None);
+    }
 }

@@ -317,28 +317,31 @@ impl BrokerShard {
 
     /// Register a client connection counted as `counted_on`'s (moved to this shard's count
     /// when they differ).
-    fn add_connection(
-        &mut self,
-        mut stream: TcpStream,
-        peer: std::net::SocketAddr,
-        counted_on: u16,
-    ) {
-        let counts = &self.context.client_connections;
-        counts.moved(counted_on, self.index);
+    fn add_connection(&mut self, stream: TcpStream, peer: std::net::SocketAddr, counted_on: u16) {
+        self.context
+            .client_connections
+            .moved(counted_on, self.index);
+        let _ = stream.set_nodelay(true);
+        self.register_connection(Connection::new(stream, peer));
+    }
+
+    /// Serve `connection` here (it is counted as this shard's); its id, or `None` when it is
+    /// refused (and closed).
+    fn register_connection(&mut self, mut connection: Connection) -> Option<u64> {
+        let peer = connection.peer;
         if self.connections.len() >= CONNECTIONS_MAX || self.stopping {
-            counts.gone(self.index);
+            self.context.client_connections.gone(self.index);
             if !self.stopping {
                 self.context.log.warn(&format!(
                     "refusing connection from {peer}: {CONNECTIONS_MAX} connections open"
                 ));
             }
-            return;
+            return None;
         }
-        let _ = stream.set_nodelay(true);
         let id = self.allocate_connection_id();
         let token = Token(usize::try_from(id).expect("connection ids fit usize"));
         if let Err(error) = self.poll.registry().register(
-            &mut stream,
+            &mut connection.stream,
             token,
             Interest::READABLE | Interest::WRITABLE,
         ) {
@@ -346,9 +349,10 @@ impl BrokerShard {
                 .log
                 .warn(&format!("cannot register connection from {peer}: {error}"));
             self.context.client_connections.gone(self.index);
-            return;
+            return None;
         }
-        self.connections.insert(id, Connection::new(stream, peer));
+        self.connections.insert(id, connection);
+        Some(id)
     }
 
     /// Whether client connection `id` of this shard is open.
@@ -370,17 +374,16 @@ impl BrokerShard {
         let mut frames = std::mem::take(&mut self.frames);
         let outcome = connection.read_frames(self.context.max_frame_bytes, &mut frames);
         let peer = connection.peer;
-        let origin = Origin {
-            connection: ConnectionRef {
-                shard: self.index,
-                id,
-            },
-            peer,
-        };
-        for mut request in frames.drain(..) {
-            routing::strip_internal(&mut request);
-            self.on_request(origin.clone(), request);
+        let first = !connection.settled && !frames.is_empty();
+        connection.settled |= first;
+        if first
+            && matches!(outcome, ReadOutcome::Open)
+            && self.hand_to_queues_owner(id, &mut frames)
+        {
+            self.frames = frames;
+            return;
         }
+        self.dispatch_read(id, peer, &mut frames);
         self.frames = frames;
         match outcome {
             ReadOutcome::Open => {}
@@ -388,6 +391,81 @@ impl BrokerShard {
             ReadOutcome::Malformed(error) => {
                 self.close_connection(id, Some(format!("malformed frame from {peer}: {error}")));
             }
+        }
+    }
+
+    /// Route requests just read from connection `id`.
+    fn dispatch_read(
+        &mut self,
+        id: u64,
+        peer: std::net::SocketAddr,
+        requests: &mut Vec<RemotingCommand>,
+    ) {
+        let origin = Origin {
+            connection: ConnectionRef {
+                shard: self.index,
+                id,
+            },
+            peer,
+        };
+        for mut request in requests.drain(..) {
+            routing::strip_internal(&mut request);
+            self.on_request(origin.clone(), request);
+        }
+    }
+
+    /// A connection's first requests, all for queues another shard owns: hand the connection
+    /// and the requests to that shard, so they and every later one are served without
+    /// crossing threads. `false` (the requests are still in `first`) when they have no single
+    /// owner, the move would leave the shards uneven (`ConnectionCounts::claim`), or the
+    /// owner's inbox cannot take it.
+    fn hand_to_queues_owner(&mut self, id: u64, first: &mut Vec<RemotingCommand>) -> bool {
+        let counts = &self.context.client_connections;
+        let Some(owner) = routing::queues_owner(first, self.outboxes.shard_count()) else {
+            return false;
+        };
+        if self.stopping || owner == self.index || !counts.claim(self.index, owner) {
+            return false;
+        }
+        let Some(mut connection) = self.connections.remove(&id) else {
+            counts.moved(owner, self.index);
+            return false;
+        };
+        let _ = self.poll.registry().deregister(&mut connection.stream);
+        let requests = std::mem::take(first);
+        let message = Message::Migrate {
+            connection: Box::new(connection),
+            requests,
+        };
+        match self.outboxes.send(owner, message) {
+            Ok(()) => {
+                self.wake[usize::from(owner)] = true;
+                true
+            }
+            Err(SendError::Full(message) | SendError::Gone(message)) => {
+                self.context.client_connections.moved(owner, self.index);
+                let Message::Migrate {
+                    connection,
+                    requests,
+                } = *message
+                else {
+                    return false;
+                };
+                let peer = connection.peer;
+                if let Some(id) = self.register_connection(*connection) {
+                    *first = requests;
+                    self.dispatch_read(id, peer, first);
+                }
+                true
+            }
+        }
+    }
+
+    /// A connection another shard read first requests from: serve it here, starting with them.
+    fn adopt_migrated(&mut self, connection: Connection, mut requests: Vec<RemotingCommand>) {
+        let peer = connection.peer;
+        if let Some(id) = self.register_connection(connection) {
+            self.dispatch_read(id, peer, &mut requests);
         }
     }
 
@@ -674,6 +752,10 @@ impl BrokerShard {
             Message::Gather(gather) => crate::handlers::query::on_gather(self, &gather),
             Message::Gathered(result) => crate::handlers::query::on_gathered(self, result),
             Message::Adopt { stream, peer } => self.add_connection(stream, peer, self.index),
+            Message::Migrate {
+                connection,
+                requests,
+            } => self.adopt_migrated(*connection, requests),
             Message::HaAdopt { .. } | Message::MasterChanged { .. } | Message::MasterTables(_) => {
                 self.on_replication_message(message);
             }

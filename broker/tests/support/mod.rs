@@ -125,6 +125,16 @@ impl Client {
         }
     }
 
+    /// Write bytes as they are (pipelined or partial frames); opaques are the caller's.
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Continue numbering opaques after `opaque` (used by the caller's raw writes).
+    pub fn skip_opaques(&mut self, opaque: i32) {
+        self.opaque = self.opaque.max(opaque);
+    }
+
     /// The next frame, or `None` when the server closed the connection.
     pub fn read_frame(&mut self) -> Option<RemotingCommand> {
         loop {
