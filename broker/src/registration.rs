@@ -145,21 +145,16 @@ fn serve(
                 Err(_) => return,
             }
         };
-        let mut command = command;
-        // Only the newest table matters when several changes queued up.
-        while let Ok(newer) = receiver.try_recv() {
-            match newer {
-                Command::Attach(outboxes) => state.outboxes = Some(outboxes),
-                newer => command = Some(newer),
-            }
+        let queued = coalesce(
+            command
+                .into_iter()
+                .chain(std::iter::from_fn(|| receiver.try_recv().ok())),
+        );
+        let attached = queued.attach.is_some();
+        if let Some(outboxes) = queued.attach {
+            state.outboxes = Some(outboxes);
         }
-        match command {
-            Some(Command::Attach(outboxes)) => {
-                state.outboxes = Some(outboxes);
-                if slave {
-                    register_all(identity, namesrv_addrs, &mut state, log);
-                }
-            }
+        match queued.newest {
             Some(Command::Unregister) => {
                 unregister_all(identity, namesrv_addrs, &mut state, log);
                 return;
@@ -168,15 +163,43 @@ fn serve(
                 state.last_topics = Some(topics);
                 register_all(identity, namesrv_addrs, &mut state, log);
             }
-            None if state.master.is_none() => {
-                register_all(identity, namesrv_addrs, &mut state, log);
+            // A slave registers once its shards are attached, then every period until it
+            // knows its master.
+            Some(Command::Attach(_)) | None => {
+                if slave && (attached || state.master.is_none()) {
+                    register_all(identity, namesrv_addrs, &mut state, log);
+                }
             }
-            None => {}
         }
         if slave {
             sync_from_master(&mut state, log);
         }
     }
+}
+
+/// The commands queued at one wake-up: the shards' outboxes if they arrived, and the newest
+/// other command (only the newest table matters when several changes queued up).
+struct Queued {
+    attach: Option<Outboxes>,
+    newest: Option<Command>,
+}
+
+/// Sort queued commands. An `Attach` is kept whatever follows it: when a `Register` queued
+/// behind it replaced it, a slave never got its outboxes, learned its master from every
+/// registration reply without telling its shards, and never connected (seen in the
+/// replication benchmark as a slave that never reported "connected to master").
+fn coalesce(commands: impl Iterator<Item = Command>) -> Queued {
+    let mut queued = Queued {
+        attach: None,
+        newest: None,
+    };
+    for command in commands {
+        match command {
+            Command::Attach(outboxes) => queued.attach = Some(outboxes),
+            command => queued.newest = Some(command),
+        }
+    }
+    queued
 }
 
 /// What the registration thread keeps between commands.
@@ -400,5 +423,45 @@ fn unregister(
             response.code,
             response.remark.unwrap_or_default()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outboxes() -> Outboxes {
+        Outboxes::new(Vec::new(), Vec::new())
+    }
+
+    // Hazard: the shards' Attach and the first Register queued together; the Register
+    // replaced the Attach, so a slave never told its shards who the master was.
+    #[test]
+    fn an_attach_survives_a_register_queued_behind_it() {
+        let queued = coalesce(
+            [
+                Command::Attach(outboxes()),
+                Command::Register(TopicConfigSerializeWrapper::default()),
+            ]
+            .into_iter(),
+        );
+        assert!(queued.attach.is_some());
+        assert!(matches!(queued.newest, Some(Command::Register(_))));
+    }
+
+    #[test]
+    fn only_the_newest_other_command_is_kept() {
+        let queued = coalesce(
+            [
+                Command::Register(TopicConfigSerializeWrapper::default()),
+                Command::Attach(outboxes()),
+                Command::Unregister,
+            ]
+            .into_iter(),
+        );
+        assert!(queued.attach.is_some());
+        assert!(matches!(queued.newest, Some(Command::Unregister)));
+        let alone = coalesce([Command::Attach(outboxes())].into_iter());
+        assert!(alone.attach.is_some() && alone.newest.is_none());
     }
 }
