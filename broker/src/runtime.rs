@@ -422,6 +422,35 @@ struct ShardStart {
     ready: mpsc::Sender<Result<(), String>>,
 }
 
+/// Pin shard `index` to its CPU (`affinity::shard_cpu`), and log what was done.
+fn pin_shard(log: &crate::log::Log, index: u16, shards: u16) {
+    use ringmq_engine::io::affinity;
+    let allowed = match affinity::allowed_cpus() {
+        Ok(allowed) => allowed,
+        Err(error) => {
+            log.warn(&format!("shard {index}: not pinned to a core: {error}"));
+            return;
+        }
+    };
+    let Some(cpu) = affinity::shard_cpu(usize::from(index), &allowed) else {
+        log.warn(&format!(
+            "shard {index}: not pinned: the process may use no CPU"
+        ));
+        return;
+    };
+    if let Err(error) = affinity::pin_current_thread(cpu) {
+        log.warn(&format!("shard {index}: not pinned to CPU {cpu}: {error}"));
+        return;
+    }
+    if index == 0 && usize::from(shards) < allowed.len() {
+        log.info(&format!(
+            "{shards} shard(s) pinned to the first of the {} CPUs this process may use; to run \
+             several brokers on this host, start each under taskset -c with CPUs of its own",
+            allowed.len()
+        ));
+    }
+}
+
 impl ShardStart {
     fn run(self) -> Result<(), String> {
         let ready = self.ready.clone();
@@ -440,11 +469,7 @@ impl ShardStart {
     fn open(self) -> Result<BrokerShard, String> {
         let index = self.index;
         let log = self.context.log.clone();
-        if let Err(error) = ringmq_engine::io::affinity::pin_current_thread(
-            usize::from(index) % ringmq_engine::io::affinity::available_cores(),
-        ) {
-            log.warn(&format!("shard {index}: not pinned to a core: {error}"));
-        }
+        pin_shard(&log, index, self.context.config.shards);
         let chunk = ringmq_engine::constants::COMMIT_BATCH_BYTES_MAX;
         let choice = backend_choice(&self.context.config);
         let (storage, line) = open_backend_for(choice, &self.engine.pool_request(), chunk)
