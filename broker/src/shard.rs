@@ -416,9 +416,10 @@ impl BrokerShard {
 
     /// A connection's first requests, all for queues another shard owns: hand the connection
     /// and the requests to that shard, so they and every later one are served without
-    /// crossing threads. `false` (the requests are still in `first`) when they have no single
-    /// owner, the move would leave the shards uneven (`ConnectionCounts::claim`), or the
-    /// owner's inbox cannot take it.
+    /// crossing threads. `true` when the requests were taken care of: handed over, or, when
+    /// the owner's inbox could not take them, dispatched here under a new connection id.
+    /// `false` (the requests are still in `first`) when they have no single owner or the move
+    /// would leave the shards uneven (`ConnectionCounts::claim`).
     fn hand_to_queues_owner(&mut self, id: u64, first: &mut Vec<RemotingCommand>) -> bool {
         let counts = &self.context.client_connections;
         let Some(owner) = routing::queues_owner(first, self.outboxes.shard_count()) else {
