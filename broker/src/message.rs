@@ -100,15 +100,11 @@ pub(crate) enum Message {
         /// Keeps the connection counted as a slave until its new owner reads the report.
         unclaimed: Option<crate::ha::master::Unclaimed>,
     },
-    /// A client connection another shard accepted, for this shard to serve (already counted
-    /// as this shard's by `BrokerContext::place_connection`).
+    /// A client connection for this shard to serve from now on (already counted as this
+    /// shard's), starting with `requests` already read from it: handed over at accept because
+    /// this shard had the fewest (`ConnectionCounts::place`, no requests yet), or after its
+    /// first requests because they all name this shard's queues (`ConnectionCounts::claim`).
     Adopt {
-        stream: mio::net::TcpStream,
-        peer: std::net::SocketAddr,
-    },
-    /// A client connection that has not been served yet, whose first requests all go to
-    /// this shard's queues: it is served here from now on, starting with `requests`.
-    Migrate {
         connection: Box<crate::connection::Connection>,
         requests: Vec<ringmq_protocol::command::RemotingCommand>,
     },

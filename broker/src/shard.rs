@@ -298,31 +298,44 @@ impl BrokerShard {
     /// Serve a client connection here, or hand it to the shard with the fewest.
     fn place_connection(&mut self, stream: TcpStream, peer: std::net::SocketAddr) {
         let target = self.context.client_connections.place(self.index);
+        let _ = stream.set_nodelay(true);
+        let connection = Connection::new(stream, peer);
         if target == self.index || self.stopping {
-            return self.add_connection(stream, peer, target);
+            self.context.client_connections.moved(target, self.index);
+            return self.adopt(connection, Vec::new());
         }
-        match self
-            .outboxes
-            .send_and_wake(target, Message::Adopt { stream, peer })
-        {
-            Ok(()) => {}
-            // A full or stopped inbox: serve it here after all.
+        self.hand_over(target, connection, Vec::new());
+    }
+
+    /// Hand `connection` (counted as `target`'s) and the requests already read from it to
+    /// `target`; a full or stopped inbox keeps it here after all.
+    fn hand_over(&mut self, target: u16, connection: Connection, requests: Vec<RemotingCommand>) {
+        let message = Message::Adopt {
+            connection: Box::new(connection),
+            requests,
+        };
+        match self.outboxes.send(target, message) {
+            Ok(()) => self.wake[usize::from(target)] = true,
             Err(SendError::Full(message) | SendError::Gone(message)) => {
-                if let Message::Adopt { stream, peer } = *message {
-                    self.add_connection(stream, peer, target);
+                self.context.client_connections.moved(target, self.index);
+                if let Message::Adopt {
+                    connection,
+                    requests,
+                } = *message
+                {
+                    self.adopt(*connection, requests);
                 }
             }
         }
     }
 
-    /// Register a client connection counted as `counted_on`'s (moved to this shard's count
-    /// when they differ).
-    fn add_connection(&mut self, stream: TcpStream, peer: std::net::SocketAddr, counted_on: u16) {
-        self.context
-            .client_connections
-            .moved(counted_on, self.index);
-        let _ = stream.set_nodelay(true);
-        self.register_connection(Connection::new(stream, peer));
+    /// Serve `connection` here (it is counted as this shard's), starting with `requests`
+    /// already read from it.
+    fn adopt(&mut self, connection: Connection, mut requests: Vec<RemotingCommand>) {
+        let peer = connection.peer;
+        if let Some(id) = self.register_connection(connection) {
+            self.dispatch_read(id, peer, &mut requests);
+        }
     }
 
     /// Serve `connection` here (it is counted as this shard's); its id, or `None` when it is
@@ -416,10 +429,8 @@ impl BrokerShard {
 
     /// A connection's first requests, all for queues another shard owns: hand the connection
     /// and the requests to that shard, so they and every later one are served without
-    /// crossing threads. `true` when the requests were taken care of: handed over, or, when
-    /// the owner's inbox could not take them, dispatched here under a new connection id.
-    /// `false` (the requests are still in `first`) when they have no single owner or the move
-    /// would leave the shards uneven (`ConnectionCounts::claim`).
+    /// crossing threads. `false` (the requests are still in `first`) when they have no single
+    /// owner or the move would leave the shards uneven (`ConnectionCounts::claim`).
     fn hand_to_queues_owner(&mut self, id: u64, first: &mut Vec<RemotingCommand>) -> bool {
         let counts = &self.context.client_connections;
         let Some(owner) = routing::queues_owner(first, self.outboxes.shard_count()) else {
@@ -433,41 +444,8 @@ impl BrokerShard {
             return false;
         };
         let _ = self.poll.registry().deregister(&mut connection.stream);
-        let requests = std::mem::take(first);
-        let message = Message::Migrate {
-            connection: Box::new(connection),
-            requests,
-        };
-        match self.outboxes.send(owner, message) {
-            Ok(()) => {
-                self.wake[usize::from(owner)] = true;
-                true
-            }
-            Err(SendError::Full(message) | SendError::Gone(message)) => {
-                self.context.client_connections.moved(owner, self.index);
-                let Message::Migrate {
-                    connection,
-                    requests,
-                } = *message
-                else {
-                    return false;
-                };
-                let peer = connection.peer;
-                if let Some(id) = self.register_connection(*connection) {
-                    *first = requests;
-                    self.dispatch_read(id, peer, first);
-                }
-                true
-            }
-        }
-    }
-
-    /// A connection another shard read first requests from: serve it here, starting with them.
-    fn adopt_migrated(&mut self, connection: Connection, mut requests: Vec<RemotingCommand>) {
-        let peer = connection.peer;
-        if let Some(id) = self.register_connection(connection) {
-            self.dispatch_read(id, peer, &mut requests);
-        }
+        self.hand_over(owner, connection, std::mem::take(first));
+        true
     }
 
     fn flush_connection(&mut self, id: u64) {
@@ -752,11 +730,10 @@ impl BrokerShard {
             Message::AdminAnswer(answer) => crate::admin::gather::on_answer(self, answer),
             Message::Gather(gather) => crate::handlers::query::on_gather(self, &gather),
             Message::Gathered(result) => crate::handlers::query::on_gathered(self, result),
-            Message::Adopt { stream, peer } => self.add_connection(stream, peer, self.index),
-            Message::Migrate {
+            Message::Adopt {
                 connection,
                 requests,
-            } => self.adopt_migrated(*connection, requests),
+            } => self.adopt(*connection, requests),
             Message::HaAdopt { .. } | Message::MasterChanged { .. } | Message::MasterTables(_) => {
                 self.on_replication_message(message);
             }
