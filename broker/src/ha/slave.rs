@@ -1,10 +1,11 @@
 //! The slave side of the HA stream: each shard keeps one connection to the master's HA port
 //! for its own log, reports where that log ends, appends what the master ships at the same
-//! physical offsets, and acknowledges what it has stored.
+//! physical offsets, and acknowledges what it holds.
 //!
 //! A shard connects only once everything it appended is stored, reports `appended` as where
-//! to start, then acknowledges its visible offset (written, or durable under SYNC_FLUSH) after
-//! each applied transfer and every `haSendHeartbeatInterval`. A transfer that does not
+//! to start, then acknowledges what it holds (appended under ASYNC_FLUSH, durable under
+//! SYNC_FLUSH: see [`acknowledgeable`]) after each applied transfer and every
+//! `haSendHeartbeatInterval`. A transfer that does not
 //! continue the log, or `haHousekeepingInterval` without traffic, drops the connection; the
 //! next one starts again from the log's end. The socket is read only after a readable event,
 //! so an idle link costs no system calls between the master's heartbeats.
@@ -26,6 +27,7 @@ use ringmq_engine::types::PhysicalOffset;
 use ringmq_protocol::ha;
 use ringmq_protocol::read_buffer::ReadBuffer;
 
+use crate::config::FlushDiskType;
 use crate::shard::BrokerShard;
 
 /// Bytes read from the master per loop turn at most.
@@ -380,11 +382,35 @@ fn stream_turn_with(
         )));
     }
     apply(shard, stream)?;
-    let visible = shard.engine.visible();
-    if visible > stream.reported || now.saturating_sub(stream.last_report) >= heartbeat {
-        stream.report(visible, now)?;
+    let held = acknowledgeable(
+        shard.context.config.flush_disk_type,
+        shard.engine.latch().is_some(),
+        shard.engine.appended(),
+        shard.engine.visible(),
+    );
+    if held > stream.reported || now.saturating_sub(stream.last_report) >= heartbeat {
+        stream.report(held, now)?;
     }
     Ok(received)
+}
+
+/// The offset this slave acknowledges: under ASYNC_FLUSH everything it appended, as a Java
+/// slave reports what it put in its page cache (the write is under way, and a SYNC_MASTER
+/// shipped only what its own write had completed); under SYNC_FLUSH only what an fdatasync
+/// covered. After a failed write (a latched, read-only log) only what is readable.
+///
+/// Acknowledging appended records instead of written ones takes the slave's write out of
+/// every SYNC_MASTER send's wait: measured in docs/benchmarks.md.
+fn acknowledgeable(
+    flush: FlushDiskType,
+    latched: bool,
+    appended: PhysicalOffset,
+    visible: PhysicalOffset,
+) -> PhysicalOffset {
+    match flush {
+        FlushDiskType::AsyncFlush if !latched => appended,
+        _ => visible,
+    }
 }
 
 /// Parse transfers out of `inbound` and append their bodies to the log. Each transfer is
@@ -554,5 +580,37 @@ fn diverged(expected: PhysicalOffset, master: PhysicalOffset) -> String {
             "the master sends offset {} but this slave's log ends at {}",
             master.0, expected.0
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const APPENDED: PhysicalOffset = PhysicalOffset(9_000);
+    const VISIBLE: PhysicalOffset = PhysicalOffset(4_096);
+
+    // Hazard: a SYNC_FLUSH slave acknowledging records its fdatasync has not covered would
+    // let a SYNC_MASTER promise a durable copy that a power loss on the slave can take.
+    #[test]
+    fn a_sync_flush_slave_acknowledges_only_durable_records() {
+        let held = acknowledgeable(FlushDiskType::SyncFlush, false, APPENDED, VISIBLE);
+        assert_eq!(held, VISIBLE);
+    }
+
+    // Hazard: waiting for the slave's own write keeps a SYNC_MASTER send waiting for two
+    // writes in a row; a Java slave acknowledges what it put in its page cache.
+    #[test]
+    fn an_async_flush_slave_acknowledges_what_it_appended() {
+        let held = acknowledgeable(FlushDiskType::AsyncFlush, false, APPENDED, VISIBLE);
+        assert_eq!(held, APPENDED);
+    }
+
+    // Hazard: after a failed write the appended records will never be written; they must not
+    // be acknowledged to a master deciding whether a send is replicated.
+    #[test]
+    fn a_latched_slave_acknowledges_only_readable_records() {
+        let held = acknowledgeable(FlushDiskType::AsyncFlush, true, APPENDED, VISIBLE);
+        assert_eq!(held, VISIBLE);
     }
 }
