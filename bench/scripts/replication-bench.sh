@@ -6,6 +6,9 @@
 # slave comes from /proc/PID/stat (user + system time over the whole process life).
 # Usage: bench/scripts/replication-bench.sh OUT [SECONDS] [ROUNDS] [SHARDS]
 #   WORKERS=N (default 64): closed-loop senders; a few show latency without CPU saturation.
+#   OTHER=BINARY: each round also runs SYNC_MASTER with this build (master and slave) right
+#     after this tree's, as mode "sync-b", for an A/B on a noisy machine.
+#   NO_CATCHUP=1: skip the catch-up measurement.
 set -euo pipefail
 out=${1:?usage: replication-bench.sh OUT [SECONDS] [ROUNDS] [SHARDS]}
 seconds=${2:-10}
@@ -58,8 +61,8 @@ shards=$shards
 EOF
 }
 
-start() { # name
-  "$bin" broker -c "$out/$1.properties" > "$out/$1.out" 2>&1 &
+start() { # name [binary]
+  "${2:-$bin}" broker -c "$out/$1.properties" > "$out/$1.out" 2>&1 &
   echo $!
 }
 
@@ -91,15 +94,17 @@ trap 'kill $namesrv 2>/dev/null || true; pkill -f "$out/(master|slave).propertie
       rm -rf "$out"/store-*' EXIT
 
 for round in $(seq 1 "$rounds"); do
-  for mode in lone async sync; do
+  modes=(lone async sync); [ -n "${OTHER:-}" ] && modes+=(sync-b)
+  for mode in "${modes[@]}"; do
+    build=$bin; [ "$mode" = sync-b ] && build=$OTHER
     rm -rf "$out"/store-* "$out"/logs-*
-    role=ASYNC_MASTER; [ "$mode" = sync ] && role=SYNC_MASTER
+    role=ASYNC_MASTER; [ "${mode%-b}" = sync ] && role=SYNC_MASTER
     properties master "$role" 0 "$master_port"
     properties slave SLAVE 1 "$slave_port"
-    master=$(start master); wait_line "$out/master.out" "boot success"
+    master=$(start master "$build"); wait_line "$out/master.out" "boot success"
     pids=("$master")
     if [ "$mode" != lone ]; then
-      slave=$(start slave); pids+=("$slave")
+      slave=$(start slave "$build"); pids+=("$slave")
       wait_line "$out/slave.out" "connected to master"
     fi
     "$bin" admin updateTopic -n 127.0.0.1:$namesrv_port -c BenchCluster -t Bench \
@@ -119,7 +124,7 @@ master, slave, ticks = (int(x) for x in sys.argv[5:8])
 per = lambda t: t / ticks * 1e6 / max(r["messages"], 1)
 r["master_cpu_us_per_message"], r["slave_cpu_us_per_message"] = per(master), per(slave)
 json.dump(r, open(sys.argv[1], "w"))
-print(f"round {sys.argv[3]} {sys.argv[2]:5}: {r['messages_per_second']:9.0f} msg/s  "
+print(f"round {sys.argv[3]} {sys.argv[2]:6}: {r['messages_per_second']:9.0f} msg/s  "
       f"p50 {l['p50_ms']:.2f} ms  p99 {l['p99_ms']:.2f} ms  p99.9 {l['p99_9_ms']:.2f} ms  "
       f"slave lag after run: {sys.argv[4] or '-'} B  "
       f"CPU us/msg master {per(master):.1f} slave {per(slave):.1f}")
@@ -127,6 +132,7 @@ EOF
     stop_all "${pids[@]}"
   done
 
+  [ -n "${NO_CATCHUP:-}" ] && continue
   # Catch-up: a backlog written while the slave is down, then the time until it has it all.
   rm -rf "$out"/store-* "$out"/logs-*
   saved_shards=$shards; shards=1
