@@ -5,9 +5,9 @@
 //! A shard connects only once everything it appended is stored, reports `appended` as where
 //! to start, then acknowledges what it holds (appended under ASYNC_FLUSH, durable under
 //! SYNC_FLUSH: see [`acknowledgeable`]) after each applied transfer and every
-//! `haSendHeartbeatInterval`. A transfer that does not
-//! continue the log, or `haHousekeepingInterval` without traffic, drops the connection; the
-//! next one starts again from the log's end. The socket is read only after a readable event,
+//! `haSendHeartbeatInterval`. A transfer that does not continue the log, or
+//! `haHousekeepingInterval` without traffic, drops the connection; the next one starts again
+//! from the log's end. The socket is read only after a readable event,
 //! so an idle link costs no system calls between the master's heartbeats.
 //!
 //! A slave whose log ends before the master's now starts (the master's retention deleted
