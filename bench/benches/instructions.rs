@@ -4,6 +4,8 @@
 //! - `frame_{encode,decode}_send_request_{json,binary}`: one SEND_MESSAGE_V2 frame (1 KiB
 //!   body, the Java client's header) with either header encoding;
 //! - `frame_{encode,decode}_send_response_json`: the matching send response;
+//! - `frame_decode_send_response_json_without_ext`: its decode without extFields, as the load
+//!   generator reads responses when it does not verify (`HeaderScope::WithoutExtFields`);
 //! - `header_read_send_request`: the send header read from that request's decoded extFields
 //!   (`SendMessageRequestHeader::from_request`, what the broker does next);
 //! - `record_encode_1KiB`, `record_scan_crc_1KiB`: the commitlog record codec;
@@ -38,6 +40,7 @@ use ringmq_protocol::frame::{self, FRAME_BYTES_MAX_DEFAULT};
 use ringmq_protocol::header::send::SendMessageRequestHeader;
 use ringmq_protocol::record::{self, MessageDraft, Scanned, StoreStamp};
 use ringmq_protocol::samples::{send_request, send_response};
+use ringmq_protocol::serialize::HeaderScope;
 
 /// Iterations per measurement; the count reported is per iteration.
 const ITERATIONS: u64 = 20;
@@ -53,6 +56,7 @@ const SCENARIOS: &[&str] = &[
     "frame_decode_send_request_binary",
     "frame_encode_send_response_json",
     "frame_decode_send_response_json",
+    "frame_decode_send_response_json_without_ext",
     "header_read_send_request",
     "record_encode_1KiB",
     "record_scan_crc_1KiB",
@@ -81,6 +85,20 @@ fn decode_step(command: &RemotingCommand) -> Box<dyn FnMut()> {
     frame::encode(command, &mut encoded);
     Box::new(move || {
         let decoded = frame::decode(black_box(&encoded), FRAME_BYTES_MAX_DEFAULT);
+        assert!(matches!(decoded, Ok(Some(_))), "the frame decodes");
+        black_box(decoded.ok());
+    })
+}
+
+fn decode_without_ext_step(command: &RemotingCommand) -> Box<dyn FnMut()> {
+    let mut encoded = Vec::new();
+    frame::encode(command, &mut encoded);
+    Box::new(move || {
+        let decoded = frame::decode_in_place_scoped(
+            black_box(&encoded),
+            FRAME_BYTES_MAX_DEFAULT,
+            HeaderScope::WithoutExtFields,
+        );
         assert!(matches!(decoded, Ok(Some(_))), "the frame decodes");
         black_box(decoded.ok());
     })
@@ -235,6 +253,9 @@ fn scenario(name: &str) -> Option<Box<dyn FnMut()>> {
         "frame_decode_send_request_binary" => decode_step(&send_request(SerializeType::RocketMq)),
         "frame_encode_send_response_json" => encode_step(send_response(SerializeType::Json)),
         "frame_decode_send_response_json" => decode_step(&send_response(SerializeType::Json)),
+        "frame_decode_send_response_json_without_ext" => {
+            decode_without_ext_step(&send_response(SerializeType::Json))
+        }
         "header_read_send_request" => header_step(),
         "record_encode_1KiB" => record_step(false),
         "record_scan_crc_1KiB" => record_step(true),

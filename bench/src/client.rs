@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::frame;
+use ringmq_protocol::serialize::HeaderScope;
 
 /// Largest response frame accepted (pull responses carry many messages).
 const FRAME_BYTES_MAX: usize = 64 << 20;
@@ -25,6 +26,9 @@ pub(crate) struct Connection {
     filled: usize,
     next_opaque: i32,
     encode: Vec<u8>,
+    /// How much of each response header is decoded: a sender that does not verify needs only
+    /// the code, opaque and remark, and skipping extFields halves its decoding cost.
+    scope: HeaderScope,
 }
 
 impl Connection {
@@ -45,7 +49,13 @@ impl Connection {
             filled: 0,
             next_opaque: 0,
             encode: Vec::new(),
+            scope: HeaderScope::Full,
         })
+    }
+
+    /// Decode responses without their extFields from now on (see [`HeaderScope`]).
+    pub(crate) fn skip_ext_fields(&mut self) {
+        self.scope = HeaderScope::WithoutExtFields;
     }
 
     /// Send a request; returns its opaque.
@@ -82,8 +92,12 @@ impl Connection {
     fn decode_buffered_in_place(&mut self) -> io::Result<Option<(RemotingCommand, Range<usize>)>> {
         loop {
             let at = self.read_start;
-            let decoded = frame::decode_in_place(&self.buffer[at..self.filled], FRAME_BYTES_MAX)
-                .map_err(invalid_data)?;
+            let decoded = frame::decode_in_place_scoped(
+                &self.buffer[at..self.filled],
+                FRAME_BYTES_MAX,
+                self.scope,
+            )
+            .map_err(invalid_data)?;
             let Some((command, body, used)) = decoded else {
                 return Ok(None);
             };

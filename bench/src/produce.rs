@@ -388,8 +388,12 @@ fn spawn_lane(
     shared: &Arc<Shared>,
     lane: Lane,
 ) -> Result<std::thread::JoinHandle<LaneResult>, String> {
-    let connection = Connection::connect(&lane.broker, Duration::from_secs(5))
+    let mut connection = Connection::connect(&lane.broker, Duration::from_secs(5))
         .map_err(|error| format!("broker {} is unreachable: {error}", lane.broker))?;
+    if !shared.options.verify {
+        // Only `--verify` reads a response's extFields (its queueOffset).
+        connection.skip_ext_fields();
+    }
     let Some(rate_per_second) = lane.rate_per_second else {
         let shared = Arc::clone(shared);
         return Ok(std::thread::spawn(move || {

@@ -21,7 +21,7 @@ use std::fmt;
 use bytes::Bytes;
 
 use crate::command::{RemotingCommand, SerializeType};
-use crate::serialize::{json, rocketmq, HeaderDecodeError};
+use crate::serialize::{json, rocketmq, HeaderDecodeError, HeaderScope};
 
 /// Default maximum frame size in bytes, length field included (Java `frameMaxLength`).
 pub const FRAME_BYTES_MAX_DEFAULT: usize = 16 * 1024 * 1024;
@@ -178,18 +178,28 @@ pub fn decode_in_place(
     buffer: &[u8],
     max_frame_bytes: usize,
 ) -> Result<Option<(RemotingCommand, std::ops::Range<usize>, usize)>, FrameError> {
+    decode_in_place_scoped(buffer, max_frame_bytes, HeaderScope::Full)
+}
+
+/// As [`decode_in_place`], decoding the header only as far as `scope` says (see
+/// [`HeaderScope`]; a reader that needs no extFields skips most of a header's cost).
+pub fn decode_in_place_scoped(
+    buffer: &[u8],
+    max_frame_bytes: usize,
+    scope: HeaderScope,
+) -> Result<Option<(RemotingCommand, std::ops::Range<usize>, usize)>, FrameError> {
     let Some(frame) = split(buffer, max_frame_bytes)? else {
         return Ok(None);
     };
-    let command = decode_header(&frame)?;
+    let command = decode_header(&frame, scope)?;
     let body_start = FRAME_PREFIX_BYTES + frame.header.len();
     Ok(Some((command, body_start..frame.consumed, frame.consumed)))
 }
 
-fn decode_header(frame: &RawFrame<'_>) -> Result<RemotingCommand, FrameError> {
+fn decode_header(frame: &RawFrame<'_>, scope: HeaderScope) -> Result<RemotingCommand, FrameError> {
     let mut command = match frame.serialize_type {
-        SerializeType::Json => json::decode(frame.header)?,
-        SerializeType::RocketMq => rocketmq::decode(frame.header)?,
+        SerializeType::Json => json::decode_scoped(frame.header, scope)?,
+        SerializeType::RocketMq => rocketmq::decode_scoped(frame.header, scope)?,
     };
     command.serialize_type = frame.serialize_type;
     Ok(command)

@@ -19,7 +19,7 @@
 //! serde_json one, which stays as a test oracle (`json/oracle.rs`): `json/differential.rs`
 //! checks that both accept the same inputs and decode them to the same command.
 
-use super::HeaderDecodeError;
+use super::{HeaderDecodeError, HeaderScope};
 use crate::command::RemotingCommand;
 
 mod decoder;
@@ -58,7 +58,15 @@ pub fn encode(command: &RemotingCommand, out: &mut Vec<u8>) {
 
 /// Decode a JSON header into a command with an empty body.
 pub fn decode(header: &[u8]) -> Result<RemotingCommand, HeaderDecodeError> {
-    decoder::decode(header)
+    decoder::decode(header, HeaderScope::Full)
+}
+
+/// Decode a JSON header, or all of it but its extFields (see [`HeaderScope`]).
+pub fn decode_scoped(
+    header: &[u8],
+    scope: HeaderScope,
+) -> Result<RemotingCommand, HeaderDecodeError> {
+    decoder::decode(header, scope)
 }
 
 fn push_integer(out: &mut Vec<u8>, value: i32) {

@@ -9,6 +9,18 @@ use std::fmt;
 pub mod json;
 pub mod rocketmq;
 
+/// How much of a header to decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderScope {
+    /// Every field, extFields included.
+    Full,
+    /// Every field but extFields, which are checked only for framing (JSON: the value is
+    /// skipped as an unknown key's value is; binary: its length is checked) and left empty.
+    /// For a reader that needs only `code`, `opaque` and `remark`, such as a load generator
+    /// counting send responses: the extFields are most of a response header's decoding cost.
+    WithoutExtFields,
+}
+
 /// Why a header could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -17,7 +17,7 @@
 //! Java reads a zero-length string as null, so an ext entry with an empty value decodes as
 //! absent, exactly as a Java header decoder would see it.
 
-use super::HeaderDecodeError;
+use super::{HeaderDecodeError, HeaderScope};
 use crate::command::{Language, RemotingCommand};
 use crate::ext::{ExtFields, DECODED_ENTRIES_INITIAL};
 
@@ -66,6 +66,15 @@ fn push_i32_length(out: &mut Vec<u8>, length: usize) {
 
 /// Decode a binary header into a command with an empty body.
 pub fn decode(header: &[u8]) -> Result<RemotingCommand, HeaderDecodeError> {
+    decode_scoped(header, HeaderScope::Full)
+}
+
+/// Decode a binary header, or all of it but its extFields, whose length is checked and whose
+/// entries are left unread (see [`HeaderScope`]).
+pub fn decode_scoped(
+    header: &[u8],
+    scope: HeaderScope,
+) -> Result<RemotingCommand, HeaderDecodeError> {
     let mut reader = Reader { bytes: header };
     let code = i16::from_be_bytes(reader.array("code")?);
     let [language] = reader.array::<1>("language")?;
@@ -83,6 +92,9 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, HeaderDecodeError> {
         });
     }
     let mut ext_fields = ExtFields::new();
+    if scope == HeaderScope::WithoutExtFields {
+        ext.bytes = &[];
+    }
     if !ext.bytes.is_empty() {
         ext_fields.reserve(DECODED_ENTRIES_INITIAL);
     }
@@ -217,6 +229,39 @@ mod tests {
             decode(&bytes),
             Err(HeaderDecodeError::TrailingBytes { count: 1 })
         );
+    }
+
+    /// Hazard: skipping extFields also skips the checks that keep the rest of the header in
+    /// step (the area's length, trailing bytes), or leaves some of them decoded.
+    #[test]
+    fn without_ext_fields_decodes_the_rest_and_checks_the_framing() {
+        let mut command = RemotingCommand::request(105)
+            .with_ext("topic", &"T")
+            .with_ext("queueId", &"3");
+        command.opaque = 77;
+        command.remark = Some("r".to_owned());
+        let bytes = encoded(&command);
+        let scoped = decode_scoped(&bytes, HeaderScope::WithoutExtFields).unwrap();
+        let expected = RemotingCommand {
+            ext_fields: ExtFields::new(),
+            ..decode(&bytes).unwrap()
+        };
+        assert_eq!(scoped, expected);
+        assert_eq!(scoped.opaque, 77);
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert_eq!(
+            decode_scoped(&trailing, HeaderScope::WithoutExtFields),
+            Err(HeaderDecodeError::TrailingBytes { count: 1 })
+        );
+        let short = &bytes[..bytes.len() - 1];
+        assert!(matches!(
+            decode_scoped(short, HeaderScope::WithoutExtFields),
+            Err(HeaderDecodeError::Truncated {
+                field: "extFields",
+                ..
+            })
+        ));
     }
 
     #[test]

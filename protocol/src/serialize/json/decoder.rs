@@ -25,16 +25,19 @@ use std::fmt::Display;
 
 use crate::command::{Language, RemotingCommand};
 use crate::ext::{ExtFields, DECODED_ENTRIES_INITIAL};
-use crate::serialize::HeaderDecodeError;
+use crate::serialize::{HeaderDecodeError, HeaderScope};
 
 /// serde_json's recursion limit: the 128th container open at once is an error.
 const DEPTH_MAX: usize = 127;
 
 type Result<T> = std::result::Result<T, HeaderDecodeError>;
 
-/// Decode a JSON header into a command with an empty body.
-pub(super) fn decode(header: &[u8]) -> Result<RemotingCommand> {
+/// Decode a JSON header into a command with an empty body. With
+/// [`HeaderScope::WithoutExtFields`] the `extFields` value is skipped as an unknown key's is
+/// (checked for syntax, not built), so the command's extFields stay empty.
+pub(super) fn decode(header: &[u8], scope: HeaderScope) -> Result<RemotingCommand> {
     let mut reader = Reader {
+        scope,
         bytes: header,
         // Nearly every header is UTF-8 throughout; checking that once lets each string be
         // sliced from it instead of validated on its own. Invalid bytes are only allowed in
@@ -118,6 +121,7 @@ impl Number {
 }
 
 struct Reader<'a> {
+    scope: HeaderScope,
     bytes: &'a [u8],
     /// `bytes` as text, when all of it is UTF-8.
     text: Option<&'a str>,
@@ -219,6 +223,7 @@ impl<'a> Reader<'a> {
             8 => command.opaque = self.integer()?,
             16 => command.flag = self.integer()?,
             32 => command.remark = self.coerced(1)?.map(Cow::into_owned),
+            _ if self.scope == HeaderScope::WithoutExtFields => self.skip_value(Some(1))?,
             _ => self.ext_fields(&mut command.ext_fields)?,
         }
         Ok(())
@@ -510,9 +515,15 @@ impl<'a> Reader<'a> {
             if rest.is_empty() {
                 return self.bytes.len();
             }
-            let mut word = [0u8; 8];
-            let taken = rest.len().min(8);
-            word[..taken].copy_from_slice(&rest[..taken]);
+            // A whole word is loaded directly; only the last few bytes are copied (a copy of
+            // a variable length is a call to memcpy, which cost more than the search).
+            let word = if let Some(whole) = rest.first_chunk::<8>() {
+                *whole
+            } else {
+                let mut padded = [0u8; 8];
+                padded[..rest.len()].copy_from_slice(rest);
+                padded
+            };
             if let Some(offset) = first_special(u64::from_le_bytes(word)) {
                 return (at + offset).min(self.bytes.len());
             }
