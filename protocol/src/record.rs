@@ -534,19 +534,30 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// `HEX_UPPER(storeHostIp ‖ storePort i32 ‖ physicalOffset i64)`.
 pub fn offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> String {
-    let mut raw = Vec::with_capacity(28);
-    match unmapped(store_host.ip()) {
-        IpAddr::V4(v4) => raw.extend_from_slice(&v4.octets()),
-        IpAddr::V6(v6) => raw.extend_from_slice(&v6.octets()),
-    }
-    raw.extend_from_slice(&i32::from(store_host.port()).to_be_bytes());
-    raw.extend_from_slice(&physical_offset.to_be_bytes());
-    let mut text = String::with_capacity(raw.len() * 2);
-    for byte in raw {
+    let mut text = String::with_capacity(56);
+    push_offset_msg_id(store_host, physical_offset, &mut text);
+    text
+}
+
+/// Append [`offset_msg_id`] to `text` (a batch's ids go into one string, comma-separated).
+pub fn push_offset_msg_id(store_host: SocketAddr, physical_offset: i64, text: &mut String) {
+    let mut raw = [0u8; 28];
+    let address = match unmapped(store_host.ip()) {
+        IpAddr::V4(v4) => {
+            raw[..4].copy_from_slice(&v4.octets());
+            4
+        }
+        IpAddr::V6(v6) => {
+            raw[..16].copy_from_slice(&v6.octets());
+            16
+        }
+    };
+    raw[address..address + 4].copy_from_slice(&i32::from(store_host.port()).to_be_bytes());
+    raw[address + 4..address + 12].copy_from_slice(&physical_offset.to_be_bytes());
+    for &byte in &raw[..address + 12] {
         text.push(char::from(HEX[usize::from(byte >> 4)]));
         text.push(char::from(HEX[usize::from(byte & 0xF)]));
     }
-    text
 }
 
 /// Inverse of [`offset_msg_id`]: the store address and physical offset, if well-formed.
@@ -662,6 +673,14 @@ mod tests {
         assert_eq!(id, "0A00000100002A9F0000000000000000");
         assert_eq!(decode_offset_msg_id(&id), Some((host, 0)));
         assert_eq!(decode_offset_msg_id("zz"), None);
+        // Hazard: an IPv6 store host (16 address bytes) is cut to the IPv4 length.
+        let v6: SocketAddr = "[2001:db8::7]:10911".parse().expect("addr");
+        let id = offset_msg_id(v6, 4096);
+        assert_eq!(id.len(), 56);
+        assert_eq!(decode_offset_msg_id(&id), Some((v6, 4096)));
+        let mut batch = String::from("X,");
+        push_offset_msg_id(host, 7, &mut batch);
+        assert_eq!(batch, "X,0A00000100002A9F0000000000000007");
     }
 
     #[test]

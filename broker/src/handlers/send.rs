@@ -205,7 +205,8 @@ fn append_all(
     header: &SendMessageRequestHeader,
     mut messages: Vec<Outgoing<'_>>,
 ) -> Handled {
-    let mut ids = Vec::with_capacity(messages.len());
+    // Comma-separated, as RocketMQ answers a batch.
+    let mut msg_id = String::with_capacity(57 * messages.len());
     let mut first_queue_offset = None;
     let mut last_end = PhysicalOffset(0);
     let mut wait = true;
@@ -222,10 +223,14 @@ fn append_all(
         let outcome = append_one(shard, header, message, born_host)?;
         first_queue_offset.get_or_insert(outcome.queue_offset.0);
         last_end = outcome.appended.end;
-        ids.push(record::offset_msg_id(
+        if position > 0 {
+            msg_id.push(',');
+        }
+        record::push_offset_msg_id(
             shard.context.store_host,
             outcome.appended.offset.as_i64(),
-        ));
+            &mut msg_id,
+        );
         Counters::add(&shard.context.counters.messages_put, 1);
         Counters::add(
             &shard.context.counters.bytes_put,
@@ -242,10 +247,14 @@ fn append_all(
     let mut reply = send_response(
         request,
         &SendMessageResponseHeader {
-            msg_id: ids.join(","),
+            msg_id,
             queue_id: reported_queue,
             queue_offset: i64::try_from(first_queue_offset.unwrap_or(0)).unwrap_or(i64::MAX),
-            transaction_id: if ids.len() == 1 { transaction_id } else { None },
+            transaction_id: if messages.len() == 1 {
+                transaction_id
+            } else {
+                None
+            },
             ..SendMessageResponseHeader::default()
         },
     );
