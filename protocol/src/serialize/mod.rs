@@ -17,7 +17,7 @@ pub enum HeaderScope {
     /// Every field but extFields, which are checked only for framing (JSON: the value is
     /// skipped as an unknown key's value is; binary: its length is checked) and left empty.
     /// For a reader that needs only `code`, `opaque` and `remark`, such as a load generator
-    /// counting send responses: the extFields are most of a response header's decoding cost.
+    /// counting send responses: the extFields are a third of a send response's decoding.
     WithoutExtFields,
 }
 
