@@ -532,16 +532,19 @@ pub fn encode_blank(size: usize, target: &mut [u8]) {
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
+/// Longest offsetMsgId: an IPv6 store host, 16 + 4 + 8 bytes in hex.
+pub const OFFSET_MSG_ID_CHARS_MAX: usize = 2 * (16 + 4 + 8);
+
 /// `HEX_UPPER(storeHostIp ‖ storePort i32 ‖ physicalOffset i64)`.
 pub fn offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> String {
-    let mut text = String::with_capacity(56);
+    let mut text = String::with_capacity(OFFSET_MSG_ID_CHARS_MAX);
     push_offset_msg_id(store_host, physical_offset, &mut text);
     text
 }
 
 /// Append [`offset_msg_id`] to `text` (a batch's ids go into one string, comma-separated).
 pub fn push_offset_msg_id(store_host: SocketAddr, physical_offset: i64, text: &mut String) {
-    let mut raw = [0u8; 28];
+    let mut raw = [0u8; OFFSET_MSG_ID_CHARS_MAX / 2];
     let address = match unmapped(store_host.ip()) {
         IpAddr::V4(v4) => {
             raw[..4].copy_from_slice(&v4.octets());

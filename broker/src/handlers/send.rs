@@ -206,7 +206,7 @@ fn append_all(
     mut messages: Vec<Outgoing<'_>>,
 ) -> Handled {
     // Comma-separated, as RocketMQ answers a batch.
-    let mut msg_id = String::with_capacity(57 * messages.len());
+    let mut msg_id = String::with_capacity((record::OFFSET_MSG_ID_CHARS_MAX + 1) * messages.len());
     let mut first_queue_offset = None;
     let mut last_end = PhysicalOffset(0);
     let mut wait = true;
