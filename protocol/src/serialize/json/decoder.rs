@@ -97,6 +97,34 @@ fn first_special(word: u64) -> Option<usize> {
     (found != 0).then(|| (found.trailing_zeros() / 8) as usize)
 }
 
+/// Index of the first quote, backslash or control character of `bytes` at or after `from`,
+/// or its length if there is none: the end of text a JSON string holds as it is, for the
+/// decoder and for [`super::push_string`]. Eight bytes at a time; the last few are padded
+/// with zeros, which count as control characters, so a find past the end means there is none.
+#[inline]
+pub(super) fn plain_end(bytes: &[u8], from: usize) -> usize {
+    let mut at = from;
+    loop {
+        let rest = bytes.get(at..).unwrap_or_default();
+        if rest.is_empty() {
+            return bytes.len();
+        }
+        // A whole word is loaded directly; only the last few bytes are copied (a copy of a
+        // variable length is a call to memcpy, which cost more than the search).
+        let word = if let Some(whole) = rest.first_chunk::<8>() {
+            *whole
+        } else {
+            let mut padded = [0u8; 8];
+            padded[..rest.len()].copy_from_slice(rest);
+            padded
+        };
+        if let Some(offset) = first_special(u64::from_le_bytes(word)) {
+            return (at + offset).min(bytes.len());
+        }
+        at += 8;
+    }
+}
+
 /// What [`Reader::number`] read.
 struct Number {
     negative: bool,
@@ -505,30 +533,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Index of the first quote, backslash or control character at or after `from`, or the
-    /// length if there is none. Eight bytes at a time; the last few are padded with zeros,
-    /// which count as control characters, so a find past the end means there is none.
+    /// length if there is none.
     #[inline]
     fn plain_end(&self, from: usize) -> usize {
-        let mut at = from;
-        loop {
-            let rest = self.bytes.get(at..).unwrap_or_default();
-            if rest.is_empty() {
-                return self.bytes.len();
-            }
-            // A whole word is loaded directly; only the last few bytes are copied (a copy of
-            // a variable length is a call to memcpy, which cost more than the search).
-            let word = if let Some(whole) = rest.first_chunk::<8>() {
-                *whole
-            } else {
-                let mut padded = [0u8; 8];
-                padded[..rest.len()].copy_from_slice(rest);
-                padded
-            };
-            if let Some(offset) = first_special(u64::from_le_bytes(word)) {
-                return (at + offset).min(self.bytes.len());
-            }
-            at += 8;
-        }
+        plain_end(self.bytes, from)
     }
 
     /// Skip the rest of a string (after its `"`), checking only escapes and control characters,
