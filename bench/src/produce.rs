@@ -16,6 +16,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use hdrhistogram::Histogram;
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::ext::{ExtKey, ExtValue};
@@ -58,7 +59,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) stop: AtomicBool,
     issued: AtomicU64,
-    body: Vec<u8>,
+    /// Shared by every send: a request takes a reference, not a copy.
+    body: Bytes,
     queues: Vec<Queue>,
     /// Tells this run's messages from older ones in the topic (`--verify`).
     run: u64,
@@ -92,37 +94,57 @@ pub(crate) struct Produced {
 }
 
 fn message_properties(shared: &Shared, lane: u32, sequence: u64) -> String {
-    use std::fmt::Write as _;
     let options = &shared.options;
     // One string, written in place: `properties::encode` of the same pairs, without a
     // `String` per value.
     let mut text = String::with_capacity(96);
-    let mut entry = |key: &str, value: std::fmt::Arguments<'_>| {
-        text.push_str(key);
-        text.push(properties::NAME_VALUE_SEPARATOR);
-        let _ = text.write_fmt(value);
-        text.push(properties::PROPERTY_SEPARATOR);
-    };
     if options.keys {
-        entry(properties::KEYS, format_args!("key-{sequence}"));
+        push_entry(&mut text, properties::KEYS, format_args!("key-{sequence}"));
     }
     if options.tag_count > 0 {
         let tag = sequence % u64::from(options.tag_count);
-        entry(properties::TAGS, format_args!("Tag{tag}"));
+        push_entry(&mut text, properties::TAGS, format_args!("Tag{tag}"));
     }
-    entry(
-        properties::UNIQ_KEY,
-        format_args!("{:016X}{sequence:016X}", shared.pid),
-    );
+    // UNIQ_KEY: pid and sequence as 16 hex digits each, written by hand (through
+    // `format_args!` it was the generator's costliest formatting, a call per character).
+    text.push_str(properties::UNIQ_KEY);
+    text.push(properties::NAME_VALUE_SEPARATOR);
+    push_hex(&mut text, u64::from(shared.pid));
+    push_hex(&mut text, sequence);
+    text.push(properties::PROPERTY_SEPARATOR);
     if options.verify {
         let stamp = Stamp {
             run: shared.run,
             lane,
             sequence,
         };
-        entry(verify::STAMP_PROPERTY, format_args!("{}", stamp.encode()));
+        push_entry(
+            &mut text,
+            verify::STAMP_PROPERTY,
+            format_args!("{}", stamp.encode()),
+        );
     }
     text
+}
+
+/// One `key=value` pair of a properties string, with its separators.
+fn push_entry(text: &mut String, key: &str, value: std::fmt::Arguments<'_>) {
+    use std::fmt::Write as _;
+    text.push_str(key);
+    text.push(properties::NAME_VALUE_SEPARATOR);
+    let _ = text.write_fmt(value);
+    text.push(properties::PROPERTY_SEPARATOR);
+}
+
+/// `value` as 16 upper-case hex digits, as Java's `UtilAll.bytes2string` writes a UNIQ_KEY.
+fn push_hex(text: &mut String, value: u64) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut digits = [0u8; 16];
+    for (index, digit) in digits.iter_mut().enumerate() {
+        let nibble = (value >> (60 - 4 * index)) & 0xF;
+        *digit = HEX[usize::try_from(nibble).unwrap_or(0)];
+    }
+    text.push_str(std::str::from_utf8(&digits).unwrap_or_default());
 }
 
 /// A send of `--batch` messages with sequences `first_sequence..`.
@@ -148,7 +170,7 @@ fn build_request(
         }
         request.body = body.into();
     } else {
-        request.body = shared.body.clone().into();
+        request.body = shared.body.clone();
     }
     // The V2 header's one-letter keys, in ascending order, so each insert appends.
     let fields = &mut request.ext_fields;
@@ -422,7 +444,7 @@ fn spawn_lane(
 pub(crate) fn produce(options: &Options) -> Result<Produced, String> {
     let queues = resolve(&options.namesrvs, &options.topic, options.queues)?;
     let shared = Arc::new(Shared {
-        body: vec![b'a'; options.message_bytes],
+        body: Bytes::from(vec![b'a'; options.message_bytes]),
         counters: Counters::default(),
         stop: AtomicBool::new(false),
         issued: AtomicU64::new(0),
@@ -558,7 +580,7 @@ mod tests {
             counters: Counters::default(),
             stop: AtomicBool::new(false),
             issued: AtomicU64::new(0),
-            body: vec![b'a'; 4],
+            body: Bytes::from_static(b"aaaa"),
             queues: queues(1),
             run: 7,
             pid: 0xBEEF,
