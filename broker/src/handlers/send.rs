@@ -3,8 +3,9 @@
 //!
 //! Validation follows RocketMQ's codes: topic rules and forbidden topics (NO_PERMISSION),
 //! write permission (NO_PERMISSION), queue range (INVALID_PARAMETER), body and properties
-//! size (MESSAGE_ILLEGAL). With ASYNC_FLUSH the reply goes out once the record is appended;
-//! with SYNC_FLUSH (and the message's WAIT not false) it waits until an fdatasync covers the
+//! size (MESSAGE_ILLEGAL). With ASYNC_FLUSH the reply goes out once the record's O_DIRECT
+//! write completed (RocketMQ's page-cache write: it survives a process crash); with
+//! SYNC_FLUSH (and the message's WAIT not false) it waits until an fdatasync covers the
 //! record, or answers FLUSH_DISK_TIMEOUT after `syncFlushTimeout` (the record stays stored).
 //!
 //! A message with a `DELAY` level is not stored in its topic: it is re-routed, as an internal
