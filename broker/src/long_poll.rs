@@ -25,7 +25,7 @@ pub(crate) struct ParkedPull {
 /// Parked pulls by (topic, queueId).
 #[derive(Debug, Default)]
 pub(crate) struct LongPolls {
-    parked: HashMap<(String, u32), Vec<ParkedPull>>,
+    parked: HashMap<(String, u32), Vec<ParkedPull>, foldhash::fast::RandomState>,
     count: usize,
 }
 
@@ -50,6 +50,11 @@ impl LongPolls {
         max_offset: u64,
         into: &mut Vec<ParkedPull>,
     ) {
+        // Called for every queue that received messages in a loop turn: with nothing parked
+        // (a producer-only load) it returns before building the key.
+        if self.count == 0 {
+            return;
+        }
         let key = (topic.to_owned(), queue_id);
         let Some(waiting) = self.parked.get_mut(&key) else {
             return;

@@ -93,7 +93,7 @@ pub(crate) struct BrokerShard {
     inbox: Inbox,
     pub(crate) poll: Poll,
     listeners: Vec<TcpListener>,
-    connections: HashMap<u64, Connection>,
+    connections: HashMap<u64, Connection, foldhash::fast::RandomState>,
     /// Connections with queued output, written once per loop turn so the answers produced in
     /// one turn share a `writev`.
     unflushed: Vec<u64>,
@@ -199,7 +199,7 @@ impl BrokerShard {
             inbox,
             poll,
             listeners: registered,
-            connections: HashMap::new(),
+            connections: HashMap::default(),
             unflushed: Vec::new(),
             next_connection: u64::try_from(CONNECTION_FIRST).expect("small"),
             pending_acks: VecDeque::new(),

@@ -13,7 +13,8 @@ use super::groups::GroupReadRoute;
 /// One published version of the control plane's state.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct ControlSnapshot {
-    pub(crate) topics: HashMap<String, TopicConfig>,
+    /// Looked up by every send and pull (foldhash, not SipHash).
+    pub(crate) topics: HashMap<String, TopicConfig, foldhash::fast::RandomState>,
     /// group → topic → subscription registered by heartbeat.
     pub(crate) subscriptions: HashMap<String, HashMap<String, SubscriptionData>>,
     /// `brokerPermission` (PERM_READ | PERM_WRITE unless wiped).

@@ -139,7 +139,8 @@ pub struct Shard {
     storage: Box<dyn Storage>,
     clock: Box<dyn Clock>,
     commitlog: Commitlog,
-    topics: HashMap<String, BTreeMap<u32, QueueState>>,
+    /// Queue states by topic, looked up on every append and pull (foldhash, not SipHash).
+    topics: HashMap<String, BTreeMap<u32, QueueState>, foldhash::fast::RandomState>,
     index: Index,
     checkpoint: Checkpoint,
     /// Local offsets up to which queues and index have been dispatched in memory.
@@ -214,7 +215,7 @@ impl Shard {
             storage,
             clock,
             commitlog,
-            topics: HashMap::new(),
+            topics: HashMap::default(),
             index,
             checkpoint,
             dispatched: start,
