@@ -20,7 +20,7 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::ext::{ExtKey, ExtValue};
-use ringmq_protocol::{batch, properties, request_code, response_code};
+use ringmq_protocol::{batch, properties, record, request_code, response_code};
 
 use crate::client::{Connection, WriteHalf};
 use crate::clock;
@@ -109,12 +109,12 @@ fn message_properties(shared: &Shared, lane: u32, sequence: u64) -> String {
         let tag = sequence % u64::from(options.tag_count);
         push_entry(&mut text, properties::TAGS, format_args!("Tag{tag}"));
     }
-    // UNIQ_KEY: pid and sequence as 16 hex digits each, written by hand (through
+    // UNIQ_KEY: pid and sequence as 16 hex digits each, written directly (through
     // `format_args!` it was the generator's costliest formatting, a call per character).
     text.push_str(properties::UNIQ_KEY);
     text.push(properties::NAME_VALUE_SEPARATOR);
-    push_hex(&mut text, u64::from(shared.pid));
-    push_hex(&mut text, sequence);
+    record::push_hex_upper(&u64::from(shared.pid).to_be_bytes(), &mut text);
+    record::push_hex_upper(&sequence.to_be_bytes(), &mut text);
     text.push(properties::PROPERTY_SEPARATOR);
     if options.verify {
         let stamp = Stamp {
@@ -138,17 +138,6 @@ fn push_entry(text: &mut String, key: &str, value: std::fmt::Arguments<'_>) {
     text.push(properties::NAME_VALUE_SEPARATOR);
     let _ = text.write_fmt(value);
     text.push(properties::PROPERTY_SEPARATOR);
-}
-
-/// `value` as 16 upper-case hex digits, as Java's `UtilAll.bytes2string` writes a UNIQ_KEY.
-fn push_hex(text: &mut String, value: u64) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut digits = [0u8; 16];
-    for (index, digit) in digits.iter_mut().enumerate() {
-        let nibble = (value >> (60 - 4 * index)) & 0xF;
-        *digit = HEX[usize::try_from(nibble).unwrap_or(0)];
-    }
-    text.push_str(std::str::from_utf8(&digits).unwrap_or_default());
 }
 
 /// A send of `--batch` messages with sequences `first_sequence..`.

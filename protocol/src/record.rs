@@ -557,7 +557,13 @@ pub fn push_offset_msg_id(store_host: SocketAddr, physical_offset: i64, text: &m
     };
     raw[address..address + 4].copy_from_slice(&i32::from(store_host.port()).to_be_bytes());
     raw[address + 4..address + 12].copy_from_slice(&physical_offset.to_be_bytes());
-    for &byte in &raw[..address + 12] {
+    push_hex_upper(&raw[..address + 12], text);
+}
+
+/// Append `bytes` as upper-case hex, two digits per byte, as Java's `UtilAll.bytes2string`
+/// writes offsetMsgIds and UNIQ_KEYs.
+pub fn push_hex_upper(bytes: &[u8], text: &mut String) {
+    for &byte in bytes {
         text.push(char::from(HEX[usize::from(byte >> 4)]));
         text.push(char::from(HEX[usize::from(byte & 0xF)]));
     }

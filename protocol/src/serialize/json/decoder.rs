@@ -532,18 +532,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Index of the first quote, backslash or control character at or after `from`, or the
-    /// length if there is none.
-    #[inline]
-    fn plain_end(&self, from: usize) -> usize {
-        plain_end(self.bytes, from)
-    }
-
     /// Skip the rest of a string (after its `"`), checking only escapes and control characters,
     /// as serde_json does for strings it ignores.
     fn skip_string(&mut self) -> Result<()> {
         loop {
-            self.pos = self.plain_end(self.pos);
+            self.pos = plain_end(self.bytes, self.pos);
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
@@ -572,7 +565,7 @@ impl<'a> Reader<'a> {
     /// The rest of a string (after its `"`) as text: borrowed when it has no escapes.
     fn string(&mut self) -> Result<Cow<'a, str>> {
         let start = self.pos;
-        let end = self.plain_end(start);
+        let end = plain_end(self.bytes, start);
         if self.bytes.get(end) == Some(&b'"') {
             self.pos = end + 1;
             return self.utf8(start, end).map(Cow::Borrowed);
@@ -591,7 +584,7 @@ impl<'a> Reader<'a> {
         let mut from = start;
         loop {
             // Between `start` and `close` the only special bytes left are backslashes.
-            let escape = self.plain_end(from).min(close);
+            let escape = plain_end(self.bytes, from).min(close);
             text.push_str(self.utf8(from, escape)?);
             if escape == close {
                 break;
@@ -607,7 +600,7 @@ impl<'a> Reader<'a> {
     fn string_close(&self, from: usize) -> Result<usize> {
         let mut at = from;
         loop {
-            at = self.plain_end(at);
+            at = plain_end(self.bytes, at);
             match self.bytes.get(at) {
                 Some(b'"') => return Ok(at),
                 Some(b'\\') => at += 2,
