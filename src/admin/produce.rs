@@ -12,7 +12,7 @@ use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::header::send::{
     SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
 };
-use ringmq_protocol::{properties, request_code, response_code};
+use ringmq_protocol::{properties, record, request_code, response_code};
 
 use super::client::{AdminError, Session};
 use super::clock;
@@ -156,10 +156,15 @@ fn unique_key(broker: &str, now_ms: i64) -> String {
     let process_hash = pid.rotate_left(16) ^ 0x5A5A_5A5A;
     let pid_low = u16::try_from(pid & 0xFFFF).unwrap_or(0);
     let since_month = u32::try_from(since_month).unwrap_or(0);
-    format!(
-        "{:02X}{:02X}{:02X}{:02X}{pid_low:04X}{process_hash:08X}{since_month:08X}{counter:04X}",
-        ip[0], ip[1], ip[2], ip[3]
-    )
+    let mut raw = [0u8; 16];
+    raw[..4].copy_from_slice(&ip);
+    raw[4..6].copy_from_slice(&pid_low.to_be_bytes());
+    raw[6..10].copy_from_slice(&process_hash.to_be_bytes());
+    raw[10..14].copy_from_slice(&since_month.to_be_bytes());
+    raw[14..].copy_from_slice(&counter.to_be_bytes());
+    let mut key = String::with_capacity(32);
+    record::push_hex_upper(&raw, &mut key);
+    key
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@
 //! send, to queue `level - 1` of `SCHEDULE_TOPIC_XXXX` with `REAL_TOPIC`/`REAL_QID` set, and
 //! [`crate::schedule`] delivers it to its real queue when the level's delay has passed.
 
-use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -73,22 +72,32 @@ pub(crate) fn check_topic(
 
 /// A UNIQ_KEY for messages that arrive without one (5.x brokers add it too).
 fn unique_key(shard: &BrokerShard, sequence: u64) -> String {
-    let mut key = String::with_capacity(32);
-    if let std::net::IpAddr::V4(ip) = shard.context.store_host.ip() {
-        for octet in ip.octets() {
-            let _ = write!(key, "{octet:02X}");
-        }
-    }
-    let pid = std::process::id() & 0xFFFF;
-    let wall = shard.engine.now().0;
-    let _ = write!(
-        key,
-        "{pid:04X}{:04X}{:08X}{:08X}",
+    let ip = match shard.context.store_host.ip() {
+        std::net::IpAddr::V4(ip) => Some(ip.octets()),
+        std::net::IpAddr::V6(_) => None,
+    };
+    unique_key_of(
+        ip,
+        std::process::id(),
         shard.index,
-        wall & 0xFFFF_FFFF,
-        sequence & 0xFFFF_FFFF
-    );
-    key.truncate(32);
+        shard.engine.now().0,
+        sequence,
+    )
+}
+
+/// Upper-case hex of: the IPv4 store host (nothing for IPv6), the pid's and the shard's low
+/// 16 bits, and the wall clock's and the sequence's low 32 bits.
+fn unique_key_of(ip: Option<[u8; 4]>, pid: u32, shard: u16, wall: u64, sequence: u64) -> String {
+    let mut key = String::with_capacity(32);
+    if let Some(ip) = ip {
+        record::push_hex_upper(&ip, &mut key);
+    }
+    let mut rest = [0u8; 12];
+    rest[..2].copy_from_slice(&pid.to_be_bytes()[2..]);
+    rest[2..4].copy_from_slice(&shard.to_be_bytes());
+    rest[4..8].copy_from_slice(&wall.to_be_bytes()[4..]);
+    rest[8..].copy_from_slice(&sequence.to_be_bytes()[4..]);
+    record::push_hex_upper(&rest, &mut key);
     key
 }
 
@@ -467,4 +476,25 @@ pub(crate) fn internal_send(
     }
     command.ext_fields.insert(INTERNAL_SEND, true);
     command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hazard: the broker-made UNIQ_KEY changes layout (field order, widths, the IPv4 part),
+    /// so keys stop matching what `queryMsgByUniqueKey` users and earlier keys expect.
+    #[test]
+    fn a_broker_made_unique_key_keeps_its_layout() {
+        let wall = 0x0000_018C_BCDE_F012;
+        let sequence = 0x1_0000_002A;
+        assert_eq!(
+            unique_key_of(Some([10, 0, 0, 5]), 0x1234_5678, 1, wall, sequence),
+            "0A00000556780001BCDEF0120000002A"
+        );
+        assert_eq!(
+            unique_key_of(None, 0x1234_5678, 1, wall, sequence),
+            "56780001BCDEF0120000002A"
+        );
+    }
 }
