@@ -6,6 +6,9 @@
 //! - `frame_{encode,decode}_send_response_json`: the matching send response;
 //! - `frame_decode_send_response_json_without_ext`: its decode without extFields, as the load
 //!   generator reads responses when it does not verify (`HeaderScope::WithoutExtFields`);
+//! - `frame_route_send_request_json`: that request's framing checked and its route (code,
+//!   topic, queue) read from the front of its header (`frame::send_route`), what a broker
+//!   shard does to hand a send to the queue's owner undecoded;
 //! - `header_read_send_request`: the send header read from that request's decoded extFields
 //!   (`SendMessageRequestHeader::from_request`, what the broker does next);
 //! - `record_encode_1KiB`, `record_scan_crc_1KiB`: the commitlog record codec;
@@ -57,6 +60,7 @@ const SCENARIOS: &[&str] = &[
     "frame_encode_send_response_json",
     "frame_decode_send_response_json",
     "frame_decode_send_response_json_without_ext",
+    "frame_route_send_request_json",
     "header_read_send_request",
     "record_encode_1KiB",
     "record_scan_crc_1KiB",
@@ -101,6 +105,17 @@ fn decode_without_ext_step(command: &RemotingCommand) -> Box<dyn FnMut()> {
         );
         assert!(matches!(decoded, Ok(Some(_))), "the frame decodes");
         black_box(decoded.ok());
+    })
+}
+
+fn route_step(command: &RemotingCommand) -> Box<dyn FnMut()> {
+    let mut encoded = Vec::new();
+    frame::encode(command, &mut encoded);
+    Box::new(move || {
+        let raw = frame::split(black_box(&encoded), FRAME_BYTES_MAX_DEFAULT);
+        let route = raw.ok().flatten().and_then(|raw| frame::send_route(&raw));
+        assert!(route.is_some(), "the frame routes");
+        black_box(route);
     })
 }
 
@@ -256,6 +271,7 @@ fn scenario(name: &str) -> Option<Box<dyn FnMut()>> {
         "frame_decode_send_response_json_without_ext" => {
             decode_without_ext_step(&send_response(SerializeType::Json))
         }
+        "frame_route_send_request_json" => route_step(&send_request(SerializeType::Json)),
         "header_read_send_request" => header_step(),
         "record_encode_1KiB" => record_step(false),
         "record_scan_crc_1KiB" => record_step(true),

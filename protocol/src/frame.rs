@@ -206,6 +206,18 @@ fn decode_header(frame: &RawFrame<'_>, scope: HeaderScope) -> Result<RemotingCom
     Ok(command)
 }
 
+/// The route of a send request (code, topic, queue id) read from the front of its header
+/// without decoding it, for a shard that hands the frame to the queue's owner undecoded.
+/// `None` for anything else, and for binary headers (they decode at half a JSON header's
+/// cost); see [`json::send_route`].
+#[must_use]
+pub fn send_route<'a>(frame: &RawFrame<'a>) -> Option<json::SendRoute<'a>> {
+    match frame.serialize_type {
+        SerializeType::Json => json::send_route(frame.header),
+        SerializeType::RocketMq => None,
+    }
+}
+
 /// The parts of one frame, not yet decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawFrame<'a> {

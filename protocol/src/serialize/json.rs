@@ -27,6 +27,9 @@ mod decoder;
 mod differential;
 #[cfg(test)]
 mod oracle;
+mod route;
+
+pub use route::{send_route, send_route_keys, SendRoute};
 
 /// Append the JSON header of `command` in the Java layout. The body is not written.
 pub fn encode(command: &RemotingCommand, out: &mut Vec<u8>) {
