@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use mio::net::TcpStream;
 use ringmq_protocol::command::RemotingCommand;
-use ringmq_protocol::frame::{self, FrameError};
+use ringmq_protocol::frame::{self, FrameError, RawFrame};
 use ringmq_protocol::read_buffer::ReadBuffer;
 
 use crate::message::Response;
@@ -32,6 +32,42 @@ pub(crate) enum ReadOutcome {
     Closed,
     /// A frame was malformed; close with this reason.
     Malformed(FrameError),
+}
+
+/// A frame read from a connection.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// Decoded by the reading shard.
+    Request(RemotingCommand),
+    /// A send for a queue that shard `owner` owns, handed to it undecoded (the whole frame,
+    /// length field included): decoding it is most of a send's cost on the reading shard, and
+    /// one connection's sends otherwise load its shard twice as much as the others.
+    Undecoded { owner: u16, frame: Bytes },
+}
+
+/// A frame ready for a socket: the head (length, header and, for most frames, the body) and
+/// body segments written after it without copying (pulls).
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    head: Bytes,
+    body: Vec<Bytes>,
+}
+
+impl Outgoing {
+    /// Encode `response`; the shard that made it does this, so the connection's shard only
+    /// queues bytes.
+    pub(crate) fn response(response: Response) -> Self {
+        let mut head = Vec::with_capacity(256);
+        if response.body.is_empty() {
+            frame::encode(&response.command, &mut head);
+        } else {
+            frame::encode_head(&response.command, response.body_len(), &mut head);
+        }
+        Self {
+            head: Bytes::from(head),
+            body: response.body,
+        }
+    }
 }
 
 /// A connection and its buffers.
@@ -59,21 +95,24 @@ impl Connection {
         }
     }
 
-    /// Read what is available and append every complete frame to `frames`.
+    /// Read what is available and append every complete frame to `frames`. A frame for which
+    /// `undecoded_owner` names a shard is handed on as it is (see [`Inbound::Undecoded`]);
+    /// every other one is decoded here.
     pub(crate) fn read_frames(
         &mut self,
         max_frame_bytes: usize,
-        frames: &mut Vec<RemotingCommand>,
+        undecoded_owner: &mut dyn FnMut(&RawFrame<'_>) -> Option<u16>,
+        frames: &mut Vec<Inbound>,
     ) -> ReadOutcome {
         loop {
-            if let Some(outcome) = self.split_frames(max_frame_bytes, frames) {
+            if let Some(outcome) = self.split_frames(max_frame_bytes, undecoded_owner, frames) {
                 return outcome;
             }
             match self.stream.read(self.read_buffer.room()) {
                 Ok(0) => return ReadOutcome::Closed,
                 Ok(count) => self.read_buffer.filled(count),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    return match self.split_frames(max_frame_bytes, frames) {
+                    return match self.split_frames(max_frame_bytes, undecoded_owner, frames) {
                         Some(outcome) => outcome,
                         None => ReadOutcome::Open,
                     };
@@ -84,17 +123,30 @@ impl Connection {
         }
     }
 
-    /// Decode complete frames; `Some` only on a malformed frame.
+    /// Take complete frames; `Some` only on a malformed frame.
     fn split_frames(
         &mut self,
         max_frame_bytes: usize,
-        frames: &mut Vec<RemotingCommand>,
+        undecoded_owner: &mut dyn FnMut(&RawFrame<'_>) -> Option<u16>,
+        frames: &mut Vec<Inbound>,
     ) -> Option<ReadOutcome> {
         loop {
-            match frame::decode(self.read_buffer.unread(), max_frame_bytes) {
+            let unread = self.read_buffer.unread();
+            let raw = match frame::split(unread, max_frame_bytes) {
+                Ok(Some(raw)) => raw,
+                Ok(None) => return None,
+                Err(error) => return Some(ReadOutcome::Malformed(error)),
+            };
+            if let Some(owner) = undecoded_owner(&raw) {
+                let frame = Bytes::copy_from_slice(&unread[..raw.consumed]);
+                self.read_buffer.consume(frame.len());
+                frames.push(Inbound::Undecoded { owner, frame });
+                continue;
+            }
+            match frame::decode(unread, max_frame_bytes) {
                 Ok(Some((command, consumed))) => {
                     self.read_buffer.consume(consumed);
-                    frames.push(command);
+                    frames.push(Inbound::Request(command));
                 }
                 Ok(None) => return None,
                 Err(error) => return Some(ReadOutcome::Malformed(error)),
@@ -102,18 +154,11 @@ impl Connection {
         }
     }
 
-    /// Queue a response; false when the peer is too slow and the connection must close.
-    pub(crate) fn queue_response(&mut self, response: &Response) -> bool {
-        let mut head = Vec::with_capacity(256);
-        if response.body.is_empty() {
-            frame::encode(&response.command, &mut head);
-            self.push(Bytes::from(head));
-        } else {
-            frame::encode_head(&response.command, response.body_len(), &mut head);
-            self.push(Bytes::from(head));
-            for segment in &response.body {
-                self.push(segment.clone());
-            }
+    /// Queue an encoded frame; false when the peer is too slow and the connection must close.
+    pub(crate) fn queue(&mut self, outgoing: Outgoing) -> bool {
+        self.push(outgoing.head);
+        for segment in outgoing.body {
+            self.push(segment);
         }
         self.write_bytes <= WRITE_QUEUE_BYTES_MAX
     }

@@ -61,6 +61,9 @@ pub(crate) enum Message {
         request: RemotingCommand,
         control: bool,
     },
+    /// A send another shard read for one of this shard's queues, still undecoded (the whole
+    /// frame): this shard decodes it and routes it as if it had read it.
+    Undecoded { origin: Origin, frame: Bytes },
     /// Contribute this shard's part of a request that needs every shard (index queries).
     Gather(crate::handlers::query::Gather),
     /// One shard's part of a gathered request, back to the shard that scattered it.
@@ -69,8 +72,22 @@ pub(crate) enum Message {
     AdminGather(crate::admin::gather::Part),
     /// One shard's facts, back to the shard that scattered the admin request.
     AdminAnswer(crate::admin::gather::Answer),
-    /// Write this response to one of your connections.
+    /// Write this response to one of your connections (for the scheduler's virtual
+    /// connection, which reads it; clients' responses come encoded, as `Write`).
     Respond { connection: u64, response: Response },
+    /// Write this encoded frame to one of your connections.
+    Write {
+        connection: u64,
+        frame: crate::connection::Outgoing,
+    },
+    /// A client's answer to a request written to it, read by another shard from an
+    /// undecoded frame (see `relay`).
+    ClientAnswer {
+        connection: u64,
+        answer: RemotingCommand,
+    },
+    /// Close one of your connections: a frame read from it turned out malformed.
+    Close { connection: u64, reason: String },
     /// Send this server-initiated request (e.g. NOTIFY_CONSUMER_IDS_CHANGED) to a client.
     Push {
         connection: u64,
@@ -106,7 +123,7 @@ pub(crate) enum Message {
     /// first requests because they all name this shard's queues (`ConnectionCounts::claim`).
     Adopt {
         connection: Box<crate::connection::Connection>,
-        requests: Vec<ringmq_protocol::command::RemotingCommand>,
+        requests: Vec<crate::connection::Inbound>,
     },
     /// A slave learned its master's HA address.
     MasterChanged { ha: Option<std::net::SocketAddr> },

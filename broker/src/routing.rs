@@ -8,6 +8,7 @@
 use ringmq_engine::shard::owner_of;
 use ringmq_engine::types::{PhysicalOffset, QueueId};
 use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::frame::{self, RawFrame};
 use ringmq_protocol::request_code as code;
 
 use crate::control::snapshot::ControlSnapshot;
@@ -105,7 +106,10 @@ pub(crate) fn target(
 /// picks), or queues of several shards. A connection whose first requests have one owner
 /// is served by that owner (`BrokerShard::read_connection`), so its requests and answers do
 /// not cross between threads.
-pub(crate) fn queues_owner(requests: &[RemotingCommand], shard_count: u16) -> Option<u16> {
+pub(crate) fn queues_owner<'a>(
+    requests: impl IntoIterator<Item = &'a RemotingCommand>,
+    shard_count: u16,
+) -> Option<u16> {
     let mut owner = None;
     for request in requests {
         if !matches!(
@@ -126,6 +130,21 @@ pub(crate) fn queues_owner(requests: &[RemotingCommand], shard_count: u16) -> Op
         owner = Some(shard);
     }
     owner
+}
+
+/// The shard owning the queue of a send read as `raw`, found without decoding the frame
+/// (`frame::send_route`), when it may go there undecoded: the topic is known (an unknown one
+/// goes to the control plane, which may create it) and the client chose the queue (for −1
+/// the reading shard picks one). `None` means: decode it here.
+pub(crate) fn undecoded_send_owner(
+    raw: &RawFrame<'_>,
+    snapshot: &ControlSnapshot,
+    shard_count: u16,
+) -> Option<u16> {
+    let route = frame::send_route(raw)?;
+    let queue = u32::try_from(route.queue_id).ok()?;
+    snapshot.topic(route.topic)?;
+    Some(owner_of(route.topic, QueueId(queue), shard_count).0)
 }
 
 fn queue_shard(topic: &str, queue: i32, shard_count: u16) -> Target {

@@ -18,8 +18,9 @@ use mio::{Events, Interest, Poll, Token};
 use ringmq_engine::shard::Shard;
 use ringmq_engine::types::PhysicalOffset;
 use ringmq_protocol::command::RemotingCommand;
+use ringmq_protocol::frame::{self, RawFrame};
 
-use crate::connection::{Connection, ReadOutcome};
+use crate::connection::{Connection, Inbound, Outgoing, ReadOutcome};
 use crate::context::BrokerContext;
 use crate::control::snapshot::ControlSnapshot;
 use crate::control::ControlPlane;
@@ -104,7 +105,7 @@ pub(crate) struct BrokerShard {
     wake: Vec<bool>,
     next_queue: u32,
     stopping: bool,
-    frames: Vec<RemotingCommand>,
+    frames: Vec<Inbound>,
     pub(crate) gathers: crate::handlers::query::Gathers,
     pub(crate) scheduler: crate::schedule::Scheduler,
     pub(crate) admin_gathers: crate::admin::gather::AdminGathers,
@@ -114,6 +115,8 @@ pub(crate) struct BrokerShard {
     pub(crate) relays: crate::relay::Relays,
     /// How far each group has pulled the queues this shard owns.
     pub(crate) pull_offsets: crate::pull_offsets::PullOffsets,
+    /// Sends other shards read and handed here undecoded (logged at shutdown).
+    undecoded_received: u64,
 }
 
 impl std::fmt::Debug for BrokerShard {
@@ -216,6 +219,7 @@ impl BrokerShard {
             ha_slave,
             relays: crate::relay::Relays::default(),
             pull_offsets: crate::pull_offsets::PullOffsets::default(),
+            undecoded_received: 0,
         })
     }
 
@@ -309,7 +313,7 @@ impl BrokerShard {
 
     /// Hand `connection` (counted as `target`'s) and the requests already read from it to
     /// `target`; a full or stopped inbox keeps it here after all.
-    fn hand_over(&mut self, target: u16, connection: Connection, requests: Vec<RemotingCommand>) {
+    fn hand_over(&mut self, target: u16, connection: Connection, requests: Vec<Inbound>) {
         let message = Message::Adopt {
             connection: Box::new(connection),
             requests,
@@ -331,7 +335,7 @@ impl BrokerShard {
 
     /// Serve `connection` here (it is counted as this shard's), starting with `requests`
     /// already read from it.
-    fn adopt(&mut self, connection: Connection, mut requests: Vec<RemotingCommand>) {
+    fn adopt(&mut self, connection: Connection, mut requests: Vec<Inbound>) {
         let peer = connection.peer;
         if let Some(id) = self.register_connection(connection) {
             self.dispatch_read(id, peer, &mut requests);
@@ -385,7 +389,24 @@ impl BrokerShard {
             return;
         };
         let mut frames = std::mem::take(&mut self.frames);
-        let outcome = connection.read_frames(self.context.max_frame_bytes, &mut frames);
+        // Sends for other shards' queues go to them undecoded, once the connection's shard is
+        // final (its first requests decide whether it moves, so they are decoded here) and
+        // unless this broker is a slave (it refuses sends where it reads them).
+        let undecoding = connection.settled && self.ha_slave.is_none();
+        let (index, snapshot) = (self.index, &self.snapshot);
+        let shard_count = self.outboxes.shard_count();
+        let mut undecoded_owner = |raw: &RawFrame<'_>| {
+            if !undecoding {
+                return None;
+            }
+            routing::undecoded_send_owner(raw, snapshot, shard_count)
+                .filter(|&owner| owner != index)
+        };
+        let outcome = connection.read_frames(
+            self.context.max_frame_bytes,
+            &mut undecoded_owner,
+            &mut frames,
+        );
         let peer = connection.peer;
         let first = !connection.settled && !frames.is_empty();
         connection.settled |= first;
@@ -407,13 +428,8 @@ impl BrokerShard {
         }
     }
 
-    /// Route requests just read from connection `id`.
-    fn dispatch_read(
-        &mut self,
-        id: u64,
-        peer: std::net::SocketAddr,
-        requests: &mut Vec<RemotingCommand>,
-    ) {
+    /// Route frames just read from connection `id`.
+    fn dispatch_read(&mut self, id: u64, peer: std::net::SocketAddr, frames: &mut Vec<Inbound>) {
         let origin = Origin {
             connection: ConnectionRef {
                 shard: self.index,
@@ -421,9 +437,63 @@ impl BrokerShard {
             },
             peer,
         };
-        for mut request in requests.drain(..) {
-            routing::strip_internal(&mut request);
-            self.on_request(origin.clone(), request);
+        for inbound in frames.drain(..) {
+            match inbound {
+                Inbound::Request(mut request) => {
+                    routing::strip_internal(&mut request);
+                    self.on_request(origin.clone(), request);
+                }
+                Inbound::Undecoded { owner, frame } => {
+                    self.forward_undecoded(owner, origin.clone(), frame);
+                }
+            }
+        }
+    }
+
+    /// Hand an undecoded send to its queue's owner; with the owner's inbox full it is decoded
+    /// here and routed as any request (which answers SYSTEM_BUSY if the inbox is still full).
+    fn forward_undecoded(&mut self, owner: u16, origin: Origin, frame: bytes::Bytes) {
+        match self
+            .outboxes
+            .send(owner, Message::Undecoded { origin, frame })
+        {
+            Ok(()) => self.wake[usize::from(owner)] = true,
+            Err(SendError::Full(message) | SendError::Gone(message)) => {
+                if let Message::Undecoded { origin, frame } = *message {
+                    self.on_undecoded(origin, &frame);
+                }
+            }
+        }
+    }
+
+    /// Decode a frame read by `origin`'s shard and route it as that shard would have. A
+    /// malformed frame closes the connection there, as a malformed frame read here would.
+    fn on_undecoded(&mut self, origin: Origin, frame: &bytes::Bytes) {
+        let decoded = match frame::decode_bytes(frame, self.context.max_frame_bytes) {
+            Ok(Some((request, _))) => Ok(request),
+            Ok(None) => Err("a frame cut short".to_owned()),
+            Err(error) => Err(error.to_string()),
+        };
+        let connection = origin.connection;
+        match decoded {
+            Ok(answer) if answer.is_response() => self.deliver(
+                connection.shard,
+                Message::ClientAnswer {
+                    connection: connection.id,
+                    answer,
+                },
+            ),
+            Ok(mut request) => {
+                routing::strip_internal(&mut request);
+                self.on_request(origin, request);
+            }
+            Err(error) => self.deliver(
+                connection.shard,
+                Message::Close {
+                    connection: connection.id,
+                    reason: format!("malformed frame from {}: {error}", origin.peer),
+                },
+            ),
         }
     }
 
@@ -431,9 +501,17 @@ impl BrokerShard {
     /// and the requests to that shard, so they and every later one are served without
     /// crossing threads. `false` (the requests are still in `first`) when they have no single
     /// owner or the move would leave the shards uneven (`ConnectionCounts::claim`).
-    fn hand_to_queues_owner(&mut self, id: u64, first: &mut Vec<RemotingCommand>) -> bool {
+    fn hand_to_queues_owner(&mut self, id: u64, first: &mut Vec<Inbound>) -> bool {
         let counts = &self.context.client_connections;
-        let Some(owner) = routing::queues_owner(first, self.outboxes.shard_count()) else {
+        let mut requests = Vec::with_capacity(first.len());
+        for inbound in first.iter() {
+            match inbound {
+                Inbound::Request(request) => requests.push(request),
+                // Not made for a connection's first read; its owner would be known anyway.
+                Inbound::Undecoded { .. } => return false,
+            }
+        }
+        let Some(owner) = routing::queues_owner(requests, self.outboxes.shard_count()) else {
             return false;
         };
         if self.stopping || owner == self.index || !counts.claim(self.index, owner) {
@@ -599,13 +677,22 @@ impl BrokerShard {
 
     pub(crate) fn respond_to(&mut self, connection: ConnectionRef, response: Response) {
         if connection.shard == self.index {
-            self.write_response(connection.id, &response);
-        } else {
+            self.write_response(connection.id, response);
+        } else if connection.id == crate::schedule::SCHEDULE_CONNECTION {
             self.deliver(
                 connection.shard,
                 Message::Respond {
                     connection: connection.id,
                     response,
+                },
+            );
+        } else {
+            // Encoded here, so the connection's shard only queues the bytes.
+            self.deliver(
+                connection.shard,
+                Message::Write {
+                    connection: connection.id,
+                    frame: Outgoing::response(response),
                 },
             );
         }
@@ -624,15 +711,19 @@ impl BrokerShard {
         }
     }
 
-    fn write_response(&mut self, id: u64, response: &Response) {
+    fn write_response(&mut self, id: u64, response: Response) {
         if id == crate::schedule::SCHEDULE_CONNECTION {
-            return crate::schedule::on_response(self, response);
+            return crate::schedule::on_response(self, &response);
         }
+        self.write_frame(id, Outgoing::response(response));
+    }
+
+    fn write_frame(&mut self, id: u64, frame: Outgoing) {
         let Some(connection) = self.connections.get_mut(&id) else {
             return;
         };
         let was_idle = !connection.has_pending_writes();
-        if !connection.queue_response(response) {
+        if !connection.queue(frame) {
             let reason = format!(
                 "{} reads too slowly (over the write queue limit)",
                 connection.peer
@@ -686,22 +777,15 @@ impl BrokerShard {
                 request,
                 control: false,
             } => self.execute(&origin, &request),
-            Message::Respond {
-                connection,
-                response,
-            } => self.write_response(connection, &response),
-            Message::Push {
-                connection,
-                command,
-            } => {
-                self.push_command(
-                    ConnectionRef {
-                        shard: self.index,
-                        id: connection,
-                    },
-                    command,
-                );
+            Message::Undecoded { origin, frame } => {
+                self.undecoded_received += 1;
+                self.on_undecoded(origin, &frame);
             }
+            Message::Respond { .. }
+            | Message::Write { .. }
+            | Message::ClientAnswer { .. }
+            | Message::Close { .. }
+            | Message::Push { .. } => self.on_connection_message(message),
             Message::Relay(relay) => crate::relay::advance(self, *relay),
             Message::Snapshot(snapshot) => self.snapshot = snapshot,
             Message::ConnectionClosed { connection } => {
@@ -738,6 +822,36 @@ impl BrokerShard {
                 self.on_replication_message(message);
             }
             Message::Shutdown => {}
+        }
+    }
+
+    /// Messages about one of this shard's client connections.
+    fn on_connection_message(&mut self, message: Message) {
+        match message {
+            Message::Respond {
+                connection,
+                response,
+            } => self.write_response(connection, response),
+            Message::Write { connection, frame } => self.write_frame(connection, frame),
+            Message::ClientAnswer { connection, answer } => {
+                crate::relay::on_response(self, connection, answer);
+            }
+            Message::Close { connection, reason } => {
+                self.close_connection(connection, Some(reason));
+            }
+            Message::Push {
+                connection,
+                command,
+            } => {
+                self.push_command(
+                    ConnectionRef {
+                        shard: self.index,
+                        id: connection,
+                    },
+                    command,
+                );
+            }
+            _ => {}
         }
     }
 
@@ -838,13 +952,15 @@ impl BrokerShard {
         self.stopping = true;
         let stats = self.engine.stats();
         self.context.log.info(&format!(
-            "shard {}: {} records appended, {} chains, {} fdatasyncs, {} busy ({} pending full)",
+            "shard {}: {} records appended, {} chains, {} fdatasyncs, {} busy ({} pending full), \
+             {} sends decoded here for other shards' connections",
             self.index,
             stats.commitlog.records_appended,
             stats.commitlog.chains_submitted,
             stats.commitlog.fdatasyncs,
             stats.commitlog.busy_rejections,
-            stats.commitlog.busy_pending_full
+            stats.commitlog.busy_pending_full,
+            self.undecoded_received
         ));
         for mut listener in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut listener);

@@ -221,6 +221,7 @@ pub struct Stored {
     pub physical_offset: i64,
     pub store_timestamp: i64,
     pub reconsume_times: i32,
+    pub born_host: SocketAddr,
     pub body: Vec<u8>,
     pub properties: String,
 }
@@ -239,6 +240,7 @@ impl From<&record::Record<'_>> for Stored {
             physical_offset: record.physical_offset,
             store_timestamp: record.store_timestamp,
             reconsume_times: record.reconsume_times,
+            born_host: record.born_host,
             body: record.body.to_vec(),
             properties: record.properties.to_owned(),
         }
