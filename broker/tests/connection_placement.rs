@@ -15,14 +15,13 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ringmq_engine::shard::owner_of;
 use ringmq_engine::types::QueueId;
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::header::send::SendMessageRequestHeader;
-use ringmq_protocol::{frame, request_code, response_code};
+use ringmq_protocol::{frame, request_code};
 use support::{eventually, Broker, Client};
 
 const TOPIC: &str = "Placed";
@@ -67,24 +66,8 @@ fn write_queue(broker: &Broker, connection: usize, queue: u32) -> Vec<String> {
     client.write_raw(&first);
     std::thread::sleep(Duration::from_millis(100));
     client.write_raw(tail);
-    let mut answered = BTreeSet::new();
-    while answered.len() < usize::try_from(PIPELINED).expect("small") {
-        let response = client
-            .read_frame()
-            .expect("an answer to every pipelined send");
-        assert_eq!(
-            response.code,
-            response_code::SUCCESS,
-            "{:?}",
-            response.remark
-        );
-        assert!(
-            answered.insert(response.opaque),
-            "opaque {} answered twice",
-            response.opaque
-        );
-    }
-    assert_eq!(answered, (1..=PIPELINED).collect());
+    let answered = client.read_successes(usize::try_from(PIPELINED).expect("small"));
+    assert!(answered.keys().copied().eq(1..=PIPELINED));
     client.skip_opaques(PIPELINED);
     for body in &bodies[7..] {
         client.send_ok(

@@ -149,20 +149,7 @@ fn sends_handed_over_undecoded_are_answered_once_and_stored_in_order() {
         }
     }
     client.write_raw(&burst);
-    let mut answered = BTreeMap::new();
-    while answered.len() < queue_of_opaque.len() {
-        let response = client.read_frame().expect("an answer to every send");
-        assert_eq!(
-            response.code,
-            response_code::SUCCESS,
-            "{:?}",
-            response.remark
-        );
-        assert!(
-            answered.insert(response.opaque, response).is_none(),
-            "an opaque answered twice"
-        );
-    }
+    let answered = client.read_successes(queue_of_opaque.len());
     for (opaque, queue) in &queue_of_opaque {
         let response = &answered[opaque];
         assert_eq!(

@@ -6,6 +6,7 @@
 // Tests run against real time: they wait for the broker with sleeps and deadlines.
 #![allow(clippy::disallowed_methods)]
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -117,6 +118,27 @@ impl Client {
     /// Continue numbering opaques after `opaque` (used by the caller's raw writes).
     pub fn skip_opaques(&mut self, opaque: i32) {
         self.opaque = self.opaque.max(opaque);
+    }
+
+    /// Read the answers to `count` pipelined requests: each SUCCESS, no opaque twice. By
+    /// opaque.
+    pub fn read_successes(&mut self, count: usize) -> BTreeMap<i32, RemotingCommand> {
+        let mut answered = BTreeMap::new();
+        while answered.len() < count {
+            let response = self.read_frame().expect("an answer to every request");
+            assert_eq!(
+                response.code,
+                response_code::SUCCESS,
+                "{:?}",
+                response.remark
+            );
+            let opaque = response.opaque;
+            assert!(
+                answered.insert(opaque, response).is_none(),
+                "opaque {opaque} answered twice"
+            );
+        }
+        answered
     }
 
     /// The next frame, or `None` when the server closed the connection.
