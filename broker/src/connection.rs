@@ -143,12 +143,11 @@ impl Connection {
                 frames.push(Inbound::Undecoded { owner, frame });
                 continue;
             }
-            match frame::decode(unread, max_frame_bytes) {
-                Ok(Some((command, consumed))) => {
-                    self.read_buffer.consume(consumed);
+            match frame::decode_split(&raw) {
+                Ok(command) => {
+                    self.read_buffer.consume(raw.consumed);
                     frames.push(Inbound::Request(command));
                 }
-                Ok(None) => return None,
                 Err(error) => return Some(ReadOutcome::Malformed(error)),
             }
         }

@@ -9,6 +9,7 @@ use ringmq_engine::shard::owner_of;
 use ringmq_engine::types::{PhysicalOffset, QueueId};
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::frame::{self, RawFrame};
+use ringmq_protocol::header::send::send_route_keys;
 use ringmq_protocol::request_code as code;
 
 use crate::control::snapshot::ControlSnapshot;
@@ -46,10 +47,7 @@ pub(crate) enum Target {
 
 /// The (topic, queueId) a request names, from the V1 or V2 field names.
 pub(crate) fn queue_of(request: &RemotingCommand) -> Option<(&str, i32)> {
-    let (topic_key, queue_key) = match request.code {
-        code::SEND_MESSAGE_V2 | code::SEND_BATCH_MESSAGE => ("b", "e"),
-        _ => ("topic", "queueId"),
-    };
+    let (topic_key, queue_key) = send_route_keys(request.code).unwrap_or(("topic", "queueId"));
     let topic = request.ext(topic_key)?;
     let queue = request.ext(queue_key)?.trim().parse().ok()?;
     Some((topic, queue))
@@ -158,11 +156,7 @@ fn send_target(
     shard_count: u16,
     next_queue: &mut u32,
 ) -> Target {
-    let (topic_key, queue_key) = if request.code == code::SEND_MESSAGE {
-        ("topic", "queueId")
-    } else {
-        ("b", "e")
-    };
+    let (topic_key, queue_key) = send_route_keys(request.code).unwrap_or(("b", "e"));
     let Some(topic) = request.ext(topic_key).map(str::to_owned) else {
         return Target::Shard(CONTROL_SHARD);
     };

@@ -151,11 +151,17 @@ pub fn decode(
     buffer: &[u8],
     max_frame_bytes: usize,
 ) -> Result<Option<(RemotingCommand, usize)>, FrameError> {
-    let Some((mut command, body, consumed)) = decode_in_place(buffer, max_frame_bytes)? else {
+    let Some(frame) = split(buffer, max_frame_bytes)? else {
         return Ok(None);
     };
-    command.body = Bytes::copy_from_slice(&buffer[body]);
-    Ok(Some((command, consumed)))
+    Ok(Some((decode_split(&frame)?, frame.consumed)))
+}
+
+/// Decode a frame [`split`] already checked: its header, and its body copied.
+pub fn decode_split(frame: &RawFrame<'_>) -> Result<RemotingCommand, FrameError> {
+    let mut command = decode_header(frame, HeaderScope::Full)?;
+    command.body = Bytes::copy_from_slice(frame.body);
+    Ok(command)
 }
 
 /// As [`decode`], but the body shares `buffer`'s allocation instead of being copied (for

@@ -9,6 +9,18 @@ use super::{header, HeaderError};
 use crate::command::RemotingCommand;
 use crate::request_code;
 
+/// The ext keys that hold the topic and the queue id of a send with `code` (`topic` and
+/// `queueId` for SEND_MESSAGE, `b` and `e` for SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE);
+/// `None` for any other code.
+#[must_use]
+pub fn send_route_keys(code: i32) -> Option<(&'static str, &'static str)> {
+    match code {
+        request_code::SEND_MESSAGE => Some(("topic", "queueId")),
+        request_code::SEND_MESSAGE_V2 | request_code::SEND_BATCH_MESSAGE => Some(("b", "e")),
+        _ => None,
+    }
+}
+
 header! {
     /// SEND_MESSAGE (10) request header (`SendMessageRequestHeader`).
     pub struct SendMessageRequestHeader {

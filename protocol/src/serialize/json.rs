@@ -29,7 +29,7 @@ mod differential;
 mod oracle;
 mod route;
 
-pub use route::{send_route, send_route_keys, SendRoute};
+pub use route::{send_route, SendRoute};
 
 /// Append the JSON header of `command` in the Java layout. The body is not written.
 pub fn encode(command: &RemotingCommand, out: &mut Vec<u8>) {

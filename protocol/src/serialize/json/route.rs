@@ -14,6 +14,7 @@
 //! decoder keeps the last: the shard that decodes the frame routes the decoded request again,
 //! so a header that fools the scan costs one more hop, never a wrong queue.
 
+use crate::header::send::send_route_keys;
 use crate::request_code as code;
 
 use super::decoder::plain_end;
@@ -25,17 +26,6 @@ pub struct SendRoute<'a> {
     pub topic: &'a str,
     /// As the client gave it; −1 asks the broker to choose.
     pub queue_id: i32,
-}
-
-/// The ext keys that hold the topic and the queue id of a send with `code`; `None` for any
-/// other code.
-#[must_use]
-pub fn send_route_keys(code: i32) -> Option<(&'static str, &'static str)> {
-    match code {
-        code::SEND_MESSAGE => Some(("topic", "queueId")),
-        code::SEND_MESSAGE_V2 | code::SEND_BATCH_MESSAGE => Some(("b", "e")),
-        _ => None,
-    }
 }
 
 /// The route of the send request whose JSON header is `header`, or `None` (not a send, or not
