@@ -203,6 +203,23 @@ const fn build_index() -> [u8; INDEX_SLOTS] {
     index
 }
 
+/// The known keys of one byte (the V2 send header's `a` to `n`), by that byte: the most
+/// frequent keys of all skip the hash and the comparison.
+static SINGLE_BYTE_KEYS: [Option<&str>; 128] = build_single_byte_keys();
+
+const fn build_single_byte_keys() -> [Option<&'static str>; 128] {
+    let mut keys = [None; 128];
+    let mut position = 0;
+    while position < KNOWN_KEYS.len() {
+        let key = KNOWN_KEYS[position].as_bytes();
+        if key.len() == 1 && key[0] < 128 {
+            keys[key[0] as usize] = Some(KNOWN_KEYS[position]);
+        }
+        position += 1;
+    }
+    keys
+}
+
 const fn longest(keys: &[&str]) -> usize {
     let mut longest = 0;
     let mut at = 0;
@@ -268,6 +285,9 @@ pub const fn is_known(key: &str) -> bool {
 /// The `&'static str` of `key` if it is a known key.
 #[inline]
 fn intern(key: &str) -> Option<&'static str> {
+    if let [byte] = key.as_bytes() {
+        return SINGLE_BYTE_KEYS.get(usize::from(*byte)).copied().flatten();
+    }
     if key.is_empty() || key.len() > KNOWN_KEY_BYTES_MAX {
         return None;
     }
@@ -739,6 +759,11 @@ mod tests {
         for key in [
             "",
             "A",
+            "o",
+            "z",
+            "0",
+            "\u{7f}",
+            "é",
             "topics",
             "topi",
             "_ringmqInternal",
