@@ -27,6 +27,8 @@ use crate::command::{Language, RemotingCommand};
 use crate::ext::{ExtFields, DECODED_ENTRIES_INITIAL};
 use crate::serialize::{HeaderDecodeError, HeaderScope};
 
+mod compact;
+
 /// serde_json's recursion limit: the 128th container open at once is an error.
 const DEPTH_MAX: usize = 127;
 
@@ -36,15 +38,11 @@ type Result<T> = std::result::Result<T, HeaderDecodeError>;
 /// [`HeaderScope::WithoutExtFields`] the `extFields` value is skipped as an unknown key's is
 /// (checked for syntax, not built), so the command's extFields stay empty.
 pub(super) fn decode(header: &[u8], scope: HeaderScope) -> Result<RemotingCommand> {
-    let mut reader = Reader {
-        scope,
-        bytes: header,
-        // Nearly every header is UTF-8 throughout; checking that once lets each string be
-        // sliced from it instead of validated on its own. Invalid bytes are only allowed in
-        // skipped values, so a header that is not UTF-8 falls back to checking each string.
-        text: std::str::from_utf8(header).ok(),
-        pos: 0,
-    };
+    let mut reader = Reader::new(header, scope);
+    if let Some(command) = reader.compact() {
+        return Ok(command);
+    }
+    reader.pos = 0;
     reader.skip_whitespace();
     if reader.peek() != Some(b'{') {
         return Err(reader.fail("the header does not start with `{`"));
@@ -158,6 +156,18 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    fn new(header: &'a [u8], scope: HeaderScope) -> Self {
+        Reader {
+            scope,
+            bytes: header,
+            // Nearly every header is UTF-8 throughout; checking that once lets each string be
+            // sliced from it instead of validated on its own. Invalid bytes are only allowed in
+            // skipped values, so a header that is not UTF-8 falls back to checking each string.
+            text: std::str::from_utf8(header).ok(),
+            pos: 0,
+        }
+    }
+
     #[cold]
     fn fail(&self, what: &str) -> HeaderDecodeError {
         fail_at(self.pos, what)
@@ -282,10 +292,7 @@ impl<'a> Reader<'a> {
     fn language(&mut self) -> Result<Language> {
         Ok(match self.coerced(1)? {
             None => Language::Other,
-            Some(text) => match text.parse::<u8>() {
-                Ok(code) => Language::from_code(code),
-                Err(_) => Language::from_name(&text),
-            },
+            Some(text) => language_from_text(&text),
         })
     }
 
@@ -679,6 +686,14 @@ impl<'a> Reader<'a> {
             unit = unit << 4 | u16::from(nibble);
         }
         Ok(unit)
+    }
+}
+
+/// A language given as text: its code (`"0"`) or its name (`"JAVA"`).
+fn language_from_text(text: &str) -> Language {
+    match text.parse::<u8>() {
+        Ok(code) => Language::from_code(code),
+        Err(_) => Language::from_name(text),
     }
 }
 
