@@ -67,6 +67,38 @@ pub(super) fn decode(header: &[u8], scope: HeaderScope) -> Result<RemotingComman
     Ok(command)
 }
 
+/// The top-level keys a command is read from; any other is skipped.
+#[derive(Clone, Copy)]
+enum Field {
+    Code,
+    Language,
+    Version,
+    Opaque,
+    Flag,
+    Remark,
+    ExtFields,
+}
+
+impl Field {
+    fn of(key: &str) -> Option<Self> {
+        Some(match key {
+            "code" => Self::Code,
+            "language" => Self::Language,
+            "version" => Self::Version,
+            "opaque" => Self::Opaque,
+            "flag" => Self::Flag,
+            "remark" => Self::Remark,
+            "extFields" => Self::ExtFields,
+            _ => return None,
+        })
+    }
+
+    /// Its bit in [`Seen`] (bits 0 to 6).
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
 /// The known keys already read, so that a repeated one is refused as serde's derive does.
 #[derive(Default)]
 struct Seen(u8);
@@ -241,28 +273,23 @@ impl<'a> Reader<'a> {
         command: &mut RemotingCommand,
         seen: &mut Seen,
     ) -> Result<()> {
-        let bit = match key {
-            "code" => 1,
-            "language" => 2,
-            "version" => 4,
-            "opaque" => 8,
-            "flag" => 16,
-            "remark" => 32,
-            "extFields" => 64,
-            _ => return self.skip_value(None),
+        let Some(field) = Field::of(key) else {
+            return self.skip_value(None);
         };
-        if !seen.first_time(bit) {
+        if !seen.first_time(field.bit()) {
             return Err(fail_at(at, format_args!("duplicate key `{key}`")));
         }
-        match bit {
-            1 => command.code = self.integer()?,
-            2 => command.language = self.language()?,
-            4 => command.version = self.integer()?,
-            8 => command.opaque = self.integer()?,
-            16 => command.flag = self.integer()?,
-            32 => command.remark = self.coerced(1)?.map(Cow::into_owned),
-            _ if self.scope == HeaderScope::WithoutExtFields => self.skip_value(Some(1))?,
-            _ => self.ext_fields(&mut command.ext_fields)?,
+        match field {
+            Field::Code => command.code = self.integer()?,
+            Field::Language => command.language = self.language()?,
+            Field::Version => command.version = self.integer()?,
+            Field::Opaque => command.opaque = self.integer()?,
+            Field::Flag => command.flag = self.integer()?,
+            Field::Remark => command.remark = self.coerced(1)?.map(Cow::into_owned),
+            Field::ExtFields if self.scope == HeaderScope::WithoutExtFields => {
+                self.skip_value(Some(1))?;
+            }
+            Field::ExtFields => self.ext_fields(&mut command.ext_fields)?,
         }
         Ok(())
     }

@@ -13,10 +13,12 @@ use crate::command::RemotingCommand;
 use crate::ext::{ExtFields, DECODED_ENTRIES_INITIAL};
 use crate::serialize::HeaderScope;
 
-use super::{language_from_text, plain_end, Reader, Seen};
+use super::{language_from_text, plain_end, Field, Reader, Seen};
 
-/// `serializeTypeCurrentRPC`: not a field of the command (the frame says how it is encoded),
-/// skipped by the general reader as an unknown key; here only its plain-string form is taken.
+/// Not a field of the command (the frame says how it is encoded), so the general reader skips
+/// it as an unknown key; here only its plain-string form is taken.
+const SERIALIZE_TYPE_KEY: &str = "serializeTypeCurrentRPC";
+/// Its bit in `Seen`, above the fields' bits.
 const SERIALIZE_TYPE_BIT: u8 = 128;
 
 impl<'a> Reader<'a> {
@@ -34,29 +36,27 @@ impl<'a> Reader<'a> {
         let mut seen = Seen::default();
         loop {
             let key = self.compact_key()?;
-            let bit = match key {
-                "code" => 1,
-                "language" => 2,
-                "version" => 4,
-                "opaque" => 8,
-                "flag" => 16,
-                "remark" => 32,
-                "extFields" => 64,
-                "serializeTypeCurrentRPC" => SERIALIZE_TYPE_BIT,
-                _ => return None,
+            let field = match Field::of(key) {
+                Some(field) => Some(field),
+                None if key == SERIALIZE_TYPE_KEY => None,
+                None => return None,
             };
-            if !seen.first_time(bit) {
+            if !seen.first_time(field.map_or(SERIALIZE_TYPE_BIT, Field::bit)) {
                 return None;
             }
-            match bit {
-                1 => command.code = self.compact_integer()?,
-                2 => command.language = language_from_text(self.compact_plain_string()?),
-                4 => command.version = self.compact_integer()?,
-                8 => command.opaque = self.compact_integer()?,
-                16 => command.flag = self.compact_integer()?,
-                32 => command.remark = Some(self.compact_plain_string()?.to_owned()),
-                64 => self.compact_ext_fields(&mut command.ext_fields)?,
-                _ => {
+            match field {
+                Some(Field::Code) => command.code = self.compact_integer()?,
+                Some(Field::Language) => {
+                    command.language = language_from_text(self.compact_plain_string()?);
+                }
+                Some(Field::Version) => command.version = self.compact_integer()?,
+                Some(Field::Opaque) => command.opaque = self.compact_integer()?,
+                Some(Field::Flag) => command.flag = self.compact_integer()?,
+                Some(Field::Remark) => {
+                    command.remark = Some(self.compact_plain_string()?.to_owned());
+                }
+                Some(Field::ExtFields) => self.compact_ext_fields(&mut command.ext_fields)?,
+                None => {
                     self.compact_plain_string()?;
                 }
             }
