@@ -20,9 +20,10 @@ use std::time::Duration;
 use ringmq_engine::shard::owner_of;
 use ringmq_engine::types::QueueId;
 use ringmq_protocol::command::{RemotingCommand, FLAG_RESPONSE};
+use ringmq_protocol::header::admin::CreateTopicRequestHeader;
 use ringmq_protocol::header::send::SendMessageRequestHeaderV2;
 use ringmq_protocol::{frame, request_code, response_code};
-use support::{eventually, request, Broker, Client};
+use support::{eventually, Broker, Client};
 
 const QUEUES: u32 = 8;
 /// Sends per queue in the pipelined burst (a pull returns up to 32).
@@ -65,20 +66,18 @@ fn send_v2(topic: &str, queue: i32, body: &str, opaque: i32, extra: &[(&str, &st
 /// request is a send to one of shard 0's queues, so the connection moves there if it was
 /// placed on shard 1 (the topic's creator, closed by then or not, leaves the move allowed).
 fn connection_on_shard_0(broker: &Broker, topic: &str) -> Client {
-    let queues = QUEUES.to_string();
-    let created = broker.client().call(request(
-        request_code::UPDATE_AND_CREATE_TOPIC,
-        &[
-            ("topic", topic),
-            ("defaultTopic", "TBW102"),
-            ("readQueueNums", &queues),
-            ("writeQueueNums", &queues),
-            ("perm", "6"),
-            ("topicFilterType", "SINGLE_TAG"),
-            ("topicSysFlag", "0"),
-            ("order", "false"),
-        ],
-    ));
+    let queues = i32::try_from(QUEUES).expect("small");
+    let mut create = RemotingCommand::request(request_code::UPDATE_AND_CREATE_TOPIC);
+    CreateTopicRequestHeader {
+        topic: topic.to_owned(),
+        default_topic: "TBW102".to_owned(),
+        read_queue_nums: queues,
+        write_queue_nums: queues,
+        perm: 6,
+        ..CreateTopicRequestHeader::default()
+    }
+    .write_to(&mut create);
+    let created = broker.client().call(create);
     assert_eq!(created.code, response_code::SUCCESS, "{:?}", created.remark);
     let mut client = broker.client();
     client.send_ok(topic, queues_of(topic, 0)[0], b"first", "");

@@ -22,6 +22,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Display;
+use std::ops::Range;
 
 use crate::command::{Language, RemotingCommand};
 use crate::ext::{ExtFields, DECODED_ENTRIES_INITIAL};
@@ -153,6 +154,44 @@ pub(super) fn plain_end(bytes: &[u8], from: usize) -> usize {
         }
         at += 8;
     }
+}
+
+/// A string without escapes whose opening quote is at `at`: the range of its text and the
+/// index after its closing quote. `None` when `at` is not a quote, or the string holds an
+/// escape or a control character, or does not end.
+#[inline]
+pub(super) fn plain_string_at(bytes: &[u8], at: usize) -> Option<(Range<usize>, usize)> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let end = plain_end(bytes, at + 1);
+    (bytes.get(end) == Some(&b'"')).then_some((at + 1..end, end + 1))
+}
+
+/// An integer at `at` written as JSON writes one (an optional `-`, no leading zero), not
+/// followed by a fraction or an exponent, that fits an `i32`; with the index after it.
+#[inline]
+pub(super) fn plain_i32(bytes: &[u8], at: usize) -> Option<(i32, usize)> {
+    let negative = bytes.get(at) == Some(&b'-');
+    let start = at + usize::from(negative);
+    let digits = bytes
+        .get(start..)?
+        .iter()
+        .take_while(|byte| byte.is_ascii_digit())
+        .count();
+    // Ten digits hold every i32; more, or a leading zero, is refused.
+    if digits == 0 || digits > 10 || (digits > 1 && bytes[start] == b'0') {
+        return None;
+    }
+    let end = start + digits;
+    if let Some(b'.' | b'e' | b'E') = bytes.get(end) {
+        return None;
+    }
+    let magnitude = bytes[start..end]
+        .iter()
+        .fold(0i64, |value, digit| value * 10 + i64::from(digit - b'0'));
+    let value = i32::try_from(if negative { -magnitude } else { magnitude }).ok()?;
+    Some((value, end))
 }
 
 /// What [`Reader::number`] read.

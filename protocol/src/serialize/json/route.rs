@@ -17,7 +17,7 @@
 use crate::header::send::send_route_keys;
 use crate::request_code as code;
 
-use super::decoder::plain_end;
+use super::decoder::{plain_end, plain_i32, plain_string_at};
 
 /// The routing facts of a send request (SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,16 +189,12 @@ impl<'a> Scan<'a> {
         (self.peek_after_whitespace()? == byte).then(|| self.pos += 1)
     }
 
-    /// A string without escapes, after its opening quote is consumed here.
+    /// A string without escapes, after any whitespace.
     fn plain_bytes(&mut self) -> Option<&'a [u8]> {
-        self.expect(b'"')?;
-        let start = self.pos;
-        let end = plain_end(self.bytes, start);
-        if self.bytes.get(end) != Some(&b'"') {
-            return None;
-        }
-        self.pos = end + 1;
-        self.bytes.get(start..end)
+        self.skip_whitespace();
+        let (text, next) = plain_string_at(self.bytes, self.pos)?;
+        self.pos = next;
+        self.bytes.get(text)
     }
 
     fn plain_string(&mut self) -> Option<&'a str> {
@@ -212,25 +208,15 @@ impl<'a> Scan<'a> {
         Some(key)
     }
 
-    /// An `i32` written as a JSON integer.
+    /// An `i32` written as a JSON integer (`-0` is left to the decoder too).
     fn integer(&mut self) -> Option<i32> {
         self.skip_whitespace();
-        let start = self.pos;
-        if self.bytes.get(self.pos) == Some(&b'-') {
-            self.pos += 1;
-        }
-        while let Some(b'0'..=b'9') = self.bytes.get(self.pos) {
-            self.pos += 1;
-        }
-        let digits = self.bytes.get(start..self.pos)?;
-        // A leading zero, a fraction or an exponent is left to the decoder.
-        if digits.starts_with(b"0") && digits.len() > 1
-            || digits.starts_with(b"-0")
-            || matches!(self.bytes.get(self.pos), Some(b'.' | b'e' | b'E'))
-        {
+        if self.bytes.get(self.pos..)?.starts_with(b"-0") {
             return None;
         }
-        std::str::from_utf8(digits).ok()?.parse().ok()
+        let (value, next) = plain_i32(self.bytes, self.pos)?;
+        self.pos = next;
+        Some(value)
     }
 
     /// A queue id: a string of digits (as Java writes it) or a bare integer (as some C++ and

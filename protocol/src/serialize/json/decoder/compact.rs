@@ -13,7 +13,7 @@ use crate::command::RemotingCommand;
 use crate::ext::{ExtFields, DECODED_ENTRIES_INITIAL};
 use crate::serialize::HeaderScope;
 
-use super::{language_from_text, plain_end, Field, Reader, Seen};
+use super::{language_from_text, plain_i32, plain_string_at, Field, Reader, Seen};
 
 /// Not a field of the command (the frame says how it is encoded), so the general reader skips
 /// it as an unknown key; here only its plain-string form is taken.
@@ -73,56 +73,26 @@ impl<'a> Reader<'a> {
 
     /// A key without escapes, with the `:` right after it.
     fn compact_key(&mut self) -> Option<&'a str> {
-        if self.peek() != Some(b'"') {
+        let (text, next) = plain_string_at(self.bytes, self.pos)?;
+        if self.bytes.get(next) != Some(&b':') {
             return None;
         }
-        let start = self.pos + 1;
-        let end = plain_end(self.bytes, start);
-        if self.bytes.get(end..end + 2) != Some(b"\":") {
-            return None;
-        }
-        self.pos = end + 2;
-        self.text?.get(start..end)
+        self.pos = next + 1;
+        self.text?.get(text)
     }
 
     /// A string without escapes.
     fn compact_plain_string(&mut self) -> Option<&'a str> {
-        if self.peek() != Some(b'"') {
-            return None;
-        }
-        let start = self.pos + 1;
-        let end = plain_end(self.bytes, start);
-        if self.bytes.get(end) != Some(&b'"') {
-            return None;
-        }
-        self.pos = end + 1;
-        self.text?.get(start..end)
+        let (text, next) = plain_string_at(self.bytes, self.pos)?;
+        self.pos = next;
+        self.text?.get(text)
     }
 
-    /// An integer literal within `i32` (JSON's grammar: no leading zero, no `+`), not
-    /// followed by a fraction or an exponent.
+    /// An integer literal within `i32` (see [`plain_i32`]).
     fn compact_integer(&mut self) -> Option<i32> {
-        let negative = self.peek() == Some(b'-');
-        let start = self.pos + usize::from(negative);
-        let digits = self
-            .bytes
-            .get(start..)?
-            .iter()
-            .take_while(|byte| byte.is_ascii_digit())
-            .count();
-        // Ten digits hold every i32; more, or a leading zero, is left to the general reader.
-        if digits == 0 || digits > 10 || (digits > 1 && self.bytes[start] == b'0') {
-            return None;
-        }
-        let end = start + digits;
-        if let Some(b'.' | b'e' | b'E') = self.bytes.get(end) {
-            return None;
-        }
-        let magnitude = self.bytes[start..end]
-            .iter()
-            .fold(0i64, |value, digit| value * 10 + i64::from(digit - b'0'));
-        self.pos = end;
-        i32::try_from(if negative { -magnitude } else { magnitude }).ok()
+        let (value, next) = plain_i32(self.bytes, self.pos)?;
+        self.pos = next;
+        Some(value)
     }
 
     /// extFields: an object of string values (escapes allowed in values, not in keys). A
