@@ -413,6 +413,15 @@ fn async_master_lag_is_visible_and_a_crash_loses_at_most_the_unreplicated_tail()
         Some("2"),
         "{slave_info:?}"
     );
+    // haStatus lists the slave once per shard's log, with what it is being shipped.
+    let report = ha_status(&["-b", &master_address]);
+    assert!(report.contains("#SlaveNum\t2\n"), "{report}");
+    let shipped: f64 = report
+        .lines()
+        .filter(|line| line.starts_with("127.0.0.1:"))
+        .filter_map(|line| line.split_whitespace().nth(3)?.parse::<f64>().ok())
+        .sum();
+    assert!(shipped > 0.0, "no transfer rate under load:\n{report}");
     std::thread::sleep(Duration::from_secs(1));
     master.kill();
     stop.store(true, Ordering::Relaxed);
@@ -666,7 +675,68 @@ fn the_2m_2s_examples_start_as_two_name_servers_and_four_brokers() {
         create_topic(&addresses["broker-a"], "Example");
         let sent = Client::connect(&addresses["broker-a"]).call(send_request("Example", 0, b"q0-"));
         assert_eq!(sent.code, response_code::SUCCESS, "{:?}", sent.remark);
+        check_ha_status(&namesrvs, &addresses);
     }
+}
+
+/// `ringmq admin haStatus ARGS` output.
+fn ha_status(args: &[&str]) -> String {
+    let output = std::process::Command::new(BINARY)
+        .arg("admin")
+        .arg("haStatus")
+        .args(args)
+        .output()
+        .expect("run haStatus");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// haStatus over the cluster lists both masters, each with its one slave in sync and
+/// acknowledged up to the master's end; on a slave it names the master's HA address.
+fn check_ha_status(namesrvs: &str, addresses: &BTreeMap<&str, String>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        let report = ha_status(&["-n", namesrvs, "-c", "DefaultCluster"]);
+        let settled = report.matches("#InSyncSlaveNum\t1").count() == 2
+            && report.lines().filter(|line| line.contains(" OK ")).count() == 2;
+        if settled || std::time::Instant::now() > deadline {
+            break report;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for master in ["broker-a", "broker-b"] {
+        let address = &addresses[master];
+        let block = report
+            .split("\n\n")
+            .map(str::trim_start)
+            .find(|block| block.starts_with(&format!("#MasterAddr\t{address}\n")))
+            .unwrap_or_else(|| panic!("no block for {master} {address}:\n{report}"));
+        let lines: Vec<&str> = block.lines().collect();
+        assert_eq!(
+            lines[2..4],
+            ["#SlaveNum\t1", "#InSyncSlaveNum\t1"],
+            "{report}"
+        );
+        let max: i64 = lines[1]
+            .strip_prefix("#MasterCommitLogMaxOffset\t")
+            .and_then(|max| max.parse().ok())
+            .unwrap_or_else(|| panic!("{report}"));
+        let row: Vec<&str> = lines[5].split_whitespace().collect();
+        assert!(row[0].starts_with("127.0.0.1:"), "{report}");
+        let acked: i64 = row[1].parse().expect("ack offset");
+        let diff: i64 = row[2].parse().expect("diff");
+        assert_eq!((acked + diff, row[4]), (max, "OK"), "{report}");
+    }
+    let slave = ha_status(&["-b", &addresses["broker-a-s"]]);
+    let master_port: u16 = addresses["broker-a"]
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok())
+        .expect("port");
+    assert!(
+        slave.contains(&format!("#MasterAddr\t127.0.0.1:{}\n", master_port + 1)),
+        "{slave}"
+    );
+    assert!(slave.contains("#LastReadTime\t20"), "{slave}");
 }
 
 // Hazard: a master that loses the tail of its log (a power loss before its fdatasync)

@@ -2,7 +2,8 @@
 //! that match what was sent and committed: runtime info (every key clusterList/brokerStatus
 //! parse, in their formats), topic stats (per-queue min/max/last update), consume stats
 //! (broker vs consumer offsets), reset of a group's offsets to a time, the consumer and
-//! producer connection lists, and UPDATE_BROKER_CONFIG of brokerPermission (others refused).
+//! producer connection lists, UPDATE_BROKER_CONFIG of brokerPermission (others refused), and
+//! the HA status of a master without slaves.
 //!
 //! Method: an in-process broker with two shards, so queue facts are gathered across shards,
 //! driven over loopback by a blocking remoting client; JSON bodies are decoded with the
@@ -17,7 +18,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ringmq_protocol::body::admin::{
-    ConsumeStats, ConsumerConnection, ProducerConnection, ResetOffsetBody, TopicStatsTable,
+    ConsumeStats, ConsumerConnection, HaRuntimeInfo, ProducerConnection, ResetOffsetBody,
+    TopicStatsTable,
 };
 use ringmq_protocol::body::heartbeat::{
     ConsumerData, HeartbeatData, ProducerData, SubscriptionData,
@@ -145,6 +147,34 @@ fn runtime_info_has_every_key_clusterlist_parses_in_its_format() {
         table["runtime"]
     );
     assert_eq!(table["brokerVersionDesc"], "V5_3_1");
+}
+
+// Hazard: haStatus against a master without slaves must say "master, no slaves" with the
+// log's end, not fail or claim an in-sync slave (SYNC_MASTER sends would then be refused
+// while the tool says all is well).
+#[test]
+fn ha_status_of_a_master_without_slaves_shows_its_log_end_and_no_slave() {
+    let broker = Broker::start("");
+    let mut client = broker.client();
+    fill(&mut client, "HaLone", &[2, 1]);
+    let response = client.call(request(code::GET_BROKER_HA_STATUS, &[]));
+    assert_eq!(
+        response.code,
+        response_code::SUCCESS,
+        "{:?}",
+        response.remark
+    );
+    let info = HaRuntimeInfo::decode(&response.body).expect("HARuntimeInfo");
+    assert!(info.master);
+    assert!(info.ha_connection_info.is_empty(), "{info:?}");
+    assert_eq!(info.in_sync_slave_nums, 0);
+    let runtime = client.call(request(code::GET_BROKER_RUNTIME_INFO, &[]));
+    let table = KvTable::decode(&runtime.body).expect("KVTable").table;
+    assert_eq!(
+        info.master_commit_log_max_offset.to_string(),
+        table["commitLogMaxOffset"]
+    );
+    assert!(info.master_commit_log_max_offset > 0);
 }
 
 #[test]

@@ -40,6 +40,8 @@ pub(crate) enum ShardQuery {
     },
     /// Commitlog facts.
     Store,
+    /// Replication state (`haStatus`).
+    Ha,
 }
 
 /// Facts about one queue.
@@ -89,6 +91,19 @@ pub(crate) struct HaFacts {
     pub(crate) master_ha: Option<String>,
 }
 
+/// One shard's replication state, for `haStatus`.
+#[derive(Clone, Debug)]
+pub(crate) struct ShardHa {
+    pub(crate) shard: u16,
+    /// End of what this shard appended, and of what it wrote.
+    pub(crate) appended: u64,
+    pub(crate) written: u64,
+    /// Master: the slaves copying this shard's log.
+    pub(crate) peers: Vec<crate::ha::master::PeerStatus>,
+    /// Slave: this shard's replication client.
+    pub(crate) client: Option<crate::ha::slave::ClientStatus>,
+}
+
 /// What to do with the gathered facts.
 #[derive(Debug)]
 pub(crate) enum Finish {
@@ -106,6 +121,7 @@ pub(crate) enum Finish {
         offset: Option<i64>,
     },
     RuntimeInfo(BTreeMap<String, String>),
+    HaStatus,
 }
 
 /// A control-plane decision to gather.
@@ -129,6 +145,7 @@ pub(crate) struct Answer {
     id: u64,
     queues: Vec<(QueueProbe, QueueFacts)>,
     store: Option<StoreFacts>,
+    ha: Option<ShardHa>,
 }
 
 /// Everything gathered for one request.
@@ -136,6 +153,8 @@ pub(crate) struct Answer {
 pub(crate) struct Gathered {
     pub(crate) queues: BTreeMap<QueueProbe, QueueFacts>,
     pub(crate) store: StoreFacts,
+    /// By shard index.
+    pub(crate) ha: BTreeMap<u16, ShardHa>,
 }
 
 #[derive(Debug)]
@@ -192,6 +211,7 @@ pub(crate) fn on_part(shard: &mut BrokerShard, part: Part) {
         id: part.id,
         queues: Vec::new(),
         store: None,
+        ha: None,
     };
     match part.query {
         ShardQuery::Queues(probes) => {
@@ -231,6 +251,7 @@ pub(crate) fn on_part(shard: &mut BrokerShard, part: Part) {
             }
         }
         ShardQuery::Store => answer.store = Some(store_facts(shard)),
+        ShardQuery::Ha => answer.ha = Some(shard_ha(shard)),
     }
     shard.deliver(part.reply_to, Message::AdminAnswer(answer));
 }
@@ -315,9 +336,20 @@ fn store_facts(shard: &mut BrokerShard) -> StoreFacts {
     }
 }
 
+fn shard_ha(shard: &BrokerShard) -> ShardHa {
+    let now = shard.engine.monotonic();
+    ShardHa {
+        shard: shard.index,
+        appended: shard.engine.appended().0,
+        written: shard.engine.written().0,
+        peers: shard.ha_master.status(now),
+        client: shard.ha_slave.as_ref().map(|slave| slave.status(now)),
+    }
+}
+
 fn ha_facts(shard: &BrokerShard) -> HaFacts {
     let written = shard.engine.written();
-    let peers = shard.ha_master.status();
+    let peers = shard.ha_master.status(shard.engine.monotonic());
     let slowest = peers.iter().filter_map(|peer| peer.acked).min();
     HaFacts {
         slaves: peers.len(),
@@ -373,6 +405,9 @@ pub(crate) fn on_answer(shard: &mut BrokerShard, answer: Answer) {
     waiting.gathered.queues.extend(answer.queues);
     if let Some(store) = answer.store {
         merge_store(&mut waiting.gathered.store, store, first);
+    }
+    if let Some(ha) = answer.ha {
+        waiting.gathered.ha.insert(ha.shard, ha);
     }
     if waiting.remaining > 0 {
         return;

@@ -7,6 +7,7 @@
 //! resolved to the client's connection here and relayed by [`crate::relay`].
 
 pub(crate) mod gather;
+mod ha_status;
 pub(crate) mod runtime_info;
 
 use std::collections::BTreeMap;
@@ -70,6 +71,13 @@ pub(crate) fn handle(
             let plan = Plan {
                 query: ShardQuery::Store,
                 finish: Finish::RuntimeInfo(table),
+            };
+            Ok(Outcome::Gather(request, plan))
+        }
+        code::GET_BROKER_HA_STATUS => {
+            let plan = Plan {
+                query: ShardQuery::Ha,
+                finish: Finish::HaStatus,
             };
             Ok(Outcome::Gather(request, plan))
         }
@@ -462,6 +470,16 @@ pub(crate) fn finish(
         Finish::RuntimeInfo(mut table) => {
             runtime_info::complete(&mut table, &gathered.store);
             ringmq_protocol::body::kv_table::KvTable { table }.encode()
+        }
+        Finish::HaStatus => {
+            let config = &shard.context.config;
+            ha_status::runtime_info(
+                config.broker_role,
+                u64::from(config.ha_max_gap_not_in_sync),
+                shard.engine.now().as_i64(),
+                &gathered.ha,
+            )
+            .encode()
         }
     };
     let mut answer = success(request);

@@ -28,6 +28,7 @@ use mio::{Interest, Token};
 use ringmq_engine::types::PhysicalOffset;
 use ringmq_protocol::ha;
 
+use super::PerSecond;
 use crate::context::BrokerContext;
 use crate::message::Message;
 use crate::shard::BrokerShard;
@@ -60,6 +61,8 @@ pub(crate) struct HaPeer {
     /// The slave's log ends before this log starts (retention deleted the records in
     /// between): it was told where this log starts and gets nothing else.
     stranded: bool,
+    /// Bytes written to the socket, for `haStatus`.
+    shipped: PerSecond,
 }
 
 /// An HA connection whose first report has not been read yet, so nobody knows which shard's
@@ -97,6 +100,10 @@ pub(crate) struct HaMaster {
 pub(crate) struct PeerStatus {
     pub(crate) peer: SocketAddr,
     pub(crate) acked: Option<PhysicalOffset>,
+    /// Where shipping continues (`transferFromWhere`).
+    pub(crate) next: PhysicalOffset,
+    /// Bytes written to the slave in the last whole second.
+    pub(crate) shipped_per_second: u64,
 }
 
 impl HaMaster {
@@ -130,15 +137,23 @@ impl HaMaster {
         true
     }
 
-    pub(crate) fn status(&self) -> Vec<PeerStatus> {
-        self.peers
+    /// The slaves copying this log, ordered by address.
+    pub(crate) fn status(&self, now: Duration) -> Vec<PeerStatus> {
+        let mut status: Vec<PeerStatus> = self
+            .peers
             .values()
-            .filter(|peer| peer.next.is_some() && !peer.stranded)
-            .map(|peer| PeerStatus {
-                peer: peer.peer,
-                acked: peer.acked,
+            .filter(|peer| !peer.stranded)
+            .filter_map(|peer| {
+                Some(PeerStatus {
+                    peer: peer.peer,
+                    acked: peer.acked,
+                    next: peer.next?,
+                    shipped_per_second: peer.shipped.last_second(now),
+                })
             })
-            .collect()
+            .collect();
+        status.sort_by_key(|peer| peer.peer);
+        status
     }
 }
 
@@ -202,6 +217,7 @@ fn add_peer(
             writable: true,
             unclaimed,
             stranded: false,
+            shipped: PerSecond::default(),
         },
     );
 }
@@ -297,6 +313,8 @@ impl HaPeer {
                 Ok(mut written) => {
                     self.last_write = now;
                     self.queued_bytes -= written;
+                    self.shipped
+                        .add(u64::try_from(written).unwrap_or(u64::MAX), now);
                     while written > 0 {
                         let Some(front) = self.queued.front_mut() else {
                             break;

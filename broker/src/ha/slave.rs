@@ -27,6 +27,7 @@ use ringmq_engine::types::PhysicalOffset;
 use ringmq_protocol::ha;
 use ringmq_protocol::read_buffer::ReadBuffer;
 
+use super::PerSecond;
 use crate::config::FlushDiskType;
 use crate::shard::BrokerShard;
 
@@ -98,6 +99,22 @@ pub(crate) struct HaSlave {
     link: Link,
     /// Bytes received from the master, for the HA status.
     pub(crate) received_bytes: u64,
+    /// The same, per second (`haStatus`).
+    received: PerSecond,
+    /// When the master was last heard from, and when this slave last reported (monotonic);
+    /// kept across reconnects, as RocketMQ's `HAClient` keeps them.
+    last_read: Option<Duration>,
+    last_report: Option<Duration>,
+}
+
+/// What `haStatus` shows of one shard's replication client.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientStatus {
+    pub(crate) master: Option<SocketAddr>,
+    pub(crate) received_per_second: u64,
+    /// How long ago the master was last heard from, and this slave last reported.
+    pub(crate) since_read: Option<Duration>,
+    pub(crate) since_report: Option<Duration>,
 }
 
 impl HaSlave {
@@ -108,6 +125,18 @@ impl HaSlave {
                 retry_at: Duration::ZERO,
             },
             received_bytes: 0,
+            received: PerSecond::default(),
+            last_read: None,
+            last_report: None,
+        }
+    }
+
+    pub(crate) fn status(&self, now: Duration) -> ClientStatus {
+        ClientStatus {
+            master: self.master,
+            received_per_second: self.received.last_second(now),
+            since_read: self.last_read.map(|at| now.saturating_sub(at)),
+            since_report: self.last_report.map(|at| now.saturating_sub(at)),
         }
     }
 
@@ -349,8 +378,12 @@ fn stream_turn(shard: &mut BrokerShard) -> Result<(), Disconnect> {
     let result = stream_turn_with(shard, &mut stream, now);
     if let Some(slave) = shard.ha_slave.as_mut() {
         if let Ok(received) = result {
-            slave.received_bytes += u64::try_from(received).unwrap_or(0);
+            let received = u64::try_from(received).unwrap_or(u64::MAX);
+            slave.received_bytes += received;
+            slave.received.add(received, now);
         }
+        slave.last_read = Some(stream.last_read);
+        slave.last_report = Some(stream.last_report);
         // Put the link back even on failure so `disconnect` deregisters its socket.
         slave.link = Link::Streaming(stream);
     }

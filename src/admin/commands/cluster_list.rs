@@ -4,15 +4,13 @@
 //! instead; `-i N` repeats the report every N seconds until interrupted, and ringmq's
 //! `--count K` (RocketMQ has none) stops after K reports, for scripts and tests.
 
-use std::time::Duration;
-
 use ringmq_protocol::body::kv_table::KvTable;
 use ringmq_protocol::body::route::ClusterInfo;
 use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::request_code;
 use serde_json::json;
 
-use super::{cluster_info, long_only, switch, valued, Command};
+use super::{cluster_info, long_only, switch, valued, Command, Repeat};
 use crate::admin::client::{self, AdminError};
 use crate::admin::clock;
 use crate::admin::invocation::{Format, Invocation, OptionSpec};
@@ -50,50 +48,12 @@ struct BrokerRow {
     runtime: KvTable,
 }
 
-/// How many reports to print and how long to wait between them.
-#[derive(Debug)]
-struct Repeat {
-    interval: Duration,
-    /// `None`: until interrupted.
-    reports: Option<u64>,
-}
-
-fn repeat(invocation: &Invocation) -> Result<Repeat, AdminError> {
-    let count = invocation
-        .value("count")
-        .map(|_| invocation.number::<u64>("count", 1))
-        .transpose()?;
-    let Some(seconds) = invocation
-        .value("interval")
-        .map(|_| invocation.number::<u64>("interval", 1))
-        .transpose()?
-    else {
-        if count.is_some() {
-            return Err(AdminError::Usage(
-                "--count limits the reports of -i; give -i <seconds> too".to_owned(),
-            ));
-        }
-        return Ok(Repeat {
-            interval: Duration::ZERO,
-            reports: Some(1),
-        });
-    };
-    Ok(Repeat {
-        interval: Duration::from_secs(seconds),
-        reports: count,
-    })
-}
-
 fn run(invocation: &Invocation) -> Result<(), AdminError> {
     let format = invocation.format()?;
-    let repeat = repeat(invocation)?;
+    let repeat = Repeat::from_flags(invocation)?;
     let namesrv = invocation.namesrv()?;
     let more = invocation.flag("moreStats");
-    let mut printed = 0_u64;
-    while repeat.reports.is_none_or(|reports| printed < reports) {
-        if printed > 0 {
-            clock::pause(repeat.interval);
-        }
+    repeat.run(|| {
         let info = cluster_info(&namesrv)?;
         let rows = broker_rows(&info, invocation.value("clusterName"));
         match (format, more) {
@@ -102,9 +62,8 @@ fn run(invocation: &Invocation) -> Result<(), AdminError> {
             (Format::Json, false) => print_json(&rows),
             (Format::Json, true) => print_more_json(&rows),
         }
-        printed += 1;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn broker_rows(info: &ClusterInfo, only: Option<&str>) -> Vec<BrokerRow> {

@@ -7,6 +7,7 @@ mod connection;
 mod consume_message;
 mod consumer_progress;
 mod group;
+mod ha_status;
 mod message_query;
 mod namesrv;
 mod offset_reset;
@@ -17,6 +18,7 @@ mod topic;
 mod topic_status;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use ringmq_protocol::body::admin::GroupList;
 use ringmq_protocol::body::route::{BrokerData, ClusterInfo, TopicRouteData, MASTER_ID};
@@ -74,7 +76,59 @@ pub(crate) const COMMANDS: &[Command] = &[
     broker_config::COMMAND,
     send_message::SEND,
     consume_message::COMMAND,
+    ha_status::COMMAND,
 ];
+
+/// How many reports a command prints and how long it waits between them: `-i N` repeats
+/// every N seconds until interrupted (`clusterList`, `haStatus`); ringmq's `--count K`
+/// (RocketMQ has none) stops after K reports, for scripts and tests.
+#[derive(Debug)]
+pub(super) struct Repeat {
+    interval: Duration,
+    /// `None`: until interrupted.
+    reports: Option<u64>,
+}
+
+impl Repeat {
+    fn from_flags(invocation: &Invocation) -> Result<Self, AdminError> {
+        let count = invocation
+            .value("count")
+            .map(|_| invocation.number::<u64>("count", 1))
+            .transpose()?;
+        let Some(seconds) = invocation
+            .value("interval")
+            .map(|_| invocation.number::<u64>("interval", 1))
+            .transpose()?
+        else {
+            if count.is_some() {
+                return Err(AdminError::Usage(
+                    "--count limits the reports of -i; give -i <seconds> too".to_owned(),
+                ));
+            }
+            return Ok(Self {
+                interval: Duration::ZERO,
+                reports: Some(1),
+            });
+        };
+        Ok(Self {
+            interval: Duration::from_secs(seconds),
+            reports: count,
+        })
+    }
+
+    /// Print `report` as often as asked, pausing between reports.
+    fn run(&self, mut report: impl FnMut() -> Result<(), AdminError>) -> Result<(), AdminError> {
+        let mut printed = 0_u64;
+        while self.reports.is_none_or(|reports| printed < reports) {
+            if printed > 0 {
+                super::clock::pause(self.interval);
+            }
+            report()?;
+            printed += 1;
+        }
+        Ok(())
+    }
+}
 
 /// A flag that takes a value.
 const fn valued(
