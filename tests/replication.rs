@@ -675,6 +675,11 @@ fn the_2m_2s_examples_start_as_two_name_servers_and_four_brokers() {
         create_topic(&addresses["broker-a"], "Example");
         let sent = Client::connect(&addresses["broker-a"]).call(send_request("Example", 0, b"q0-"));
         assert_eq!(sent.code, response_code::SUCCESS, "{:?}", sent.remark);
+        // A message larger than a staging buffer (up to maxMessageSize, 4 MiB) replicates
+        // too: the sync example answers SUCCESS only once its slave holds it.
+        let large = vec![b'L'; 3 << 20];
+        let sent = Client::connect(&addresses["broker-a"]).call(send_request("Example", 0, &large));
+        assert_eq!(sent.code, response_code::SUCCESS, "{:?}", sent.remark);
         check_ha_status(&namesrvs, &addresses);
     }
 }

@@ -466,3 +466,18 @@ fn buffer_pool_bytes_unset_is_sized_at_run_time_and_set_is_kept() {
          to 1099511627776"
     );
 }
+
+// Hazard: a maxMessageSize above what the store can hold let large sends through the
+// broker's check only to fail in the store; it is refused at start instead, naming the limit.
+#[test]
+fn max_message_size_above_4_mib_is_refused_and_4_mib_is_accepted() {
+    assert_eq!(
+        single_error("maxMessageSize=8388608"),
+        "broker-a.properties:1: maxMessageSize=8388608 is larger than ringmq stores: at most \
+         4194304 bytes (4 MiB, RocketMQ's default)"
+    );
+    assert_eq!(
+        ok("maxMessageSize=4194304").config.max_message_bytes,
+        4 << 20
+    );
+}

@@ -23,8 +23,10 @@ use crate::error::OpenError;
 use crate::shard::Shard;
 use crate::types::PhysicalOffset;
 
-/// Bytes read per scan step.
-const SCAN_WINDOW_BYTES: usize = 4 << 20;
+/// Bytes read per scan step: more than the largest record, so a record cut by one window's
+/// end is whole at the start of the next.
+const SCAN_WINDOW_BYTES: usize = 8 << 20;
+const _: () = assert!(SCAN_WINDOW_BYTES > crate::constants::RECORD_BYTES_MAX);
 /// Bytes zeroed per write after the valid end.
 const ZERO_WINDOW_BYTES: usize = 1 << 20;
 /// A progress line per this many bytes scanned.

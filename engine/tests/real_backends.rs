@@ -406,6 +406,47 @@ fn a_sequential_cold_reader_is_served_by_read_ahead(backend: BackendChoice) {
         .expect("clean close with a read-ahead in flight");
 }
 
+// Hazard: a message of up to maxMessageSize (4 MiB) is larger than a pool buffer and a
+// cold-read window; it must be stored (not refused), read back whole from disk, and kept
+// by crash recovery, whose scan windows must hold it.
+fn a_cold_record_larger_than_a_read_window_is_read_whole(backend: BackendChoice) {
+    let Some(store) = Store::new(backend) else {
+        return;
+    };
+    let mut config = store.config(FlushMode::Sync);
+    config.tail_cache_bytes = 4096;
+    config.segment_bytes = 16 << 20;
+    let (mut shard, _) = store.open(&config);
+    // 4 MiB bodies (RocketMQ's default maxMessageSize) between small ones, some in a row.
+    let size_of = |index: u64| match index % 5 {
+        1 => 4 << 20,
+        2 => (3 << 20) + 123,
+        _ => 700,
+    };
+    let sent = append_records(&mut shard, 0, 16, &size_of);
+    settle(&mut shard);
+    assert!(shard.stats().commitlog.oversize_batches >= 6);
+    for original in sent.iter().rev() {
+        let bytes = shard.read_record(original.offset).expect("cold read");
+        assert!(
+            bytes == original.expected_bytes(),
+            "record {}",
+            original.index
+        );
+    }
+    verify_queues(&mut shard, &sent);
+    // Recovery after a crash scans them whole: nothing acknowledged is cut off.
+    let visible = shard.visible();
+    drop(shard);
+    let (mut shard, report) = store.open(&config);
+    assert!(
+        PhysicalOffset::new(shard.id(), report.valid_end) >= visible,
+        "recovery stopped early: {report:?}"
+    );
+    verify_queues(&mut shard, &sent);
+    shard.close().expect("clean close");
+}
+
 fn keys_find_their_records_before_and_after_reopen(backend: BackendChoice) {
     let Some(store) = Store::new(backend) else {
         return;
@@ -617,6 +658,7 @@ for_each_backend!(
     dropping_a_shard_without_close_keeps_every_acknowledged_record,
     cold_reads_after_tail_cache_eviction_return_the_stored_bytes,
     a_sequential_cold_reader_is_served_by_read_ahead,
+    a_cold_record_larger_than_a_read_window_is_read_whole,
     keys_find_their_records_before_and_after_reopen,
     sustained_writes_with_the_broker_pool_sizing_never_wedge_on_busy,
     a_tail_cache_larger_than_the_pool_never_wedges_appends_on_busy,

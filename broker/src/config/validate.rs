@@ -98,9 +98,27 @@ fn check_ports(config: &BrokerConfig, lines: &Lines, problems: &mut Vec<Problem>
     }
 }
 
+/// Largest `maxMessageSize` the store takes: RocketMQ's default, 4 MiB. The engine's record
+/// limit (`RECORD_BYTES_MAX`) adds room for the largest properties and the fixed fields.
+pub(crate) const MAX_MESSAGE_BYTES_LIMIT: u32 = 4 << 20;
+const _: () = assert!(
+    MAX_MESSAGE_BYTES_LIMIT as usize + (40 << 10) <= ringmq_engine::constants::RECORD_BYTES_MAX
+);
+
 fn check_sizes(config: &BrokerConfig, lines: &Lines, problems: &mut Vec<Problem>) {
     let segment = config.commitlog_segment_bytes;
     let message_max = u64::from(config.max_message_bytes);
+    if config.max_message_bytes > MAX_MESSAGE_BYTES_LIMIT {
+        problems.push(Problem::new(
+            ProblemKind::BadValue,
+            "maxMessageSize",
+            lines.get("maxMessageSize").copied(),
+            format!(
+                "maxMessageSize={message_max} is larger than ringmq stores: at most \
+                 {MAX_MESSAGE_BYTES_LIMIT} bytes (4 MiB, RocketMQ's default)"
+            ),
+        ));
+    }
     if message_max >= segment {
         let (key, line) = line_of(lines, "maxMessageSize", "mappedFileSizeCommitLog");
         problems.push(Problem::new(

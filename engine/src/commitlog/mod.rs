@@ -108,6 +108,8 @@ pub struct CommitlogStats {
     pub busy_rejections: u64,
     /// Of those, refused because the pending-batch limit was reached (the device is behind).
     pub busy_pending_full: u64,
+    /// Records larger than a pool buffer, each staged in a batch of its own.
+    pub oversize_batches: u64,
     pub cold_reads: u64,
     /// Windows read ahead of a sequential cold reader.
     pub read_aheads: u64,
@@ -528,14 +530,21 @@ impl Commitlog {
             self.stats.busy_pending_full += 1;
             return Err(AppendError::Busy);
         }
-        let next = self.new_staging(storage, self.appended)?;
-        let capacity = u64::try_from(next.buffer.capacity()).expect("buffers are small");
-        if self.appended + length > next.block_start + capacity {
-            storage.recycle(next.buffer);
-            let max = usize::try_from(capacity).unwrap_or(usize::MAX) - ALIGNMENT;
-            let bytes = usize::try_from(length).unwrap_or(usize::MAX);
-            return Err(AppendError::TooLarge { bytes, max });
-        }
+        // From the start of the partial block the new batch begins with.
+        let needed = self.appended - floor_block(self.appended) + length;
+        let oversize = usize::try_from(needed).map_or(true, |n| n > COMMIT_BATCH_BYTES_MAX);
+        let next = if oversize {
+            // A record larger than a pool buffer (messages of 1 to 4 MiB) gets a batch of its
+            // own, with a buffer of its size that is freed once written and cached.
+            self.stats.oversize_batches += 1;
+            let bytes = usize::try_from(needed).map_err(|_| AppendError::TooLarge {
+                bytes: usize::MAX,
+                max: RECORD_BYTES_MAX,
+            })?;
+            self.staging_batch(self.appended, IoBuffer::unpooled(bytes))
+        } else {
+            self.new_staging(storage, self.appended)?
+        };
         if let Some(mut full) = self.staging.replace(next) {
             self.copy_partial_block(&mut full);
             self.pending.push_back(full);
@@ -562,15 +571,19 @@ impl Commitlog {
             self.stats.busy_rejections += 1;
             return Err(AppendError::Busy);
         };
+        Ok(self.staging_batch(at, buffer))
+    }
+
+    fn staging_batch(&self, at: u64, buffer: IoBuffer) -> Batch {
         let segment_bytes = self.segments.segment_bytes();
-        Ok(Batch {
+        Batch {
             segment_base: at - at % segment_bytes,
             block_start: floor_block(at),
             data_start: at,
             end: at,
             logical_end: at,
             buffer,
-        })
+        }
     }
 
     /// A pool buffer for a new batch. When the pool is dry, cached chunks give theirs back

@@ -18,7 +18,7 @@ use crate::error::ReadError;
 use crate::io::{token_tag, ChainLink, Completion, FileHandle, IoBuffer, Op, Storage};
 use crate::types::PhysicalOffset;
 
-use super::{floor_block, Commitlog};
+use super::{ceil_block, floor_block, Commitlog};
 
 /// Windows kept for sequential cold readers (each may hold a pool buffer).
 pub(super) const READ_CACHE_WINDOWS_MAX: usize = 4;
@@ -158,7 +158,7 @@ impl Commitlog {
         if let Some(bytes) = self.read_cache.span(local, max).filter(enough) {
             return Ok(bytes);
         }
-        self.read_cold(storage, local, 1)?;
+        self.read_cold(storage, local, wanted.max(1))?;
         self.read_cache
             .span(local, max)
             .filter(enough)
@@ -189,7 +189,10 @@ impl Commitlog {
             let (file, base) = (segment.direct, segment.base);
             let start = floor_block(local);
             let segment_end = base + self.segments.segment_bytes();
-            let length = READ_WINDOW_BYTES_MAX.min(segment_end - start);
+            // A record larger than a window (up to `RECORD_BYTES_MAX`) is read whole.
+            let length = READ_WINDOW_BYTES_MAX
+                .max(ceil_block(end) - start)
+                .min(segment_end - start);
             // Only bytes written before the read was issued are known to be on disk.
             let valid_end = (start + length).min(self.written);
             let buffer = self.read_direct_blocking(storage, file, start - base, length)?;
