@@ -10,14 +10,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ringmq_engine::types::PhysicalOffset;
 use ringmq_protocol::body::admin::{HaClientRuntimeInfo, HaConnectionRuntimeInfo, HaRuntimeInfo};
 
+use super::as_i64;
 use super::gather::ShardHa;
 use crate::config::BrokerRole;
-
-fn as_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
+use crate::ha::master::acked_in_sync;
 
 /// Build the body from every shard's state. `now_ms`: the wall clock, to turn the clients'
 /// "how long ago" into timestamps.
@@ -51,10 +50,7 @@ pub(crate) fn runtime_info(
     for shard in shards.values() {
         let mut in_sync_here = 0;
         for peer in &shard.peers {
-            // The same rule as `HaMaster::in_sync` (`DefaultHAService.isInSyncSlave`).
-            let in_sync = peer
-                .acked
-                .is_some_and(|acked| shard.written.saturating_sub(acked.0) < max_gap);
+            let in_sync = acked_in_sync(peer.acked, PhysicalOffset(shard.written), max_gap);
             in_sync_here += usize::from(in_sync);
             let (slave_ack_offset, diff) = match peer.acked {
                 Some(acked) => (

@@ -100,7 +100,7 @@ fn check_ports(config: &BrokerConfig, lines: &Lines, problems: &mut Vec<Problem>
 
 /// Largest `maxMessageSize` the store takes: RocketMQ's default, 4 MiB. The engine's record
 /// limit (`RECORD_BYTES_MAX`) adds room for the largest properties and the fixed fields.
-pub(crate) const MAX_MESSAGE_BYTES_LIMIT: u32 = 4 << 20;
+const MAX_MESSAGE_BYTES_LIMIT: u32 = 4 << 20;
 const _: () = assert!(
     MAX_MESSAGE_BYTES_LIMIT as usize + (40 << 10) <= ringmq_engine::constants::RECORD_BYTES_MAX
 );

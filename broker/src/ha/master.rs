@@ -120,10 +120,7 @@ impl HaMaster {
     pub(crate) fn in_sync(&self, written: PhysicalOffset, max_gap: u64) -> usize {
         self.peers
             .values()
-            .filter(|peer| {
-                peer.acked
-                    .is_some_and(|acked| written.0.saturating_sub(acked.0) < max_gap)
-            })
+            .filter(|peer| acked_in_sync(peer.acked, written, max_gap))
             .count()
     }
 
@@ -155,6 +152,17 @@ impl HaMaster {
         status.sort_by_key(|peer| peer.peer);
         status
     }
+}
+
+/// Whether a slave that acknowledged `acked` is in sync with a log written up to `written`:
+/// less than `max_gap` bytes behind (`DefaultHAService.isInSyncSlave`). SYNC_MASTER sends and
+/// `haStatus` both decide by this.
+pub(crate) fn acked_in_sync(
+    acked: Option<PhysicalOffset>,
+    written: PhysicalOffset,
+    max_gap: u64,
+) -> bool {
+    acked.is_some_and(|acked| written.0.saturating_sub(acked.0) < max_gap)
 }
 
 /// A slave connected to the HA port of this shard.

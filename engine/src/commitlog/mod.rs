@@ -531,17 +531,18 @@ impl Commitlog {
             return Err(AppendError::Busy);
         }
         // From the start of the partial block the new batch begins with.
-        let needed = self.appended - floor_block(self.appended) + length;
-        let oversize = usize::try_from(needed).map_or(true, |n| n > COMMIT_BATCH_BYTES_MAX);
-        let next = if oversize {
+        let needed =
+            usize::try_from(self.appended - floor_block(self.appended) + length).map_err(|_| {
+                AppendError::TooLarge {
+                    bytes: usize::MAX,
+                    max: RECORD_BYTES_MAX,
+                }
+            })?;
+        let next = if needed > COMMIT_BATCH_BYTES_MAX {
             // A record larger than a pool buffer (messages of 1 to 4 MiB) gets a batch of its
             // own, with a buffer of its size that is freed once written and cached.
             self.stats.oversize_batches += 1;
-            let bytes = usize::try_from(needed).map_err(|_| AppendError::TooLarge {
-                bytes: usize::MAX,
-                max: RECORD_BYTES_MAX,
-            })?;
-            self.staging_batch(self.appended, IoBuffer::unpooled(bytes))
+            self.staging_batch(self.appended, IoBuffer::unpooled(needed))
         } else {
             self.new_staging(storage, self.appended)?
         };
