@@ -141,6 +141,8 @@ pub struct BrokerConfig {
     /// `maxHashSlotNum` and `maxIndexNum` of an index file.
     pub index_hash_slots: u32,
     pub index_entries_max: u32,
+    /// `checkCRCOnRecover`: recovery after a crash checks each record's body CRC.
+    pub check_crc_on_recover: bool,
     pub slave_read_enable: bool,
     pub in_sync_replicas: u32,
     pub ha_send_heartbeat_interval: Duration,
@@ -274,6 +276,7 @@ impl BrokerConfig {
             message_delay_levels: default_delay_levels(),
             index_hash_slots: 5_000_000,
             index_entries_max: 20_000_000,
+            check_crc_on_recover: true,
             slave_read_enable: false,
             in_sync_replicas: 1,
             ha_send_heartbeat_interval: Duration::from_secs(5),

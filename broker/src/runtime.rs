@@ -221,6 +221,7 @@ pub(crate) fn engine_config(config: &BrokerConfig, store_host: SocketAddr) -> En
     }
     engine.index_hash_slots = config.index_hash_slots;
     engine.index_entries_max = config.index_entries_max;
+    engine.check_crc_on_recover = config.check_crc_on_recover;
     engine.store_host = store_host;
     engine.retention = RetentionConfig {
         delete_hours: config.delete_hours.clone(),
@@ -556,5 +557,19 @@ mod tests {
             (pool.bytes, pool.sizing, pool.shards),
             ((64 + 8) << 20, PoolSizing::Explicit, 3)
         );
+    }
+
+    #[test]
+    fn check_crc_on_recover_from_the_file_reaches_the_engine() {
+        // Hazard: the key was accepted but the engine always checked CRCs, so an operator
+        // who turned it off for a faster restart silently got the slow path.
+        let host = SocketAddr::from(([127, 0, 0, 1], 10911));
+        let home = Some(std::path::Path::new("/home/mq"));
+        let default = crate::config::from_str_with_home("brokerName=a\n", "t", home)
+            .map(|loaded| engine_config(&loaded.config, host).check_crc_on_recover);
+        assert_eq!(default.ok(), Some(true));
+        let off = crate::config::from_str_with_home("checkCRCOnRecover=false\n", "t", home)
+            .map(|loaded| engine_config(&loaded.config, host).check_crc_on_recover);
+        assert_eq!(off.ok(), Some(false));
     }
 }

@@ -386,6 +386,7 @@ pub(crate) const FIELDS: &[Field] = &[
         JAVA_INT_MAX,
         "an entry count"
     ),
+    typed!("checkCRCOnRecover", check_crc_on_recover, values::boolean),
     typed!("slaveReadEnable", slave_read_enable, values::boolean),
     ranged!("inSyncReplicas", in_sync_replicas, 1, 64, "a replica count"),
     millis!("haSendHeartbeatInterval", ha_send_heartbeat_interval, 1),
