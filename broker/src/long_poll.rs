@@ -1,6 +1,7 @@
 //! Parked pulls: a PULL_MESSAGE that found nothing new waits here, keyed by its queue, until
-//! a message is dispatched to that queue or its suspend timeout passes. Sans-IO: the shard
-//! feeds arrivals and time in and re-runs what comes out.
+//! a message is dispatched to that queue or its suspend timeout passes. A pull whose first
+//! message is on disk waits here too, until a cold read settles. Sans-IO: the shard feeds
+//! arrivals, settled reads and time in and re-runs what comes out.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,12 +21,16 @@ pub(crate) struct ParkedPull {
     /// The queue offset it waits beyond.
     pub(crate) offset: u64,
     pub(crate) deadline: Duration,
+    /// Times it has waited for a cold read (0 for a long poll).
+    pub(crate) cold_waits: u8,
 }
 
 /// Parked pulls by (topic, queueId).
 #[derive(Debug, Default)]
 pub(crate) struct LongPolls {
     parked: HashMap<(String, u32), Vec<ParkedPull>, foldhash::fast::RandomState>,
+    /// Pulls waiting for a cold read, oldest first; all re-run when any read settles.
+    cold: Vec<ParkedPull>,
     count: usize,
 }
 
@@ -40,6 +45,18 @@ impl LongPolls {
             .or_default()
             .push(pull);
         self.count += 1;
+    }
+
+    /// Park a pull until a cold read settles or its deadline passes.
+    pub(crate) fn park_cold(&mut self, pull: ParkedPull) {
+        self.cold.push(pull);
+        self.count += 1;
+    }
+
+    /// Every pull waiting for a cold read, oldest first.
+    pub(crate) fn take_cold(&mut self, into: &mut Vec<ParkedPull>) {
+        self.count -= self.cold.len();
+        into.append(&mut self.cold);
     }
 
     /// Pulls of `topic`/`queue_id` that wait for an offset below `max_offset`.
@@ -76,7 +93,16 @@ impl LongPolls {
 
     /// Pulls whose deadline passed.
     pub(crate) fn take_expired(&mut self, now: Duration, into: &mut Vec<ParkedPull>) {
-        let mut removed = 0;
+        let before = self.cold.len();
+        let mut index = 0;
+        while index < self.cold.len() {
+            if self.cold[index].deadline <= now {
+                into.push(self.cold.remove(index));
+            } else {
+                index += 1;
+            }
+        }
+        let mut removed = before - self.cold.len();
         self.parked.retain(|_, waiting| {
             let before = waiting.len();
             let mut index = 0;
@@ -95,6 +121,7 @@ impl LongPolls {
 
     /// Everything, at shutdown.
     pub(crate) fn take_all(&mut self, into: &mut Vec<ParkedPull>) {
+        into.append(&mut self.cold);
         for (_, waiting) in self.parked.drain() {
             into.extend(waiting);
         }
@@ -103,7 +130,10 @@ impl LongPolls {
 
     /// Forget pulls of a closed connection.
     pub(crate) fn remove_connection(&mut self, connection: ConnectionRef) {
-        let mut removed = 0;
+        let before = self.cold.len();
+        self.cold
+            .retain(|pull| pull.origin.connection != connection);
+        let mut removed = before - self.cold.len();
         self.parked.retain(|_, waiting| {
             let before = waiting.len();
             waiting.retain(|pull| pull.origin.connection != connection);
@@ -111,5 +141,60 @@ impl LongPolls {
             !waiting.is_empty()
         });
         self.count -= removed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pull(connection: u64, deadline_ms: u64, cold_waits: u8) -> ParkedPull {
+        ParkedPull {
+            origin: Origin {
+                connection: ConnectionRef {
+                    shard: 0,
+                    id: connection,
+                },
+                peer: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+            },
+            request: RemotingCommand::request(11),
+            offset: 0,
+            deadline: Duration::from_millis(deadline_ms),
+            cold_waits,
+        }
+    }
+
+    #[test]
+    fn pulls_waiting_for_a_cold_read_count_toward_the_cap_and_leave_every_way() {
+        // Hazard: a cold-parked pull lost on one of the exits (settled read, deadline, closed
+        // connection, shutdown) hangs its consumer; one counted twice or never uncounted
+        // wrongly fills the cap, after which pulls stop parking.
+        let mut polls = LongPolls::default();
+        polls.park_cold(pull(1, 100, 1));
+        polls.park_cold(pull(2, 300, 1));
+        polls.park_cold(pull(3, 500, 2));
+        polls.park("T", 0, pull(1, 1_000, 0));
+        assert_eq!(polls.count, 4);
+
+        let mut out = Vec::new();
+        polls.take_expired(Duration::from_millis(200), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].origin.connection.id, 1);
+        assert_eq!(polls.count, 3);
+
+        polls.remove_connection(ConnectionRef { shard: 0, id: 2 });
+        assert_eq!(polls.count, 2);
+
+        out.clear();
+        polls.take_cold(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].cold_waits, 2);
+        assert_eq!(polls.count, 1);
+
+        polls.park_cold(pull(4, 100, 1));
+        out.clear();
+        polls.take_all(&mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(polls.count, 0);
     }
 }

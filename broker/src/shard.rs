@@ -953,14 +953,18 @@ impl BrokerShard {
         let stats = self.engine.stats();
         self.context.log.info(&format!(
             "shard {}: {} records appended, {} chains, {} fdatasyncs, {} busy ({} pending full), \
-             {} sends decoded here for other shards' connections",
+             {} sends decoded here for other shards' connections, {} cold windows read ({} \
+             without waiting), {} read ahead",
             self.index,
             stats.commitlog.records_appended,
             stats.commitlog.chains_submitted,
             stats.commitlog.fdatasyncs,
             stats.commitlog.busy_rejections,
             stats.commitlog.busy_pending_full,
-            self.undecoded_received
+            self.undecoded_received,
+            stats.commitlog.cold_reads,
+            stats.commitlog.deferred_reads,
+            stats.commitlog.read_aheads,
         ));
         for mut listener in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut listener);

@@ -406,6 +406,81 @@ fn a_sequential_cold_reader_is_served_by_read_ahead(backend: BackendChoice) {
         .expect("clean close with a read-ahead in flight");
 }
 
+// Hazard: a pull that waits for a cold O_DIRECT read stalls every send of its shard for the
+// read's duration. A non-blocking queue read must never wait: it returns what is in memory
+// (stopping where the disk begins) or nothing while it starts the window's read, and asking
+// again after `take_read_settled` must, over a whole drain, return every stored message
+// exactly once, in order, byte for byte.
+fn a_pull_of_a_cold_backlog_never_waits_for_the_disk(backend: BackendChoice) {
+    let Some(store) = Store::new(backend) else {
+        return;
+    };
+    let mut config = store.config(FlushMode::Sync);
+    config.tail_cache_bytes = 4096;
+    let (mut shard, _) = store.open(&config);
+    let sent = append_records(&mut shard, 0, 3000, &|_| 1000);
+    settle(&mut shard);
+    let mut by_queue: BTreeMap<(&str, u32), Vec<&Sent>> = BTreeMap::new();
+    for record in &sent {
+        by_queue
+            .entry((record.topic, record.queue))
+            .or_default()
+            .push(record);
+    }
+    let before = shard.stats().commitlog;
+    // More than a window's worth per pull, so a pull that reaches a window's end stops there.
+    let limits = ReadLimits {
+        messages_max: 2000,
+        bytes_max: 64 << 20,
+    };
+    let (mut deferred, mut partial) = (0u32, 0u32);
+    for ((topic, queue), expected) in by_queue {
+        let mut position = 0usize;
+        while position < expected.len() {
+            let from = QueueOffset(u64::try_from(position).expect("small"));
+            let read = shard
+                .read_queue_nonblocking(topic, QueueId(queue), from, limits, &|_| true)
+                .unwrap_or_else(|error| panic!("{topic}/{queue} at {position}: {error}"));
+            let Some(read) = read else {
+                deferred += 1;
+                assert!(deferred < 10_000, "the drain does not progress");
+                let mut waits = 0;
+                while !shard.take_read_settled() {
+                    waits += 1;
+                    assert!(waits < 4000, "no read settled within 20 s");
+                    shard.wait(Duration::from_millis(5)).expect("tick");
+                }
+                continue;
+            };
+            assert_eq!(read.status, QueueReadStatus::Found, "{topic}/{queue}");
+            for message in &read.messages {
+                let original = expected[position];
+                assert_eq!(message.queue_offset.0, original.queue_offset);
+                assert!(
+                    message.bytes == original.expected_bytes(),
+                    "{topic}/{queue}: bytes differ at {position}"
+                );
+                position += 1;
+            }
+            assert_eq!(read.next_offset.0, u64::try_from(position).expect("small"));
+            if position < expected.len() && read.messages.len() < limits.messages_max {
+                partial += 1;
+            }
+        }
+    }
+    let after = shard.stats().commitlog;
+    assert_eq!(
+        after.cold_reads - before.cold_reads,
+        after.deferred_reads - before.deferred_reads,
+        "a queue read waited for the disk"
+    );
+    assert!(
+        deferred > 0 && partial > 0,
+        "deferred {deferred}, partial {partial}"
+    );
+    shard.close().expect("clean close");
+}
+
 // Hazard: a message of up to maxMessageSize (4 MiB) is larger than a pool buffer and a
 // cold-read window; it must be stored (not refused), read back whole from disk, and kept
 // by crash recovery, whose scan windows must hold it.
@@ -658,6 +733,7 @@ for_each_backend!(
     dropping_a_shard_without_close_keeps_every_acknowledged_record,
     cold_reads_after_tail_cache_eviction_return_the_stored_bytes,
     a_sequential_cold_reader_is_served_by_read_ahead,
+    a_pull_of_a_cold_backlog_never_waits_for_the_disk,
     a_cold_record_larger_than_a_read_window_is_read_whole,
     keys_find_their_records_before_and_after_reopen,
     sustained_writes_with_the_broker_pool_sizing_never_wedge_on_busy,

@@ -25,6 +25,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use mio::net::TcpStream;
 use mio::{Interest, Token};
+use ringmq_engine::shard::SpanRead;
 use ringmq_engine::types::PhysicalOffset;
 use ringmq_protocol::ha;
 
@@ -280,15 +281,17 @@ fn pump_peer(shard: &mut BrokerShard, id: u64) -> Result<(), String> {
         return peer.flush(now);
     };
     while peer.queued_bytes < QUEUED_BYTES_MAX {
-        match shard.engine.replica_span(next, batch) {
-            Ok(Some(span)) => {
+        // Bytes on disk are read without waiting: the next loop turn after the read
+        // completes (its completion wakes the shard) ships them.
+        match shard.engine.replica_span_nonblocking(next, batch) {
+            Ok(SpanRead::Span(span)) => {
                 let size = u32::try_from(span.bytes.len()).unwrap_or(u32::MAX);
                 let header = ha::encode_transfer_header(span.offset.0, size);
                 peer.queue(Bytes::copy_from_slice(&header));
                 peer.queue(span.bytes);
                 next = span.next;
             }
-            Ok(None) => break,
+            Ok(SpanRead::CaughtUp | SpanRead::Reading) => break,
             Err(error) => return Err(format!("cannot read the log at {}: {error}", next.0)),
         }
     }

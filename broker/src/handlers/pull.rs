@@ -4,6 +4,12 @@
 //! heartbeat (Java clients never send it by default). The four mandatory response fields go
 //! out on every code. A pull that finds nothing new and may suspend is parked until a message
 //! reaches its queue or the suspend timeout passes; the second run cannot park again.
+//!
+//! A pull never waits for the disk on the shard thread: when its first message is in
+//! neither the tail cache nor a cached window, the engine starts that window's read and the
+//! pull is parked until a read settles (or [`COLD_WAIT`] passes), then run again. A pull
+//! that has waited [`COLD_WAITS_MAX`] times (many cold readers contending for the one read
+//! slot, or a read that keeps failing) reads the disk itself, as at shutdown.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -35,6 +41,10 @@ const PULL_MESSAGES_MAX: i32 = 256;
 const PULL_BYTES_MAX: usize = 8 << 20;
 /// Suspend when long polling is off (`shortPollingTimeMills`).
 const SHORT_POLL: Duration = Duration::from_secs(1);
+/// Waits for a cold read before a pull reads the disk itself and waits for it.
+const COLD_WAITS_MAX: u8 = 8;
+/// A pull waiting for a cold read runs again after this even if no read settles.
+const COLD_WAIT: Duration = Duration::from_millis(200);
 
 /// Tag hashes a subscription accepts; `None` accepts everything.
 fn tag_filter(expression: &str) -> Option<HashSet<i64>> {
@@ -245,8 +255,27 @@ fn park(
         request: request.clone(),
         offset: u64::try_from(header.queue_offset).unwrap_or(0),
         deadline,
+        cold_waits: 0,
     };
     shard.long_polls.park(&header.topic, queue_id, parked);
+}
+
+/// Park a pull whose first message is being read from disk.
+fn park_cold(
+    shard: &mut BrokerShard,
+    origin: &Origin,
+    request: &RemotingCommand,
+    from: QueueOffset,
+    cold_waits: u8,
+) {
+    let parked = ParkedPull {
+        origin: origin.clone(),
+        request: request.clone(),
+        offset: from.0,
+        deadline: shard.engine.monotonic() + COLD_WAIT,
+        cold_waits,
+    };
+    shard.long_polls.park_cold(parked);
 }
 
 pub(crate) fn handle(
@@ -254,6 +283,17 @@ pub(crate) fn handle(
     origin: &Origin,
     request: &RemotingCommand,
     allow_suspend: bool,
+) -> Handled {
+    handle_run(shard, origin, request, allow_suspend, 0)
+}
+
+/// A pull that has waited `cold_waits` times for cold reads.
+fn handle_run(
+    shard: &mut BrokerShard,
+    origin: &Origin,
+    request: &RemotingCommand,
+    allow_suspend: bool,
+    cold_waits: u8,
 ) -> Handled {
     let header = PullMessageRequestHeader::from_command(request)?;
     let queue_id = readable_queue(shard, &header)?;
@@ -272,9 +312,21 @@ pub(crate) fn handle(
     let from = QueueOffset(u64::try_from(header.queue_offset).unwrap_or(0));
     let accept = |tags: i64| filter.as_ref().is_none_or(|set| set.contains(&tags));
     let limits = read_limits(shard, &header, queue_id, from);
-    let read = shard
-        .engine
-        .read_queue(&header.topic, QueueId(queue_id), from, limits, &accept)?;
+    let (topic, queue) = (&header.topic, QueueId(queue_id));
+    let read = if cold_waits < COLD_WAITS_MAX && !shard.long_polls.is_full() {
+        let read = shard
+            .engine
+            .read_queue_nonblocking(topic, queue, from, limits, &accept)?;
+        let Some(read) = read else {
+            park_cold(shard, origin, request, from, cold_waits + 1);
+            return Ok(None);
+        };
+        read
+    } else {
+        shard
+            .engine
+            .read_queue(topic, queue, from, limits, &accept)?
+    };
     let (status, remark) = status_of(read.status, from);
     shard.pull_offsets.record(
         &header.consumer_group,
@@ -333,11 +385,15 @@ fn suggested_broker(shard: &BrokerShard, group: &str, last_read: Option<Physical
     }
 }
 
-/// Re-run parked pulls whose queue received messages or whose time is up.
+/// Re-run parked pulls whose queue received messages, whose cold read may have settled, or
+/// whose time is up.
 pub(crate) fn wake_parked(shard: &mut BrokerShard) {
     let mut arrivals = Vec::new();
     shard.engine.take_arrivals(&mut arrivals);
     let mut ready = Vec::new();
+    if shard.engine.take_read_settled() {
+        shard.long_polls.take_cold(&mut ready);
+    }
     for (topic, queue_id, max) in arrivals {
         shard
             .long_polls
@@ -347,12 +403,13 @@ pub(crate) fn wake_parked(shard: &mut BrokerShard) {
         .long_polls
         .take_expired(shard.engine.monotonic(), &mut ready);
     for parked in ready {
-        rerun(shard, &parked);
+        rerun(shard, &parked, parked.cold_waits);
     }
 }
 
-fn rerun(shard: &mut BrokerShard, parked: &ParkedPull) {
-    let result = handle(shard, &parked.origin, &parked.request, false);
+fn rerun(shard: &mut BrokerShard, parked: &ParkedPull, cold_waits: u8) {
+    let origin = &parked.origin;
+    let result = handle_run(shard, origin, &parked.request, false, cold_waits);
     let response = result.unwrap_or_else(|error| Some(error.into_response(&parked.request)));
     if let Some(response) = response {
         shard.respond(&parked.origin, &parked.request, response);
@@ -364,6 +421,7 @@ pub(crate) fn release_parked(shard: &mut BrokerShard) {
     let mut all = Vec::new();
     shard.long_polls.take_all(&mut all);
     for parked in all {
-        rerun(shard, &parked);
+        // Nothing is re-run after this, so cold reads are waited for.
+        rerun(shard, &parked, COLD_WAITS_MAX);
     }
 }

@@ -110,7 +110,10 @@ pub struct CommitlogStats {
     pub busy_pending_full: u64,
     /// Records larger than a pool buffer, each staged in a batch of its own.
     pub oversize_batches: u64,
+    /// Windows read because a read missed both caches (a pull's read-ahead is not one).
     pub cold_reads: u64,
+    /// Of those, started by a read that did not wait for them (a pull asks again).
+    pub deferred_reads: u64,
     /// Windows read ahead of a sequential cold reader.
     pub read_aheads: u64,
     /// Zero writes ahead of the writer, and their bytes.

@@ -8,6 +8,11 @@
 //! of the window after it (one in flight per shard), so a sequential backlog drain finds its
 //! next window in memory, or already on its way, instead of stalling the shard on every
 //! window.
+//!
+//! [`Commitlog::read`] waits for a cold window. Pulls use [`Commitlog::read_cached`] and
+//! [`Commitlog::fetch`] instead: a miss starts the window's read in that same slot and the
+//! pull asks again when [`Commitlog::take_read_settled`] says a read finished, so the shard
+//! goes on serving sends meanwhile.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -49,6 +54,11 @@ struct ReadAhead {
 pub(crate) struct ReadCache {
     windows: VecDeque<Window>,
     ahead: Option<ReadAhead>,
+    /// A window read finished (or was given up) since [`Commitlog::take_read_settled`].
+    settled: bool,
+    /// The start of the last window whose read failed, and why: the next fetch of that
+    /// window reports it instead of trying again, once.
+    failed: Option<(u64, ReadError)>,
 }
 
 impl ReadCache {
@@ -79,7 +89,9 @@ impl ReadCache {
     /// is then dropped (callers settle it first when its file is about to go).
     pub(crate) fn clear(&mut self) {
         self.windows.clear();
-        self.ahead = None;
+        self.failed = None;
+        // Whoever waits for the forgotten read asks again (and reads afresh).
+        self.settled |= self.ahead.take().is_some();
     }
 
     /// The end of the window holding `local`, if `local` lies in its second half.
@@ -133,6 +145,99 @@ impl Commitlog {
         self.read_cold(storage, local, size)
     }
 
+    /// [`Self::read`] without waiting for the disk: `None` when the bytes are neither in the
+    /// tail cache nor in a cached window. The caller then starts their read with
+    /// [`Self::fetch`] and asks again once [`Self::take_read_settled`] says a read finished.
+    pub fn read_cached(
+        &mut self,
+        storage: &mut dyn Storage,
+        offset: PhysicalOffset,
+        size: usize,
+    ) -> Result<Option<Bytes>, ReadError> {
+        if offset.shard() != self.shard {
+            return Err(ReadError::WrongShard);
+        }
+        let local = offset.local();
+        let end = local.checked_add(u64::try_from(size).map_err(|_| ReadError::NotFound)?);
+        if end.is_none_or(|end| end > self.visible_local()) || local < self.min_offset().local() {
+            return Err(ReadError::NotFound);
+        }
+        if let Some(bytes) = self.tail.lookup(local, size) {
+            return Ok(Some(bytes));
+        }
+        if let Some(bytes) = self.read_cache.lookup(local, size) {
+            self.read_ahead(storage, local);
+            return Ok(Some(bytes));
+        }
+        Ok(None)
+    }
+
+    /// Start reading the window that holds `[offset, offset + size)`, unless a window read
+    /// is in flight already (one per shard: its completion is the caller's cue to ask
+    /// again, and the next ask starts this one if it is still missing).
+    ///
+    /// # Errors
+    /// The last read of this window failed (reported once), the backend refused the read,
+    /// or no segment holds the offset: what a waiting read would have returned.
+    pub fn fetch(
+        &mut self,
+        storage: &mut dyn Storage,
+        offset: PhysicalOffset,
+        size: usize,
+    ) -> Result<(), ReadError> {
+        if offset.shard() != self.shard {
+            return Err(ReadError::WrongShard);
+        }
+        self.fetch_local(storage, offset.local(), size)
+    }
+
+    fn fetch_local(
+        &mut self,
+        storage: &mut dyn Storage,
+        local: u64,
+        size: usize,
+    ) -> Result<(), ReadError> {
+        let size = u64::try_from(size).map_err(|_| ReadError::NotFound)?;
+        let (file, base, start, length) = self
+            .window_for(local, local + size)
+            .ok_or(ReadError::NotFound)?;
+        if let Some((_, error)) = self.read_cache.failed.take_if(|(at, _)| *at == start) {
+            return Err(error);
+        }
+        if self.read_cache.ahead.is_some() {
+            return Ok(());
+        }
+        let token = self.submit_read(storage, file, start - base, length)?;
+        self.stats.cold_reads += 1;
+        self.stats.deferred_reads += 1;
+        self.read_cache.ahead = Some(ReadAhead {
+            token,
+            start,
+            length,
+            valid_end: (start + length).min(self.written),
+        });
+        Ok(())
+    }
+
+    /// Whether a window read finished, failed or was given up since the last call.
+    pub fn take_read_settled(&mut self) -> bool {
+        std::mem::take(&mut self.read_cache.settled)
+    }
+
+    /// Where a cold read of `[local, end)` goes: the segment's file and base, and the
+    /// block-aligned window (at least [`READ_WINDOW_BYTES_MAX`], and the whole record when
+    /// it is larger, up to `RECORD_BYTES_MAX`) within the segment.
+    fn window_for(&self, local: u64, end: u64) -> Option<(FileHandle, u64, u64, u64)> {
+        let segment = self.segments.find(local)?;
+        let (file, base) = (segment.direct, segment.base);
+        let start = floor_block(local);
+        let segment_end = base + self.segments.segment_bytes();
+        let length = READ_WINDOW_BYTES_MAX
+            .max(ceil_block(end) - start)
+            .min(segment_end - start);
+        Some((file, base, start, length))
+    }
+
     /// Written bytes from local offset `local` for a replica: at most `max` and at least
     /// `at_least` of them (fewer only where the written log ends), from the tail cache
     /// without copying or from an O_DIRECT window. Unlike [`Self::read`] this may reach past
@@ -145,6 +250,43 @@ impl Commitlog {
         at_least: usize,
         max: usize,
     ) -> Result<Bytes, ReadError> {
+        let (bytes, wanted) = self.span_in_memory(storage, local, at_least, max)?;
+        if let Some(bytes) = bytes {
+            return Ok(bytes);
+        }
+        self.read_cold(storage, local, wanted.max(1))?;
+        self.read_cache
+            .span(local, max)
+            .filter(|bytes| bytes.len() >= wanted)
+            .ok_or(ReadError::NotFound)
+    }
+
+    /// [`Self::read_span`] without waiting for the disk: `None` when the bytes are in
+    /// neither cache; the read of their window is then started (see [`Self::fetch`]), and
+    /// asking again once it completed finds them.
+    pub(crate) fn read_span_cached(
+        &mut self,
+        storage: &mut dyn Storage,
+        local: u64,
+        at_least: usize,
+        max: usize,
+    ) -> Result<Option<Bytes>, ReadError> {
+        let (bytes, wanted) = self.span_in_memory(storage, local, at_least, max)?;
+        if bytes.is_none() {
+            self.fetch_local(storage, local, wanted.max(1))?;
+        }
+        Ok(bytes)
+    }
+
+    /// The span [`Self::read_span`] returns if the tail cache or a cached window holds it,
+    /// and how many bytes it must have at least.
+    fn span_in_memory(
+        &mut self,
+        storage: &mut dyn Storage,
+        local: u64,
+        at_least: usize,
+        max: usize,
+    ) -> Result<(Option<Bytes>, usize), ReadError> {
         if local >= self.written || local < self.min_offset().local() {
             return Err(ReadError::NotFound);
         }
@@ -153,16 +295,14 @@ impl Commitlog {
             .min(at_least);
         let enough = |bytes: &Bytes| bytes.len() >= wanted;
         if let Some(bytes) = self.tail.span(local, max).filter(enough) {
-            return Ok(bytes);
+            return Ok((Some(bytes), wanted));
         }
-        if let Some(bytes) = self.read_cache.span(local, max).filter(enough) {
-            return Ok(bytes);
+        let bytes = self.read_cache.span(local, max).filter(enough);
+        if bytes.is_some() {
+            // A catching-up slave reads in order: have the next window on its way.
+            self.read_ahead(storage, local);
         }
-        self.read_cold(storage, local, wanted.max(1))?;
-        self.read_cache
-            .span(local, max)
-            .filter(enough)
-            .ok_or(ReadError::NotFound)
+        Ok((bytes, wanted))
     }
 
     /// Whether `[offset, offset + size)` is held by the tail cache.
@@ -182,17 +322,13 @@ impl Commitlog {
             .ahead
             .take_if(|ahead| ahead.start <= local && end <= ahead.valid_end);
         let window = if let Some(ahead) = ahead {
+            // Readers parked on this read find its window now.
+            self.read_cache.settled = true;
             let buffer = self.wait_read(storage, ahead.token, ahead.length)?;
             window_of(ahead.start, ahead.valid_end, ahead.length, buffer)?
         } else {
-            let segment = self.segments.find(local).ok_or(ReadError::NotFound)?;
-            let (file, base) = (segment.direct, segment.base);
-            let start = floor_block(local);
-            let segment_end = base + self.segments.segment_bytes();
-            // A record larger than a window (up to `RECORD_BYTES_MAX`) is read whole.
-            let length = READ_WINDOW_BYTES_MAX
-                .max(ceil_block(end) - start)
-                .min(segment_end - start);
+            let (file, base, start, length) =
+                self.window_for(local, end).ok_or(ReadError::NotFound)?;
             // Only bytes written before the read was issued are known to be on disk.
             let valid_end = (start + length).min(self.written);
             let buffer = self.read_direct_blocking(storage, file, start - base, length)?;
@@ -249,12 +385,16 @@ impl Commitlog {
             .take_if(|ahead| ahead.token == completion.token);
         let Some(ahead) = ours else {
             // Any other read completing here is a read-ahead forgotten by `clear`: drop it.
-            return (completion.token & token_tag::READ == 0).then_some(completion);
+            let foreign = completion.token & token_tag::READ == 0;
+            self.read_cache.settled |= !foreign;
+            return foreign.then_some(completion);
         };
-        if let Ok(window) = read_result(completion, ahead.length)
+        self.read_cache.settled = true;
+        match read_result(completion, ahead.length)
             .and_then(|buffer| window_of(ahead.start, ahead.valid_end, ahead.length, buffer))
         {
-            self.read_cache.insert(window);
+            Ok(window) => self.read_cache.insert(window),
+            Err(error) => self.read_cache.failed = Some((ahead.start, error)),
         }
         None
     }
@@ -262,6 +402,7 @@ impl Commitlog {
     /// Wait for the read-ahead in flight, if any (before its file is closed or removed).
     pub(crate) fn settle_read_ahead(&mut self, storage: &mut dyn Storage) {
         if let Some(ahead) = self.read_cache.ahead.take() {
+            self.read_cache.settled = true;
             if let Ok(buffer) = self.wait_read(storage, ahead.token, ahead.length) {
                 if let Ok(window) = window_of(ahead.start, ahead.valid_end, ahead.length, buffer) {
                     self.read_cache.insert(window);

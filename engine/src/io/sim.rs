@@ -107,6 +107,9 @@ pub struct SimConfig {
     /// Fail every data-plane write that reaches this file offset or beyond with EIO (a bad
     /// region of the device).
     pub fail_writes_from_offset: Option<u64>,
+    /// Fail every data-plane read that reaches this file offset or beyond with EIO (an
+    /// unreadable region).
+    pub fail_reads_from_offset: Option<u64>,
     /// The machine dies at the next sync once the disk has this many successful syncs (see
     /// [`SimDisk::fsync_count`]): that sync and every later operation fail with EIO, while
     /// writes issued before it stay unsynced on the device. Take [`SimDisk::crash`] afterwards.
@@ -142,6 +145,7 @@ impl Default for SimConfig {
             fsync_error_probability: 0.0,
             fail_fsync_number: None,
             fail_writes_from_offset: None,
+            fail_reads_from_offset: None,
             crash_after_fsyncs: None,
             in_flight_max: 256,
             chunk_bytes: 64 * 1024,
@@ -650,6 +654,14 @@ impl SimStorage {
                 if handle.mode == OpenMode::Direct {
                     check_direct(*offset, target.len(), target.as_ptr().addr())
                         .map_err(|_| IoError::from_errno(libc::EINVAL))?;
+                }
+                let reach = *offset + u64::try_from(target.len()).unwrap_or(u64::MAX);
+                if self
+                    .config
+                    .fail_reads_from_offset
+                    .is_some_and(|bad| reach > bad)
+                {
+                    return Err(IoError::from_errno(libc::EIO));
                 }
                 let offset = to_index(*offset)?;
                 let mut state = self.disk.state.borrow_mut();

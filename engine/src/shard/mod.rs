@@ -33,7 +33,7 @@ mod replica;
 
 pub use close::CloseError;
 pub use read::Boundary;
-pub use replica::{ReplicaError, ReplicaSpan};
+pub use replica::{ReplicaError, ReplicaSpan, SpanRead};
 
 /// Entries scanned per pull when tags filter some out.
 const FILTER_SCAN_ENTRIES_MAX: usize = 4096;

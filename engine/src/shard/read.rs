@@ -10,6 +10,15 @@ use crate::types::{PhysicalOffset, QueueId, QueueOffset, TimestampMs};
 
 use super::{QueueMessage, QueueRead, QueueReadStatus, ReadLimits, Shard, FILTER_SCAN_ENTRIES_MAX};
 
+/// What a queue read does when a message is not in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ColdReads {
+    /// Read it from disk and wait.
+    Wait,
+    /// Stop there and start reading it.
+    Defer,
+}
+
 /// Which side of a timestamp a search lands on (`boundaryType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Boundary {
@@ -48,7 +57,8 @@ impl Shard {
     }
 
     /// Read up to `limits` messages of a queue from `from`, keeping those `accept` likes by
-    /// tag hash. Statuses follow RocketMQ's GetMessageStatus.
+    /// tag hash, waiting for the disk where a message is not in memory. Statuses follow
+    /// RocketMQ's GetMessageStatus.
     pub fn read_queue(
         &mut self,
         topic: &str,
@@ -57,16 +67,50 @@ impl Shard {
         limits: ReadLimits,
         accept: &dyn Fn(i64) -> bool,
     ) -> Result<QueueRead, ReadError> {
+        self.read_queue_with(topic, queue_id, from, limits, accept, ColdReads::Wait)?
+            .ok_or(ReadError::NotFound)
+    }
+
+    /// [`Self::read_queue`] without waiting for the disk, for pulls: the read stops at the
+    /// first message that is neither in the tail cache nor in a cached window, and starts
+    /// reading the window that holds it. `None` when that is the first message to return:
+    /// ask again after [`Self::take_read_settled`] returns true.
+    pub fn read_queue_nonblocking(
+        &mut self,
+        topic: &str,
+        queue_id: QueueId,
+        from: QueueOffset,
+        limits: ReadLimits,
+        accept: &dyn Fn(i64) -> bool,
+    ) -> Result<Option<QueueRead>, ReadError> {
+        self.read_queue_with(topic, queue_id, from, limits, accept, ColdReads::Defer)
+    }
+
+    /// Whether a cold window read finished (or failed, or was given up) since the last
+    /// call: the cue for reads that [`Self::read_queue_nonblocking`] deferred.
+    pub fn take_read_settled(&mut self) -> bool {
+        self.commitlog.take_read_settled()
+    }
+
+    fn read_queue_with(
+        &mut self,
+        topic: &str,
+        queue_id: QueueId,
+        from: QueueOffset,
+        limits: ReadLimits,
+        accept: &dyn Fn(i64) -> bool,
+        cold: ColdReads,
+    ) -> Result<Option<QueueRead>, ReadError> {
         let (min, max) = self.queue_bounds(topic, queue_id);
         if let Some((status, next_offset)) = bounds_status(from, min, max) {
             let messages = Vec::new();
-            return Ok(QueueRead {
+            return Ok(Some(QueueRead {
                 status,
                 messages,
                 next_offset,
                 min_offset: min,
                 max_offset: max,
-            });
+            }));
         }
         let scan_max = FILTER_SCAN_ENTRIES_MAX.max(limits.messages_max);
         let mut messages = Vec::new();
@@ -99,9 +143,14 @@ impl Shard {
                     continue;
                 }
                 let size = usize::try_from(entry.size).map_err(|_| ReadError::NotFound)?;
-                let bytes = self
-                    .commitlog
-                    .read(self.storage.as_mut(), entry.offset, size)?;
+                let Some(bytes) = self.message_bytes(entry.offset, size, cold)? else {
+                    if messages.is_empty() {
+                        return Ok(None);
+                    }
+                    // Return what was in memory; the next pull starts here.
+                    next_offset = QueueOffset(queue_offset);
+                    break 'scan;
+                };
                 bytes_total += size;
                 messages.push(QueueMessage {
                     queue_offset: QueueOffset(queue_offset),
@@ -120,13 +169,32 @@ impl Shard {
         } else {
             QueueReadStatus::Found
         };
-        Ok(QueueRead {
+        Ok(Some(QueueRead {
             status,
             messages,
             next_offset,
             min_offset: min,
             max_offset: max,
-        })
+        }))
+    }
+
+    /// The `size` bytes at `offset`; `None` if they are on disk and `cold` says not to wait
+    /// (their window's read is then started).
+    fn message_bytes(
+        &mut self,
+        offset: PhysicalOffset,
+        size: usize,
+        cold: ColdReads,
+    ) -> Result<Option<Bytes>, ReadError> {
+        let storage = self.storage.as_mut();
+        if cold == ColdReads::Wait {
+            return self.commitlog.read(storage, offset, size).map(Some);
+        }
+        let bytes = self.commitlog.read_cached(storage, offset, size)?;
+        if bytes.is_none() {
+            self.commitlog.fetch(storage, offset, size)?;
+        }
+        Ok(bytes)
     }
 
     /// Up to `count` consume-queue entries of a queue from queue offset `from`.

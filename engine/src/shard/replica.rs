@@ -12,6 +12,7 @@ use ringmq_protocol::record::{self, Scanned};
 use crate::error::{AppendError, ReadError};
 use crate::types::PhysicalOffset;
 
+use super::read::ColdReads;
 use super::Shard;
 
 /// Bytes a master ships from `offset`, ending at a record boundary.
@@ -21,6 +22,16 @@ pub struct ReplicaSpan {
     pub bytes: Bytes,
     /// Where the next span starts (past a BLANK: the next segment's base).
     pub next: PhysicalOffset,
+}
+
+/// What a replica read found without waiting for the disk.
+#[derive(Clone, Debug)]
+pub enum SpanRead {
+    Span(ReplicaSpan),
+    /// Nothing written lies past the offset.
+    CaughtUp,
+    /// The bytes are on disk and their read has started: ask again on a later loop turn.
+    Reading,
 }
 
 /// Why replicated bytes were refused; nothing from the failing record on was stored.
@@ -83,21 +94,70 @@ impl Shard {
         from: PhysicalOffset,
         max: usize,
     ) -> Result<Option<ReplicaSpan>, ReadError> {
+        match self.replica_span_with(from, max, ColdReads::Wait)? {
+            SpanRead::Span(span) => Ok(Some(span)),
+            SpanRead::CaughtUp => Ok(None),
+            SpanRead::Reading => Err(ReadError::NotFound),
+        }
+    }
+
+    /// [`Self::replica_span`] without waiting for the disk, for the HA master's loop turn:
+    /// bytes in neither the tail cache nor a cached window give [`SpanRead::Reading`], and
+    /// their window's read is started.
+    ///
+    /// # Errors
+    /// As [`Self::replica_span`].
+    pub fn replica_span_nonblocking(
+        &mut self,
+        from: PhysicalOffset,
+        max: usize,
+    ) -> Result<SpanRead, ReadError> {
+        self.replica_span_with(from, max, ColdReads::Defer)
+    }
+
+    /// Written bytes from `local`, at least `at_least` and at most `max`; `None` when they
+    /// are on disk and `cold` says not to wait.
+    fn span_at(
+        &mut self,
+        local: u64,
+        at_least: usize,
+        max: usize,
+        cold: ColdReads,
+    ) -> Result<Option<Bytes>, ReadError> {
+        let storage = self.storage.as_mut();
+        match cold {
+            ColdReads::Wait => self
+                .commitlog
+                .read_span(storage, local, at_least, max)
+                .map(Some),
+            ColdReads::Defer => self
+                .commitlog
+                .read_span_cached(storage, local, at_least, max),
+        }
+    }
+
+    fn replica_span_with(
+        &mut self,
+        from: PhysicalOffset,
+        max: usize,
+        cold: ColdReads,
+    ) -> Result<SpanRead, ReadError> {
         if from.shard() != self.id {
             return Err(ReadError::WrongShard);
         }
         let local = from.local();
         if local >= self.commitlog.written().local() {
-            return Ok(None);
+            return Ok(SpanRead::CaughtUp);
         }
-        let storage = self.storage.as_mut();
-        let mut span = self.commitlog.read_span(storage, local, 8, max.max(8))?;
+        let Some(mut span) = self.span_at(local, 8, max.max(8), cold)? else {
+            return Ok(SpanRead::Reading);
+        };
         let (size, magic) = header(&span).ok_or(ReadError::NotFound)?;
         let size = usize::try_from(size).map_err(|_| ReadError::NotFound)?;
         if magic == record::MAGIC_BLANK {
             let segment_bytes = self.config.segment_bytes;
             let next = local - local % segment_bytes + segment_bytes;
-            return Ok(Some(ReplicaSpan {
+            return Ok(SpanRead::Span(ReplicaSpan {
                 offset: from,
                 bytes: span.slice(..8),
                 next: PhysicalOffset::new(self.id, next),
@@ -110,8 +170,10 @@ impl Shard {
             )));
         }
         if span.len() < size {
-            let storage = self.storage.as_mut();
-            span = self.commitlog.read_span(storage, local, size, size)?;
+            let Some(whole) = self.span_at(local, size, size, cold)? else {
+                return Ok(SpanRead::Reading);
+            };
+            span = whole;
         }
         let mut end = 0usize;
         while let Some((size, magic)) = span.get(end..).and_then(header) {
@@ -125,10 +187,10 @@ impl Shard {
             end += size;
         }
         if end == 0 {
-            return Ok(None);
+            return Ok(SpanRead::CaughtUp);
         }
         let shipped = u64::try_from(end).map_err(|_| ReadError::NotFound)?;
-        Ok(Some(ReplicaSpan {
+        Ok(SpanRead::Span(ReplicaSpan {
             offset: from,
             bytes: span.slice(..end),
             next: PhysicalOffset::new(self.id, local + shipped),
