@@ -8,14 +8,15 @@
 #   WORKERS=N (default 64): closed-loop senders; a few show latency without CPU saturation.
 #   OTHER=BINARY: each round also runs SYNC_MASTER with this build (master and slave) right
 #     after this tree's, as mode "sync-b", for an A/B on a noisy machine.
-#   NO_CATCHUP=1: skip the catch-up measurement.
+#   NO_CATCHUP=1: skip the catch-up measurement; CATCHUP_ONLY=1: measure only catch-up.
+#   RINGMQ=BINARY: the build to measure (default: this tree's release build).
 set -euo pipefail
 out=${1:?usage: replication-bench.sh OUT [SECONDS] [ROUNDS] [SHARDS]}
 seconds=${2:-10}
 rounds=${3:-3}
 shards=${4:-1}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${CARGO_TARGET_DIR:-$root/target}/release/ringmq
+bin=${RINGMQ:-${CARGO_TARGET_DIR:-$root/target}/release/ringmq}
 [ -x "$bin" ] || (cd "$root" && cargo build --release --bin ringmq)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -95,6 +96,7 @@ trap 'kill $namesrv 2>/dev/null || true; pkill -f "$out/(master|slave).propertie
 
 for round in $(seq 1 "$rounds"); do
   modes=(lone async sync); [ -n "${OTHER:-}" ] && modes+=(sync-b)
+  [ -n "${CATCHUP_ONLY:-}" ] && modes=()
   for mode in "${modes[@]}"; do
     build=$bin; [ "$mode" = sync-b ] && build=$OTHER
     rm -rf "$out"/store-* "$out"/logs-*
