@@ -127,22 +127,10 @@ impl Commitlog {
         offset: PhysicalOffset,
         size: usize,
     ) -> Result<Bytes, ReadError> {
-        if offset.shard() != self.shard {
-            return Err(ReadError::WrongShard);
+        match self.read_cached(storage, offset, size)? {
+            Some(bytes) => Ok(bytes),
+            None => self.read_cold(storage, offset.local(), size),
         }
-        let local = offset.local();
-        let end = local.checked_add(u64::try_from(size).map_err(|_| ReadError::NotFound)?);
-        if end.is_none_or(|end| end > self.visible_local()) || local < self.min_offset().local() {
-            return Err(ReadError::NotFound);
-        }
-        if let Some(bytes) = self.tail.lookup(local, size) {
-            return Ok(bytes);
-        }
-        if let Some(bytes) = self.read_cache.lookup(local, size) {
-            self.read_ahead(storage, local);
-            return Ok(bytes);
-        }
-        self.read_cold(storage, local, size)
     }
 
     /// [`Self::read`] without waiting for the disk: `None` when the bytes are neither in the
