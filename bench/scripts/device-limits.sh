@@ -22,7 +22,9 @@ keep_json=${KEEP_FIO_JSON:-1}
 
 if ! command -v fio >/dev/null; then
     echo "device-limits: installing fio" >&2
-    apt-get install -y fio >/dev/null
+    # A fresh machine's package index may be empty or stale.
+    apt-get install -y -qq fio >/dev/null 2>&1 ||
+        { apt-get update -qq && apt-get install -y -qq fio >/dev/null; }
 fi
 command -v jq >/dev/null || { echo "device-limits: jq is required to read fio's JSON" >&2; exit 1; }
 mkdir -p "$dir"
