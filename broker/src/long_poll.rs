@@ -93,27 +93,9 @@ impl LongPolls {
 
     /// Pulls whose deadline passed.
     pub(crate) fn take_expired(&mut self, now: Duration, into: &mut Vec<ParkedPull>) {
-        let before = self.cold.len();
-        let mut index = 0;
-        while index < self.cold.len() {
-            if self.cold[index].deadline <= now {
-                into.push(self.cold.remove(index));
-            } else {
-                index += 1;
-            }
-        }
-        let mut removed = before - self.cold.len();
+        let mut removed = take_due(&mut self.cold, now, into);
         self.parked.retain(|_, waiting| {
-            let before = waiting.len();
-            let mut index = 0;
-            while index < waiting.len() {
-                if waiting[index].deadline <= now {
-                    into.push(waiting.swap_remove(index));
-                } else {
-                    index += 1;
-                }
-            }
-            removed += before - waiting.len();
+            removed += take_due(waiting, now, into);
             !waiting.is_empty()
         });
         self.count -= removed;
@@ -142,6 +124,21 @@ impl LongPolls {
         });
         self.count -= removed;
     }
+}
+
+/// Move the pulls of `waiting` whose deadline passed into `into`, keeping the order of
+/// both; returns how many. Allocates only when one is due.
+fn take_due(waiting: &mut Vec<ParkedPull>, now: Duration, into: &mut Vec<ParkedPull>) -> usize {
+    let due = |pull: &ParkedPull| pull.deadline <= now;
+    if !waiting.iter().any(due) {
+        return 0;
+    }
+    let (expired, kept): (Vec<ParkedPull>, Vec<ParkedPull>) =
+        std::mem::take(waiting).into_iter().partition(due);
+    *waiting = kept;
+    let count = expired.len();
+    into.extend(expired);
+    count
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@
 //! next window in memory, or already on its way, instead of stalling the shard on every
 //! window.
 //!
-//! [`Commitlog::read`] waits for a cold window. Pulls use [`Commitlog::read_cached`] and
-//! [`Commitlog::fetch`] instead: a miss starts the window's read in that same slot and the
-//! pull asks again when [`Commitlog::take_read_settled`] says a read finished, so the shard
-//! goes on serving sends meanwhile.
+//! [`Commitlog::read`] waits for a cold window. Pulls use [`Commitlog::read_deferred`]
+//! instead: a miss starts the window's read in that same slot and the pull asks again when
+//! [`Commitlog::take_read_settled`] says a read finished, so the shard goes on serving sends
+//! meanwhile.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -134,9 +134,28 @@ impl Commitlog {
     }
 
     /// [`Self::read`] without waiting for the disk: `None` when the bytes are neither in the
-    /// tail cache nor in a cached window. The caller then starts their read with
-    /// [`Self::fetch`] and asks again once [`Self::take_read_settled`] says a read finished.
-    pub fn read_cached(
+    /// tail cache nor in a cached window. Their window's read is then started (unless a
+    /// window read is in flight already: one per shard, whose completion is the cue to ask
+    /// again); ask again once [`Self::take_read_settled`] says a read finished.
+    ///
+    /// # Errors
+    /// As [`Self::read`]; also the failure of the last read of this window (reported once)
+    /// or a read the backend refused.
+    pub fn read_deferred(
+        &mut self,
+        storage: &mut dyn Storage,
+        offset: PhysicalOffset,
+        size: usize,
+    ) -> Result<Option<Bytes>, ReadError> {
+        let bytes = self.read_cached(storage, offset, size)?;
+        if bytes.is_none() {
+            self.fetch(storage, offset.local(), size)?;
+        }
+        Ok(bytes)
+    }
+
+    /// The bytes [`Self::read`] returns if the tail cache or a cached window holds them.
+    fn read_cached(
         &mut self,
         storage: &mut dyn Storage,
         offset: PhysicalOffset,
@@ -160,26 +179,11 @@ impl Commitlog {
         Ok(None)
     }
 
-    /// Start reading the window that holds `[offset, offset + size)`, unless a window read
-    /// is in flight already (one per shard: its completion is the caller's cue to ask
-    /// again, and the next ask starts this one if it is still missing).
-    ///
-    /// # Errors
-    /// The last read of this window failed (reported once), the backend refused the read,
-    /// or no segment holds the offset: what a waiting read would have returned.
-    pub fn fetch(
-        &mut self,
-        storage: &mut dyn Storage,
-        offset: PhysicalOffset,
-        size: usize,
-    ) -> Result<(), ReadError> {
-        if offset.shard() != self.shard {
-            return Err(ReadError::WrongShard);
-        }
-        self.fetch_local(storage, offset.local(), size)
-    }
-
-    fn fetch_local(
+    /// Start reading the window that holds `[local, local + size)`, unless a window read is
+    /// in flight already (its completion is the caller's cue to ask again, and the next ask
+    /// starts this one if it is still missing). Errors: the last read of this window failed
+    /// (reported once), the backend refused the read, or no segment holds the offset.
+    fn fetch(
         &mut self,
         storage: &mut dyn Storage,
         local: u64,
@@ -250,8 +254,8 @@ impl Commitlog {
     }
 
     /// [`Self::read_span`] without waiting for the disk: `None` when the bytes are in
-    /// neither cache; the read of their window is then started (see [`Self::fetch`]), and
-    /// asking again once it completed finds them.
+    /// neither cache; the read of their window is then started (as by
+    /// [`Self::read_deferred`]), and asking again once it completed finds them.
     pub(crate) fn read_span_cached(
         &mut self,
         storage: &mut dyn Storage,
@@ -261,7 +265,7 @@ impl Commitlog {
     ) -> Result<Option<Bytes>, ReadError> {
         let (bytes, wanted) = self.span_in_memory(storage, local, at_least, max)?;
         if bytes.is_none() {
-            self.fetch_local(storage, local, wanted.max(1))?;
+            self.fetch(storage, local, wanted.max(1))?;
         }
         Ok(bytes)
     }

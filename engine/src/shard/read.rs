@@ -187,14 +187,10 @@ impl Shard {
         cold: ColdReads,
     ) -> Result<Option<Bytes>, ReadError> {
         let storage = self.storage.as_mut();
-        if cold == ColdReads::Wait {
-            return self.commitlog.read(storage, offset, size).map(Some);
+        match cold {
+            ColdReads::Wait => self.commitlog.read(storage, offset, size).map(Some),
+            ColdReads::Defer => self.commitlog.read_deferred(storage, offset, size),
         }
-        let bytes = self.commitlog.read_cached(storage, offset, size)?;
-        if bytes.is_none() {
-            self.commitlog.fetch(storage, offset, size)?;
-        }
-        Ok(bytes)
     }
 
     /// Up to `count` consume-queue entries of a queue from queue offset `from`.
