@@ -10,7 +10,7 @@ use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::request_code;
 use serde_json::json;
 
-use super::{cluster_info, long_only, switch, valued, Command, Repeat};
+use super::{cluster_info, switch, valued, Command, Repeat, REPEAT_COUNT};
 use crate::admin::client::{self, AdminError};
 use crate::admin::clock;
 use crate::admin::invocation::{Format, Invocation, OptionSpec};
@@ -32,10 +32,7 @@ const OPTIONS: &[OptionSpec] = &[
         "specify intervals numbers, it is in seconds",
     ),
     valued("c", "clusterName", false, "which cluster"),
-    long_only(
-        "count",
-        "ringmq: with -i, stop after this many reports (default: repeat until interrupted)",
-    ),
+    REPEAT_COUNT,
 ];
 
 /// One row: where the broker is and what its runtime table said (empty if it did not answer).

@@ -9,7 +9,7 @@ use ringmq_protocol::command::RemotingCommand;
 use ringmq_protocol::request_code;
 use serde_json::json;
 
-use super::{long_only, selected_brokers, valued, Command, Repeat};
+use super::{selected_brokers, valued, Command, Repeat, REPEAT_COUNT};
 use crate::admin::client::{self, AdminError};
 use crate::admin::clock;
 use crate::admin::invocation::{Format, Invocation};
@@ -22,10 +22,7 @@ pub(super) const COMMAND: Command = Command {
         valued("c", "clusterName", false, "which cluster"),
         valued("b", "brokerAddr", false, "which broker to fetch"),
         valued("i", "interval", false, "the interval(second) of get info"),
-        long_only(
-            "count",
-            "ringmq: with -i, stop after this many reports (default: repeat until interrupted)",
-        ),
+        REPEAT_COUNT,
     ],
     run,
 };

@@ -79,6 +79,12 @@ pub(crate) const COMMANDS: &[Command] = &[
     ha_status::COMMAND,
 ];
 
+/// `--count K` of the commands that take [`Repeat`].
+const REPEAT_COUNT: OptionSpec = long_only(
+    "count",
+    "ringmq: with -i, stop after this many reports (default: repeat until interrupted)",
+);
+
 /// How many reports a command prints and how long it waits between them: `-i N` repeats
 /// every N seconds until interrupted (`clusterList`, `haStatus`); ringmq's `--count K`
 /// (RocketMQ has none) stops after K reports, for scripts and tests.
