@@ -10,6 +10,8 @@
 #     after this tree's, as mode "sync-b", for an A/B on a noisy machine.
 #   NO_CATCHUP=1: skip the catch-up measurement; CATCHUP_ONLY=1: measure only catch-up.
 #   RINGMQ=BINARY: the build to measure (default: this tree's release build).
+#   SLAVE_CPUS=LIST: run the slave under `taskset -c LIST` (its shards pin to those CPUs), as
+#     a stand-in for the slave's own machine; by default master and slave both pin to CPU 0.
 set -euo pipefail
 out=${1:?usage: replication-bench.sh OUT [SECONDS] [ROUNDS] [SHARDS]}
 seconds=${2:-10}
@@ -63,7 +65,9 @@ EOF
 }
 
 start() { # name [binary]
-  "${2:-$bin}" broker -c "$out/$1.properties" > "$out/$1.out" 2>&1 &
+  local pin=()
+  [ "$1" = slave ] && [ -n "${SLAVE_CPUS:-}" ] && pin=(taskset -c "$SLAVE_CPUS")
+  "${pin[@]}" "${2:-$bin}" broker -c "$out/$1.properties" > "$out/$1.out" 2>&1 &
   echo $!
 }
 

@@ -244,6 +244,11 @@ fn close(shard: &mut BrokerShard, id: u64, reason: &str) {
 /// Every loop turn: read reports (where an event said so), ship records, send heartbeats and
 /// drop silent slaves. It makes no system call unless an event, a record or a heartbeat is due.
 pub(crate) fn pump(shard: &mut BrokerShard) {
+    // With a slave connected, records are shipped as soon as they are appended, so a
+    // SYNC_MASTER send waits for the slave while its own write is in flight, not after it.
+    shard
+        .engine
+        .set_ship_unwritten(!shard.ha_master.peers.is_empty());
     let ids: Vec<u64> = shard.ha_master.peers.keys().copied().collect();
     for id in ids {
         if let Err(reason) = pump_peer(shard, id) {
@@ -369,7 +374,8 @@ fn read_reports(peer: &mut HaPeer) -> Result<(), String> {
 
 /// Act on a report; true when the connection left this shard.
 fn on_report(shard: &mut BrokerShard, id: u64, report: PhysicalOffset) -> Result<bool, String> {
-    let written = shard.engine.written();
+    // Slaves are shipped appended records, written or not.
+    let appended = shard.engine.appended();
     let Some(peer) = shard.ha_master.peers.get_mut(&id) else {
         return Ok(true);
     };
@@ -382,11 +388,11 @@ fn on_report(shard: &mut BrokerShard, id: u64, report: PhysicalOffset) -> Result
         start_shipping(shard, id, report);
         return Ok(false);
     }
-    if report > written {
+    if report > appended {
         // A bogus ack would let SYNC_MASTER answer without a real copy (RocketMQ #1155).
         return Err(format!(
             "acknowledged offset {} is past this log's end {}",
-            report.0, written.0
+            report.0, appended.0
         ));
     }
     if !peer.stranded {
@@ -397,7 +403,9 @@ fn on_report(shard: &mut BrokerShard, id: u64, report: PhysicalOffset) -> Result
 
 /// The first report of a slave of this shard's log: decide where shipping starts.
 fn start_shipping(shard: &mut BrokerShard, id: u64, report: PhysicalOffset) {
-    let written = shard.engine.written();
+    // A slave may hold records this master appended but has not written yet (they are
+    // shipped early); only records past the appended end were lost here.
+    let end = shard.engine.appended();
     let min = shard.engine.min_offset();
     let log = &shard.context.log;
     let Some(peer) = shard.ha_master.peers.get_mut(&id) else {
@@ -405,13 +413,13 @@ fn start_shipping(shard: &mut BrokerShard, id: u64, report: PhysicalOffset) {
     };
     // The shard is known now: the connection stops counting on every shard.
     peer.unclaimed = None;
-    let start = if report > written {
+    let start = if report > end {
         log.warn(&format!(
             "HA: slave {} reports offset {} past this log's end {}: it holds records this \
              master lost (an unclean stop) and must truncate; shipping from {}",
-            peer.peer, report.0, written.0, written.0
+            peer.peer, report.0, end.0, end.0
         ));
-        written
+        end
     } else if report < min && report.local() != 0 {
         // RocketMQ's master finds no data at such an offset and sends only heartbeats, so
         // the slave waits forever without a word. Say what happened on both sides instead.

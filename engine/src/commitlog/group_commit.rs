@@ -100,6 +100,8 @@ impl Commitlog {
         if self.pending.is_empty() && !(flush && self.durable < self.written) {
             return;
         }
+        // The batches' buffers go to the kernel now: copy what a slave may be shipped first.
+        self.capture_unwritten();
         let (links, chain) = self.build_chain(flush);
         if links.is_empty() {
             return;
@@ -461,6 +463,7 @@ impl Commitlog {
             memory_bytes,
         };
         self.written = write.logical_end;
+        self.drop_written_copies();
         self.tail.push(chunk.clone());
         self.undispatched.push_back(chunk);
         self.tail.evict(super::floor_block(self.written));
@@ -511,6 +514,7 @@ impl Commitlog {
         if self.latch.is_some() {
             return;
         }
+        self.drop_unwritten();
         let operation = if short.is_some() {
             "write (short)"
         } else {

@@ -21,6 +21,7 @@ mod prefill;
 mod read;
 pub(crate) mod segment_set;
 pub(crate) mod tail_cache;
+mod unwritten;
 
 use std::collections::VecDeque;
 use std::io;
@@ -157,6 +158,8 @@ pub struct Commitlog {
     /// Lines for the operator's log, oldest first, taken by [`Commitlog::take_notice`]. Each
     /// kind of event adds at most one per run, so the queue stays short.
     notices: VecDeque<String>,
+    /// Copies of appended records for shipping before they are written (`unwritten.rs`).
+    unwritten: unwritten::Unwritten,
     stats: CommitlogStats,
 }
 
@@ -198,6 +201,7 @@ impl Commitlog {
             flush_requested: false,
             atomic_refused: false,
             notices: VecDeque::new(),
+            unwritten: unwritten::Unwritten::default(),
             stats: CommitlogStats::default(),
         })
     }
@@ -294,6 +298,7 @@ impl Commitlog {
         end: u64,
         partial: &[u8],
     ) -> Result<(), AppendError> {
+        self.drop_unwritten();
         self.appended = end;
         self.written = end;
         self.durable = end;
@@ -479,6 +484,7 @@ impl Commitlog {
         self.settle_prefill(storage);
         self.tail.clear();
         self.read_cache.clear();
+        self.drop_unwritten();
         Ok(())
     }
 

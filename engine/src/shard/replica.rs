@@ -84,7 +84,8 @@ fn header(bytes: &[u8]) -> Option<(i32, i32)> {
 
 impl Shard {
     /// Stored bytes from `from` for a slave: whole records, about `max` bytes (at least one
-    /// record), or the BLANK ending a segment. `None` when nothing written lies past `from`.
+    /// record), or the BLANK ending a segment. `None` when nothing written lies past `from`
+    /// (appended, with [`Self::set_ship_unwritten`]).
     /// Bytes come from the tail cache without copying, or from an O_DIRECT window.
     ///
     /// # Errors
@@ -99,6 +100,14 @@ impl Shard {
             SpanRead::CaughtUp => Ok(None),
             SpanRead::Reading => Err(ReadError::NotFound),
         }
+    }
+
+    /// Ship appended records before their write completes (a master with a connected
+    /// slave): replica spans then reach [`Self::appended`] instead of [`Self::written`], from
+    /// a copy of each batch made before its buffer goes to the kernel. Off drops the copies.
+    /// See `commitlog/unwritten.rs` for what this promises.
+    pub fn set_ship_unwritten(&mut self, on: bool) {
+        self.commitlog.set_ship_unwritten(on);
     }
 
     /// [`Self::replica_span`] without waiting for the disk, for the HA master's loop turn:
@@ -146,11 +155,19 @@ impl Shard {
             return Err(ReadError::WrongShard);
         }
         let local = from.local();
-        if local >= self.commitlog.written().local() {
-            return Ok(SpanRead::CaughtUp);
-        }
-        let Some(mut span) = self.span_at(local, 8, max.max(8), cold)? else {
-            return Ok(SpanRead::Reading);
+        let unwritten = local >= self.commitlog.written().local();
+        let first = if unwritten {
+            // Appended, not yet written: shipped from a copy when that is on, else later.
+            self.commitlog.unwritten_span(local)
+        } else {
+            self.span_at(local, 8, max.max(8), cold)?
+        };
+        let Some(mut span) = first else {
+            return Ok(if unwritten {
+                SpanRead::CaughtUp
+            } else {
+                SpanRead::Reading
+            });
         };
         let (size, magic) = header(&span).ok_or(ReadError::NotFound)?;
         let size = usize::try_from(size).map_err(|_| ReadError::NotFound)?;
@@ -170,6 +187,13 @@ impl Shard {
             )));
         }
         if span.len() < size {
+            if unwritten {
+                // A copy ends where an append ended, so its records are whole.
+                return Err(ReadError::Corrupt(format!(
+                    "the unwritten record at {} is cut short",
+                    from.0
+                )));
+            }
             let Some(whole) = self.span_at(local, size, size, cold)? else {
                 return Ok(SpanRead::Reading);
             };

@@ -1,0 +1,131 @@
+//! Appended records a master ships before its own write of them completes.
+//!
+//! A SYNC_MASTER answers a send once its own write and a slave's acknowledgement both cover
+//! the record. Shipping only written bytes puts the two in a row: the batch's O_DIRECT write,
+//! then the transfer, the slave's append and its report. Apache RocketMQ's master ships what
+//! is in its page cache, which is what it appended; so does this one when a slave is
+//! connected ([`Commitlog::set_ship_unwritten`]): records between `written` and `appended`
+//! are copied out of their batch buffers (which belong to the storage seam while their write
+//! is in flight) into `chunks`, and the two waits overlap.
+//!
+//! What it costs and promises:
+//! - One copy of each appended byte while a slave is connected, made before the batch's
+//!   buffer goes to the kernel (when its write is submitted) or when the master asks for the
+//!   bytes, whichever is first. Chunks are dropped as `written` passes them, so they hold at
+//!   most what the group commit holds in flight.
+//! - A slave may hold records its master never wrote: the master's write failed (the log
+//!   latched read-only; nothing past `written` is acknowledged, and the slave's report past
+//!   `written` closes its connection), or the master process died first. Either way no client
+//!   was answered for them, and a slave that reports more than the restarted master has is
+//!   told to truncate, as after an unsynced tail was lost (docs/internals/replication.md).
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use super::{Batch, Chunk, Commitlog};
+
+/// Copies of `[written, captured)`, in log order.
+#[derive(Debug, Default)]
+pub(crate) struct Unwritten {
+    on: bool,
+    chunks: VecDeque<Chunk>,
+    /// Where the next copy starts (local offset); bytes below it were copied or written.
+    captured: u64,
+}
+
+impl Unwritten {
+    fn clear(&mut self) {
+        self.chunks.clear();
+        self.captured = 0;
+    }
+}
+
+impl Commitlog {
+    /// Copy appended records for shipping before their write completes (a master with a
+    /// connected slave), or stop doing so and drop the copies.
+    pub(crate) fn set_ship_unwritten(&mut self, on: bool) {
+        if !on {
+            self.unwritten.clear();
+        }
+        self.unwritten.on = on;
+    }
+
+    /// Copy what was appended since the last copy, as far as it continues the copies (bytes
+    /// already handed to the kernel without a copy leave a gap that only their write closes).
+    pub(super) fn capture_unwritten(&mut self) {
+        if !self.unwritten.on || self.latch.is_some() {
+            return;
+        }
+        self.drop_written_copies();
+        let written = self.written;
+        let unwritten = &mut self.unwritten;
+        unwritten.captured = unwritten.captured.max(written);
+        for batch in self.pending.iter().chain(self.staging.iter()) {
+            if batch.logical_end <= unwritten.captured {
+                continue;
+            }
+            if batch.data_start > unwritten.captured {
+                break;
+            }
+            if let Some(chunk) = copy_from(batch, unwritten.captured) {
+                unwritten.chunks.push_back(chunk);
+            }
+            unwritten.captured = batch.logical_end;
+        }
+    }
+
+    /// Forget copies the log has written (reads find those bytes in the tail cache).
+    pub(super) fn drop_written_copies(&mut self) {
+        let written = self.written;
+        while self
+            .unwritten
+            .chunks
+            .front()
+            .is_some_and(|chunk| chunk.logical_end <= written)
+        {
+            self.unwritten.chunks.pop_front();
+        }
+    }
+
+    /// After a failed write, or when the log is cut back or moved: nothing unwritten is
+    /// shipped any more.
+    pub(super) fn drop_unwritten(&mut self) {
+        self.unwritten.clear();
+    }
+
+    /// Appended but unwritten records from `local` to the end of the copy that holds it,
+    /// whole records only; `None` when shipping unwritten records is off, the log is latched
+    /// (a failed write dropped the copies and no more are made), or `local` is not in a copy
+    /// (it was handed to the kernel uncopied).
+    pub(crate) fn unwritten_span(&mut self, local: u64) -> Option<Bytes> {
+        if !self.unwritten.on || local < self.written {
+            return None;
+        }
+        self.capture_unwritten();
+        let chunk = self
+            .unwritten
+            .chunks
+            .iter()
+            .find(|chunk| chunk.data_start <= local && local < chunk.end)?;
+        let from = usize::try_from(local - chunk.data_start).ok()?;
+        Some(chunk.bytes.slice(from..))
+    }
+}
+
+/// `[from, batch.end)` of `batch` as a chunk; `None` when nothing is left past `from`.
+fn copy_from(batch: &Batch, from: u64) -> Option<Chunk> {
+    if from >= batch.end {
+        return None;
+    }
+    let bytes =
+        Bytes::copy_from_slice(&batch.buffer[batch.position(from)..batch.position(batch.end)]);
+    Some(Chunk {
+        block_start: from,
+        data_start: from,
+        end: batch.end,
+        logical_end: batch.logical_end,
+        memory_bytes: bytes.len(),
+        bytes,
+    })
+}
