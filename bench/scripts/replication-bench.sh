@@ -8,6 +8,8 @@
 #   WORKERS=N (default 64): closed-loop senders; a few show latency without CPU saturation.
 #   OTHER=BINARY: each round also runs SYNC_MASTER with this build (master and slave) right
 #     after this tree's, as mode "sync-b", for an A/B on a noisy machine.
+#   MODES="lone async sync" (default): the modes each round runs; OTHER_MODES="sync"
+#     (default): the modes that OTHER also runs, as "<mode>-b".
 #   NO_CATCHUP=1: skip the catch-up measurement; CATCHUP_ONLY=1: measure only catch-up.
 #   RINGMQ=BINARY: the build to measure (default: this tree's release build).
 #   SLAVE_CPUS=LIST: run the slave under `taskset -c LIST` (its shards pin to those CPUs), as
@@ -99,17 +101,23 @@ trap 'kill $namesrv 2>/dev/null || true; pkill -f "$out/(master|slave).propertie
       rm -rf "$out"/store-*' EXIT
 
 for round in $(seq 1 "$rounds"); do
-  modes=(lone async sync); [ -n "${OTHER:-}" ] && modes+=(sync-b)
+  modes=()
+  for mode in ${MODES:-lone async sync}; do
+    modes+=("$mode")
+    if [ -n "${OTHER:-}" ] && [[ " ${OTHER_MODES:-sync} " == *" $mode "* ]]; then
+      modes+=("$mode-b")
+    fi
+  done
   [ -n "${CATCHUP_ONLY:-}" ] && modes=()
   for mode in "${modes[@]}"; do
-    build=$bin; [ "$mode" = sync-b ] && build=$OTHER
+    build=$bin; [ "${mode%-b}" != "$mode" ] && build=$OTHER
     rm -rf "$out"/store-* "$out"/logs-*
     role=ASYNC_MASTER; [ "${mode%-b}" = sync ] && role=SYNC_MASTER
     properties master "$role" 0 "$master_port"
     properties slave SLAVE 1 "$slave_port"
     master=$(start master "$build"); wait_line "$out/master.out" "boot success"
     pids=("$master")
-    if [ "$mode" != lone ]; then
+    if [ "${mode%-b}" != lone ]; then
       slave=$(start slave "$build"); pids+=("$slave")
       wait_line "$out/slave.out" "connected to master"
     fi
@@ -118,9 +126,9 @@ for round in $(seq 1 "$rounds"); do
     "$bin" bench produce -n 127.0.0.1:$namesrv_port -t Bench -w "${WORKERS:-64}" -s 1024 -ri 5000 \
       --duration "$seconds" --json "$out/produce-$mode-$round.json" > "$out/produce-$mode-$round.txt" 2>&1
     lag=""
-    [ "$mode" != lone ] && lag=$(runtime_key 127.0.0.1:$master_port slaveFallBehindMuch)
+    [ "${mode%-b}" != lone ] && lag=$(runtime_key 127.0.0.1:$master_port slaveFallBehindMuch)
     cpu_master=$(cpu_ticks "$master") cpu_slave=0
-    [ "$mode" != lone ] && cpu_slave=$(cpu_ticks "$slave")
+    [ "${mode%-b}" != lone ] && cpu_slave=$(cpu_ticks "$slave")
     python3 - "$out/produce-$mode-$round.json" "$mode" "$round" "$lag" \
       "$cpu_master" "$cpu_slave" "$ticks" <<'EOF'
 import json, sys

@@ -11,7 +11,7 @@
 //!   stored on the master: shipping more of it would widen the fork the slave must cut back;
 //! - with shipping unwritten records off (no slave), nothing past `written` may leave.
 //!
-//! Method: the simulator with writes that stay in flight for 40–60 polls, ticked without
+//! Method: the simulator with writes that stay in flight for 10–20 polls, ticked without
 //! waiting, so most spans are taken while their records are unwritten. The slave appends
 //! what it is shipped; at the end both logs are compared queue by queue, byte for byte.
 
@@ -31,8 +31,8 @@ const LIMITS: ReadLimits = ReadLimits {
 
 fn slow_writes(seed: u64) -> SimConfig {
     SimConfig {
-        latency_polls_min: 40,
-        latency_polls_max: 60,
+        latency_polls_min: 10,
+        latency_polls_max: 20,
         ..sim_config(seed)
     }
 }
@@ -131,7 +131,7 @@ fn records_are_shipped_before_their_write_completes_and_the_slave_log_is_identic
             "several segment rolls"
         );
         assert!(
-            early_spans > 50 && ahead_most > 16 * 1024,
+            early_spans > 20 && ahead_most > 16 * 1024,
             "{flush:?}: records were shipped before they were written \
              ({early_spans} times, at most {ahead_most} bytes ahead)"
         );

@@ -4,15 +4,14 @@
 //! the record. Shipping only written bytes puts the two in a row: the batch's O_DIRECT write,
 //! then the transfer, the slave's append and its report. Apache RocketMQ's master ships what
 //! is in its page cache, which is what it appended; so does this one when a slave is
-//! connected ([`Commitlog::set_ship_unwritten`]): records between `written` and `appended`
-//! are copied out of their batch buffers (which belong to the storage seam while their write
-//! is in flight) into `chunks`, and the two waits overlap.
+//! connected to a SYNC_MASTER ([`Commitlog::set_ship_unwritten`]): each batch is copied
+//! into `chunks` just before its buffer goes to the kernel with its write (the buffers
+//! belong to the storage seam while in flight), shipped from the copy, and the two waits
+//! overlap.
 //!
 //! What it costs and promises:
-//! - One copy of each appended byte while a slave is connected, made before the batch's
-//!   buffer goes to the kernel (when its write is submitted) or when the master asks for the
-//!   bytes, whichever is first. Chunks are dropped as `written` passes them, so they hold at
-//!   most what the group commit holds in flight.
+//! - One copy of each appended byte while it is on. Chunks are dropped as `written` passes
+//!   them, so they hold at most what the group commit has in flight.
 //! - A slave may hold records its master never wrote: the master's write failed (the log
 //!   latched read-only; nothing past `written` is acknowledged, and the slave's report past
 //!   `written` closes its connection), or the master process died first. Either way no client
@@ -51,21 +50,24 @@ impl Commitlog {
         self.unwritten.on = on;
     }
 
-    /// Copy what was appended since the last copy, as far as it continues the copies (bytes
-    /// already handed to the kernel without a copy leave a gap that only their write closes).
+    /// Copy the batches whose write is about to be submitted, as far as they continue the
+    /// copies (a batch handed to the kernel uncopied leaves a gap that only its write closes).
+    /// Records still in the staging batch are not copied: their answers wait for their own
+    /// write, which starts only when they are submitted, so shipping them sooner gains nothing.
     pub(super) fn capture_unwritten(&mut self) {
         if !self.unwritten.on || self.latch.is_some() {
             return;
         }
         self.drop_written_copies();
-        let written = self.written;
         let unwritten = &mut self.unwritten;
-        unwritten.captured = unwritten.captured.max(written);
-        for batch in self.pending.iter().chain(self.staging.iter()) {
+        unwritten.captured = unwritten.captured.max(self.written);
+        for batch in &self.pending {
             if batch.logical_end <= unwritten.captured {
                 continue;
             }
             if batch.data_start > unwritten.captured {
+                // Not reached with one chain in flight (every earlier batch is written by
+                // now); a gap would otherwise ship bytes at the wrong offset.
                 break;
             }
             if let Some(chunk) = copy_from(batch, unwritten.captured) {
@@ -98,11 +100,10 @@ impl Commitlog {
     /// whole records only; `None` when shipping unwritten records is off, the log is latched
     /// (a failed write dropped the copies and no more are made), or `local` is not in a copy
     /// (it was handed to the kernel uncopied).
-    pub(crate) fn unwritten_span(&mut self, local: u64) -> Option<Bytes> {
+    pub(crate) fn unwritten_span(&self, local: u64) -> Option<Bytes> {
         if !self.unwritten.on || local < self.written {
             return None;
         }
-        self.capture_unwritten();
         let chunk = self
             .unwritten
             .chunks
