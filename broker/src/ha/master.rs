@@ -376,7 +376,8 @@ fn read_reports(peer: &mut HaPeer) -> Result<(), String> {
 
 /// Act on a report; true when the connection left this shard.
 fn on_report(shard: &mut BrokerShard, id: u64, report: PhysicalOffset) -> Result<bool, String> {
-    // Slaves are shipped appended records, written or not.
+    // A SYNC_MASTER ships records before its write of them completes: a slave may
+    // acknowledge up to the appended end.
     let appended = shard.engine.appended();
     let Some(peer) = shard.ha_master.peers.get_mut(&id) else {
         return Ok(true);

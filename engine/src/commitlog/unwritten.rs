@@ -13,10 +13,10 @@
 //! - One copy of each appended byte while it is on. Chunks are dropped as `written` passes
 //!   them, so they hold at most what the group commit has in flight.
 //! - A slave may hold records its master never wrote: the master's write failed (the log
-//!   latched read-only; nothing past `written` is acknowledged, and the slave's report past
-//!   `written` closes its connection), or the master process died first. Either way no client
-//!   was answered for them, and a slave that reports more than the restarted master has is
-//!   told to truncate, as after an unsynced tail was lost (docs/internals/replication.md).
+//!   latched read-only and answers nothing past `written`; no more copies are made), or the
+//!   master process died first. Either way no client was answered for them, and a slave that
+//!   reports more than the restarted master has is told to truncate, as after an unsynced
+//!   tail was lost (docs/internals/replication.md).
 
 use std::collections::VecDeque;
 
