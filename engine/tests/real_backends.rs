@@ -96,6 +96,22 @@ impl Store {
         real_config(self.root(), flush)
     }
 
+    /// SYNC_FLUSH with a 4 KiB tail cache, so that nearly every read goes to disk.
+    fn cold_config(&self) -> EngineConfig {
+        let mut config = self.config(FlushMode::Sync);
+        config.tail_cache_bytes = 4096;
+        config
+    }
+
+    /// A shard of [`Self::cold_config`] holding 3,000 settled records with 1,000-byte bodies
+    /// (about 3 MB of log), and what was sent.
+    fn cold_backlog(&self) -> (Shard, Vec<Sent>) {
+        let (mut shard, _) = self.open(&self.cold_config());
+        let sent = append_records(&mut shard, 0, 3000, &|_| 1000);
+        settle(&mut shard);
+        (shard, sent)
+    }
+
     fn open(&self, config: &EngineConfig) -> (Shard, ringmq_engine::recovery::RecoveryReport) {
         self.open_with_pool(config, REAL_POOL_BYTES)
     }
@@ -343,8 +359,7 @@ fn cold_reads_after_tail_cache_eviction_return_the_stored_bytes(backend: Backend
     let Some(store) = Store::new(backend) else {
         return;
     };
-    let mut config = store.config(FlushMode::Sync);
-    config.tail_cache_bytes = 4096;
+    let config = store.cold_config();
     let (mut shard, _) = store.open(&config);
     let size_of = |index: u64| 200 + usize::try_from(index * 977 % 9000).expect("small");
     let sent = append_records(&mut shard, 0, 1400, &size_of);
@@ -378,11 +393,7 @@ fn a_sequential_cold_reader_is_served_by_read_ahead(backend: BackendChoice) {
     let Some(store) = Store::new(backend) else {
         return;
     };
-    let mut config = store.config(FlushMode::Sync);
-    config.tail_cache_bytes = 4096;
-    let (mut shard, _) = store.open(&config);
-    let sent = append_records(&mut shard, 0, 3000, &|_| 1000);
-    settle(&mut shard);
+    let (mut shard, sent) = store.cold_backlog();
     let before = shard.stats().commitlog;
     for (step, original) in sent.iter().enumerate() {
         let bytes = shard.read_record(original.offset).expect("cold read");
@@ -415,11 +426,7 @@ fn a_pull_of_a_cold_backlog_never_waits_for_the_disk(backend: BackendChoice) {
     let Some(store) = Store::new(backend) else {
         return;
     };
-    let mut config = store.config(FlushMode::Sync);
-    config.tail_cache_bytes = 4096;
-    let (mut shard, _) = store.open(&config);
-    let sent = append_records(&mut shard, 0, 3000, &|_| 1000);
-    settle(&mut shard);
+    let (mut shard, sent) = store.cold_backlog();
     let mut by_queue: BTreeMap<(&str, u32), Vec<&Sent>> = BTreeMap::new();
     for record in &sent {
         by_queue
@@ -488,8 +495,7 @@ fn a_cold_record_larger_than_a_read_window_is_read_whole(backend: BackendChoice)
     let Some(store) = Store::new(backend) else {
         return;
     };
-    let mut config = store.config(FlushMode::Sync);
-    config.tail_cache_bytes = 4096;
+    let mut config = store.cold_config();
     config.segment_bytes = 16 << 20;
     let (mut shard, _) = store.open(&config);
     // 4 MiB bodies (RocketMQ's default maxMessageSize) between small ones, some in a row.

@@ -11,13 +11,8 @@ use common::*;
 use ringmq_engine::clock::ManualClock;
 use ringmq_engine::config::FlushMode;
 use ringmq_engine::io::sim::SimDisk;
-use ringmq_engine::shard::{ReadLimits, ReplicaError, Shard};
-use ringmq_engine::types::{PhysicalOffset, QueueId, ShardId, TimestampMs};
-
-const LIMITS: ReadLimits = ReadLimits {
-    messages_max: 10_000,
-    bytes_max: 64 << 20,
-};
+use ringmq_engine::shard::{ReplicaError, Shard};
+use ringmq_engine::types::{PhysicalOffset, ShardId, TimestampMs};
 
 fn append_many(shard: &mut Shard, clock: &ManualClock, from: u64, count: u64) {
     for index in from..from + count {
@@ -86,21 +81,13 @@ fn replicate(master: &mut Shard, slave: &mut Shard, clock: &ManualClock, seed: u
     spans
 }
 
-fn queue_bytes(shard: &mut Shard, queue: u32) -> Vec<Vec<u8>> {
-    let (min, _) = shard.queue_bounds("TopicR", QueueId(queue));
-    let read = shard
-        .read_queue("TopicR", QueueId(queue), min, LIMITS, &|_| true)
-        .expect("read");
-    read.messages.iter().map(|m| m.bytes.to_vec()).collect()
-}
-
 fn assert_same_log(master: &mut Shard, slave: &mut Shard) {
     assert_eq!(slave.appended(), master.appended(), "log ends differ");
     for queue in 0..4 {
-        let ours = queue_bytes(master, queue);
+        let ours = queue_bytes(master, "TopicR", queue);
         assert!(!ours.is_empty());
         assert_eq!(
-            queue_bytes(slave, queue),
+            queue_bytes(slave, "TopicR", queue),
             ours,
             "queue {queue} differs on the slave"
         );
@@ -220,8 +207,8 @@ fn an_empty_slave_can_start_at_a_later_segment_base() {
     assert_eq!(target, end);
     drive(&mut slave, &clock, |s| s.visible() >= target);
     assert_eq!(slave.min_offset(), base);
-    let master_tail = queue_bytes(&mut master, 1);
-    let slave_queue = queue_bytes(&mut slave, 1);
+    let master_tail = queue_bytes(&mut master, "TopicR", 1);
+    let slave_queue = queue_bytes(&mut slave, "TopicR", 1);
     assert!(!slave_queue.is_empty());
     assert!(master_tail.ends_with(&slave_queue));
     slave.close().expect("close");

@@ -21,13 +21,8 @@ use common::*;
 use ringmq_engine::clock::ManualClock;
 use ringmq_engine::config::FlushMode;
 use ringmq_engine::io::sim::{SimConfig, SimDisk};
-use ringmq_engine::shard::{ReadLimits, Shard, SpanRead};
-use ringmq_engine::types::{PhysicalOffset, QueueId};
-
-const LIMITS: ReadLimits = ReadLimits {
-    messages_max: 10_000,
-    bytes_max: 64 << 20,
-};
+use ringmq_engine::shard::{Shard, SpanRead};
+use ringmq_engine::types::PhysicalOffset;
 
 fn slow_writes(seed: u64) -> SimConfig {
     SimConfig {
@@ -75,14 +70,6 @@ fn ship(master: &mut Shard, slave: &mut Shard, mut next: PhysicalOffset) -> (Phy
             Err(error) => panic!("span at {}: {error}", next.0),
         }
     }
-}
-
-fn queue_bytes(shard: &mut Shard, queue: u32) -> Vec<Vec<u8>> {
-    let (min, _) = shard.queue_bounds("TopicU", QueueId(queue));
-    let read = shard
-        .read_queue("TopicU", QueueId(queue), min, LIMITS, &|_| true)
-        .expect("read");
-    read.messages.iter().map(|m| m.bytes.to_vec()).collect()
 }
 
 fn settle(shard: &mut Shard, clock: &ManualClock) {
@@ -141,10 +128,10 @@ fn records_are_shipped_before_their_write_completes_and_the_slave_log_is_identic
         settle(&mut slave, &clock);
         assert_eq!(slave.appended(), master.appended());
         for queue in 0..3 {
-            let ours = queue_bytes(&mut master, queue);
+            let ours = queue_bytes(&mut master, "TopicU", queue);
             assert_eq!(ours.len(), 1000);
             assert_eq!(
-                queue_bytes(&mut slave, queue),
+                queue_bytes(&mut slave, "TopicU", queue),
                 ours,
                 "{flush:?}: queue {queue} differs on the slave"
             );

@@ -256,7 +256,7 @@ impl Commitlog {
     /// [`Self::read_span`] without waiting for the disk: `None` when the bytes are in
     /// neither cache; the read of their window is then started (as by
     /// [`Self::read_deferred`]), and asking again once it completed finds them.
-    pub(crate) fn read_span_cached(
+    pub(crate) fn read_span_deferred(
         &mut self,
         storage: &mut dyn Storage,
         local: u64,

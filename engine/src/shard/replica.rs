@@ -141,7 +141,7 @@ impl Shard {
                 .map(Some),
             ColdReads::Defer => self
                 .commitlog
-                .read_span_cached(storage, local, at_least, max),
+                .read_span_deferred(storage, local, at_least, max),
         }
     }
 

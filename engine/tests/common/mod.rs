@@ -11,8 +11,8 @@ use ringmq_engine::clock::{Clock, ManualClock};
 use ringmq_engine::config::{EngineConfig, FlushMode};
 use ringmq_engine::io::sim::{SimConfig, SimDisk, SimStorage};
 use ringmq_engine::recovery::RecoveryReport;
-use ringmq_engine::shard::Shard;
-use ringmq_engine::types::{ShardId, TimestampMs};
+use ringmq_engine::shard::{ReadLimits, Shard};
+use ringmq_engine::types::{QueueId, ShardId, TimestampMs};
 use ringmq_protocol::record::MessageDraft;
 
 pub const ROOT: &str = "/sim/store";
@@ -93,6 +93,19 @@ pub fn drive(shard: &mut Shard, clock: &ManualClock, mut done: impl FnMut(&Shard
         clock.advance(Duration::from_millis(1));
     }
     panic!("condition not reached: {shard:?}");
+}
+
+/// Every stored record of `topic`/`queue`, oldest first: what two logs are compared by.
+pub fn queue_bytes(shard: &mut Shard, topic: &str, queue: u32) -> Vec<Vec<u8>> {
+    let all = ReadLimits {
+        messages_max: 10_000,
+        bytes_max: 64 << 20,
+    };
+    let (min, _) = shard.queue_bounds(topic, QueueId(queue));
+    let read = shard
+        .read_queue(topic, QueueId(queue), min, all, &|_| true)
+        .expect("read");
+    read.messages.iter().map(|m| m.bytes.to_vec()).collect()
 }
 
 pub fn body_of(index: u64, size: usize) -> Vec<u8> {
