@@ -20,6 +20,8 @@ pub(crate) struct LocalCluster {
     pub(crate) shards: Option<u16>,
     pub(crate) sync_flush: bool,
     pub(crate) io_backend: String,
+    /// Further broker.conf lines, `key=value`, checked like a config file's.
+    pub(crate) settings: Vec<String>,
 }
 
 impl LocalCluster {
@@ -49,6 +51,9 @@ impl LocalCluster {
         );
         if let Some(shards) = self.shards {
             let _ = writeln!(text, "shards={shards}");
+        }
+        for setting in &self.settings {
+            let _ = writeln!(text, "{setting}");
         }
         let mut loaded = ringmq_broker::config::from_str(&text, "ringmq local cluster")
             .map_err(|error| error.to_string())?;

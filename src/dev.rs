@@ -5,13 +5,14 @@ use std::path::PathBuf;
 
 use crate::cluster::LocalCluster;
 
-const USAGE: &str = "usage: ringmq dev [--store DIR] [--namesrv-port PORT] [--port PORT] [--shards N] [--sync-flush]
+const USAGE: &str = "usage: ringmq dev [--store DIR] [--namesrv-port PORT] [--port PORT] [--shards N] [--sync-flush] [--set KEY=VALUE]...
   --store DIR          store and logs directory (default ./ringmq-dev)
   --namesrv-port PORT  name server port (default 9876)
   --port PORT          broker listen port (default 10911; also uses PORT-2 and PORT+1)
   --shards N           engine shards (default: one per core)
   --sync-flush         acknowledge sends only after fdatasync (SYNC_FLUSH)
-  --io-backend B       auto (default), uring or fallback";
+  --io-backend B       auto (default), uring or fallback
+  --set KEY=VALUE      any broker.conf key, e.g. --set idlePollMicros=200 (repeatable)";
 
 fn parse(args: &[String]) -> Result<LocalCluster, String> {
     let mut options = LocalCluster {
@@ -21,6 +22,7 @@ fn parse(args: &[String]) -> Result<LocalCluster, String> {
         shards: None,
         sync_flush: false,
         io_backend: "auto".to_owned(),
+        settings: Vec::new(),
     };
     let mut iterator = args.iter();
     while let Some(argument) = iterator.next() {
@@ -51,6 +53,15 @@ fn parse(args: &[String]) -> Result<LocalCluster, String> {
             }
             "--sync-flush" => options.sync_flush = true,
             "--io-backend" => options.io_backend = value("--io-backend")?,
+            "--set" => {
+                let setting = value("--set")?;
+                if !setting.contains('=') || setting.contains('\n') {
+                    return Err(format!(
+                        "--set {setting}: expected KEY=VALUE, one broker.conf line"
+                    ));
+                }
+                options.settings.push(setting);
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option '{other}'")),
         }
@@ -98,4 +109,32 @@ pub(crate) fn run(args: &[String]) -> i32 {
         eprintln!("ringmq dev: name server shutdown: {error}");
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|arg| (*arg).to_owned()).collect()
+    }
+
+    #[test]
+    fn set_passes_broker_conf_lines_through_the_config_checks() {
+        // Hazard: `--set` is how benchmarks turn knobs on a dev broker; a value that is not
+        // checked like a config file's would run a benchmark with a silently wrong setting.
+        let cluster = parse(&args(&["--set", "idlePollMicros=0"])).expect("parses");
+        let config = cluster.broker_config("127.0.0.1:9876").expect("loads");
+        assert_eq!(config.idle_poll_micros, 0);
+
+        let cluster = parse(&args(&["--set", "idlePollMicros=soon"])).expect("parses");
+        let error = cluster
+            .broker_config("127.0.0.1:9876")
+            .expect_err("a bad value is refused");
+        assert!(error.contains("idlePollMicros=soon"), "{error}");
+
+        let error = parse(&args(&["--set", "idlePollMicros"])).expect_err("no '='");
+        assert!(error.contains("expected KEY=VALUE"), "{error}");
+        assert!(parse(&args(&["--set"])).is_err());
+    }
 }

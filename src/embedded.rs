@@ -91,6 +91,7 @@ fn start_in(store: &Path, spec: &EmbeddedSpec) -> Result<(NamesrvHandle, BrokerH
         shards: spec.shards,
         sync_flush: spec.sync_flush,
         io_backend: spec.io_backend.clone(),
+        settings: Vec::new(),
     };
     let namesrv = cluster.start_namesrv()?;
     let address = format!("127.0.0.1:{}", namesrv.local_addr().port());

@@ -51,6 +51,13 @@ use known_keys::{JavaKind, KNOWN_KEYS};
 /// which no released start path uses).
 pub const LISTEN_PORT_DEFAULT: u16 = 10911;
 
+/// Default `idlePollMicros`: a shard polls for 200 µs after its last event before it sleeps,
+/// as Seastar's reactor does by default. Waking a sleeping core costs tens of microseconds
+/// (a VM exit on a KVM guest, a C-state exit on bare metal); at 64 senders on the 2-vCPU
+/// benchmark host this was worth 5–36 % more messages per second and, at one sender, a
+/// third off the SYNC_FLUSH p50 (docs/benchmarks.md, "Shards that poll before they sleep").
+pub const IDLE_POLL_MICROS_DEFAULT: u64 = 200;
+
 /// Keys printed by `-m`, in this order.
 pub const IMPORTANT_KEYS: &[&str] = &[
     "brokerClusterName",
@@ -180,6 +187,10 @@ pub struct BrokerConfig {
     /// `zeroFillAheadBytes` (ringmq): how far ahead of the writer commitlog segments are
     /// zero-filled so appends overwrite written blocks; 0 turns it off.
     pub zero_fill_ahead_bytes: u64,
+    /// `idlePollMicros` (ringmq): how long a shard keeps polling, yielding to other threads,
+    /// before it sleeps after its last event; 0 sleeps at once. See
+    /// `docs/operations/tuning.md`.
+    pub idle_poll_micros: u64,
     /// `logDir` (ringmq); default `~/logs/rocketmqlogs`, where RocketMQ writes broker.log.
     pub log_dir: PathBuf,
     /// Known but untyped keys set in the file, by key.
@@ -298,6 +309,7 @@ impl BrokerConfig {
             buffer_pool_bytes: None,
             tail_cache_bytes: 64 << 20,
             zero_fill_ahead_bytes: ringmq_engine::constants::ZERO_FILL_AHEAD_BYTES_DEFAULT,
+            idle_poll_micros: IDLE_POLL_MICROS_DEFAULT,
             log_dir: tilde("logs/rocketmqlogs"),
             raw: BTreeMap::new(),
         }

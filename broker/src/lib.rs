@@ -11,6 +11,7 @@ mod control;
 mod error;
 mod ha;
 mod handlers;
+mod host;
 mod log;
 mod long_poll;
 mod message;

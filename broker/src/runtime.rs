@@ -276,6 +276,9 @@ pub fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
             config.log_dir.display()
         ))
     })?;
+    if let Some(notice) = crate::host::idle_wake_notice() {
+        log.warn(&notice);
+    }
     if !guard.previous_exit_clean() {
         log.warn("the previous run did not shut down cleanly (abort file present); recovering from the checkpoint");
     }

@@ -481,3 +481,20 @@ fn max_message_size_above_4_mib_is_refused_and_4_mib_is_accepted() {
         4 << 20
     );
 }
+
+#[test]
+fn idle_poll_defaults_to_200_micros_and_refuses_words_and_over_a_second() {
+    // Hazard: a typo here would make every shard sleep at once or spin for minutes after
+    // each event, silently; the error must name the key and the range.
+    assert_eq!(ok("shards=1").config.idle_poll_micros, 200);
+    assert_eq!(ok("idlePollMicros=0").config.idle_poll_micros, 0);
+    for value in ["-1", "fast", "1000001"] {
+        assert_eq!(
+            single_error(&format!("idlePollMicros={value}")),
+            format!(
+                "broker-a.properties:1: idlePollMicros={value}: expected microseconds of \
+                 polling before a shard sleeps (0 sleeps at once) from 0 to 1000000"
+            )
+        );
+    }
+}

@@ -470,6 +470,13 @@ pub(crate) const FIELDS: &[Field] = &[
         1 << 40,
         "a size in bytes (0 turns zero-filling off)"
     ),
+    ranged!(
+        "idlePollMicros",
+        idle_poll_micros,
+        0,
+        1_000_000,
+        "microseconds of polling before a shard sleeps (0 sleeps at once)"
+    ),
     Field {
         key: "logDir",
         alias_of: None,
