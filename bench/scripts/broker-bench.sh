@@ -4,6 +4,7 @@
 # the backlog with `ringmq bench consume --from first`. Results go to OUT/*.json.
 # Usage: bench/scripts/broker-bench.sh OUT [SECONDS] [ROUNDS]
 #   WORKERS=N: closed-loop senders (default 64, RocketMQ producer.sh's default).
+#   DEV_ARGS="--set idlePollMicros=0": further `ringmq dev` options.
 set -euo pipefail
 out=${1:?usage: broker-bench.sh OUT [SECONDS] [ROUNDS]}
 seconds=${2:-15}
@@ -19,7 +20,7 @@ for round in $(seq 1 "$rounds"); do
     store=$(mktemp -d "$out/store-XXXX")
     flag=""; [ "$flush" = sync ] && flag="--sync-flush"
     "$bin" dev --store "$store" --namesrv-port 19999 --port 29911 --shards "$shards" $flag \
-      > "$out/dev-$flush-$shards-$round.log" 2>&1 &
+      ${DEV_ARGS:-} > "$out/dev-$flush-$shards-$round.log" 2>&1 &
     dev=$!
     sleep 3
     "$bin" bench produce -n 127.0.0.1:19999 -t Bench -w "${WORKERS:-64}" -s 1024 -ri 5000 \
