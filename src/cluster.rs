@@ -57,6 +57,11 @@ impl LocalCluster {
         }
         let mut loaded = ringmq_broker::config::from_str(&text, "ringmq local cluster")
             .map_err(|error| error.to_string())?;
+        // Only `settings` can draw warnings (an unknown key, or one set twice): say so, as
+        // `ringmq broker -c` does for its file.
+        for warning in &loaded.warnings {
+            eprintln!("WARN {warning}");
+        }
         loaded
             .config
             .set_namesrv_addr(namesrv)
