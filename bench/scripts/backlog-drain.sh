@@ -7,6 +7,7 @@
 # Env:   RINGMQ (binary, default target/release/ringmq), PORT (broker, default 20921;
 #        the name server uses PORT+8956)
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
 rounds=${1:-3}
 backlog=${2:-50000}
@@ -21,12 +22,7 @@ for round in $(seq 1 "$rounds"); do
         HOME="$dir" "$bin" dev --store "$dir/store" --namesrv-port "$nport" --port "$port" \
             $flag >"$dir/dev.log" 2>&1 &
         pid=$!
-        for _ in $(seq 1 100); do
-            grep -q "boot success" "$dir/dev.log" && break
-            sleep 0.1
-        done
-        # Registration with the name server follows the boot line by a moment.
-        sleep 2
+        wait_for_boot "$dir/dev.log"
         "$bin" bench produce -n "127.0.0.1:$nport" -t Backlog -w 64 -s 1024 -ri 60000 \
             -q "$backlog" >"$dir/fill.txt" 2>&1
         line=$("$bin" bench consume -n "127.0.0.1:$nport" -t Backlog -g benchgroup \

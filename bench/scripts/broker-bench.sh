@@ -6,6 +6,7 @@
 #   WORKERS=N: closed-loop senders (default 64, RocketMQ producer.sh's default).
 #   DEV_ARGS="--set idlePollMicros=0": further `ringmq dev` options.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 out=${1:?usage: broker-bench.sh OUT [SECONDS] [ROUNDS]}
 seconds=${2:-15}
 rounds=${3:-1}
@@ -22,7 +23,7 @@ for round in $(seq 1 "$rounds"); do
     "$bin" dev --store "$store" --namesrv-port 19999 --port 29911 --shards "$shards" $flag \
       ${DEV_ARGS:-} > "$out/dev-$flush-$shards-$round.log" 2>&1 &
     dev=$!
-    sleep 3
+    wait_for_boot "$out/dev-$flush-$shards-$round.log"
     "$bin" bench produce -n 127.0.0.1:19999 -t Bench -w "${WORKERS:-64}" -s 1024 -ri 5000 \
       --duration "$seconds" --json "$out/produce-$flush-$shards-$round.json" \
       > "$out/produce-$flush-$shards-$round.txt" 2>&1

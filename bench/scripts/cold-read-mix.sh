@@ -10,6 +10,7 @@
 #   BINARY defaults to this tree's release build; give two to compare them.
 #   SHARDS (default 2), PULL_BATCH (default 32).
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 out=${1:?usage: cold-read-mix.sh OUT [SECONDS] [ROUNDS] [BACKLOG] [BINARY...]}
 seconds=${2:-10}
 rounds=${3:-3}
@@ -45,11 +46,7 @@ for round in $(seq 1 "$rounds"); do
     "$bin" dev --store "$store" --namesrv-port 19997 --port 29931 --shards "$shards" \
       > "$out/dev-$tag.log" 2>&1 &
     dev=$!
-    for _ in $(seq 1 100); do
-      grep -q "boot success" "$out/dev-$tag.log" && break
-      sleep 0.1
-    done
-    sleep 2
+    wait_for_boot "$out/dev-$tag.log"
     "$bin" bench produce -n 127.0.0.1:19997 -t Backlog -w 64 -s 1024 -ri 5000 -q "$backlog" \
       > "$out/fill-$tag.txt" 2>&1
     "$bin" bench produce -n 127.0.0.1:19997 -t Live -w 64 -s 1024 -ri 5000 \

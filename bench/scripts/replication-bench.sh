@@ -15,6 +15,7 @@
 #   SLAVE_CPUS=LIST: run the slave under `taskset -c LIST` (its shards pin to those CPUs), as
 #     a stand-in for the slave's own machine; by default master and slave both pin to CPU 0.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 out=${1:?usage: replication-bench.sh OUT [SECONDS] [ROUNDS] [SHARDS]}
 seconds=${2:-10}
 rounds=${3:-3}
@@ -71,11 +72,6 @@ start() { # name [binary]
   [ "$1" = slave ] && [ -n "${SLAVE_CPUS:-}" ] && pin=(taskset -c "$SLAVE_CPUS")
   "${pin[@]}" "${2:-$bin}" broker -c "$out/$1.properties" > "$out/$1.out" 2>&1 &
   echo $!
-}
-
-wait_line() { # file text
-  for _ in $(seq 1 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.2; done
-  echo "timed out waiting for '$2' in $1" >&2; return 1
 }
 
 ticks=$(getconf CLK_TCK)

@@ -7,6 +7,7 @@
 #   SWEEP="1 4 8 16 32 64" sender counts; SHARDS=1; SECS=5 seconds per count;
 #   DEV_ARGS="--set idlePollMicros=200" further `ringmq dev` options.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 bin=${1:?usage: sync-latency-sweep.sh BINARY OUT}
 out=${2:?usage: sync-latency-sweep.sh BINARY OUT}
 mkdir -p "$out"
@@ -14,7 +15,7 @@ for w in ${SWEEP:-1 4 8 16 32 64}; do
   store=$(mktemp -d "$out/store-XXXX")
   "$bin" dev --store "$store" --namesrv-port 19999 --port 29911 --shards "${SHARDS:-1}" \
     --sync-flush ${DEV_ARGS:-} > "$out/dev-$w.log" 2>&1 &
-  dev=$!; sleep 3
+  dev=$!; wait_for_boot "$out/dev-$w.log"
   "$bin" bench produce -n 127.0.0.1:19999 -t Bench -w "$w" -s 1024 -ri 5000 \
     --duration "${SECS:-5}" --json "$out/p-$w.json" > "$out/p-$w.txt" 2>&1
   python3 -c "

@@ -53,9 +53,10 @@ pub const LISTEN_PORT_DEFAULT: u16 = 10911;
 
 /// Default `idlePollMicros`: a shard polls for 200 µs after its last event before it sleeps,
 /// as Seastar's reactor does by default. Waking a sleeping core costs tens of microseconds
-/// (a VM exit on a KVM guest, a C-state exit on bare metal); at 64 senders on the 2-vCPU
-/// benchmark host this was worth 5–36 % more messages per second and, at one sender, a
-/// third off the SYNC_FLUSH p50 (docs/benchmarks.md, "Shards that poll before they sleep").
+/// (a VM exit on a KVM guest, a C-state exit on bare metal). At 64 senders on the 2-vCPU
+/// benchmark host this gave 0.97–1.36 times the messages per second (14 of 17 rounds 1.05
+/// or more) and, at one sender, took a third off the SYNC_FLUSH p50 (docs/benchmarks.md,
+/// "Shards that poll before they sleep").
 pub const IDLE_POLL_MICROS_DEFAULT: u64 = 200;
 
 /// Keys printed by `-m`, in this order.
