@@ -47,12 +47,13 @@ pub(crate) use self::tail_cache::{Chunk, TailCache};
 const ALIGNMENT_BYTES: u64 = ALIGNMENT as u64;
 
 // The smallest memlock-sized pool covers what the group commit holds at once: a full chain
-// in flight, the next chain filling, the newest written batch and the cold-read windows.
+// in flight, the next chain filling, the newest written batch and the cold-read windows
+// that may hold pool buffers.
 const _: () = assert!(
     BUFFER_POOL_BYTES_MIN
         == (2 * group_commit::CHAIN_BYTES_MAX.div_ceil(COMMIT_BATCH_BYTES_MAX)
             + 1
-            + read::READ_CACHE_WINDOWS_MAX)
+            + read::READ_POOLED_WINDOWS_MAX)
             * COMMIT_BATCH_BYTES_MAX
 );
 
