@@ -93,11 +93,6 @@ impl IoBuffer {
         self.registered_index
     }
 
-    /// Whether the buffer goes back to a pool when dropped.
-    pub fn is_pooled(&self) -> bool {
-        self.home.is_some()
-    }
-
     /// Pointer to the first byte, for the I/O backends.
     pub fn as_ptr(&self) -> *const u8 {
         // SAFETY: offset + capacity lies inside the region by construction.
