@@ -430,6 +430,18 @@ fn a_sequential_cold_reader_is_served_by_read_ahead(backend: BackendChoice) {
 // (stopping where the disk begins) or nothing while it starts the window's read, and asking
 // again after `take_read_settled` must, over a whole drain, return every stored message
 // exactly once, in order, byte for byte.
+/// A non-blocking read returned nothing: count it and tick until a window read settles.
+fn wait_for_a_deferred_read(shard: &mut Shard, deferred: &mut u32) {
+    *deferred += 1;
+    assert!(*deferred < 10_000, "the drain does not progress");
+    let mut waits = 0;
+    while !shard.take_read_settled() {
+        waits += 1;
+        assert!(waits < 4000, "no read settled within 20 s");
+        shard.wait(Duration::from_millis(5)).expect("tick");
+    }
+}
+
 fn a_pull_of_a_cold_backlog_never_waits_for_the_disk(backend: BackendChoice) {
     let Some(store) = Store::new(backend) else {
         return;
@@ -457,14 +469,7 @@ fn a_pull_of_a_cold_backlog_never_waits_for_the_disk(backend: BackendChoice) {
                 .read_queue_nonblocking(topic, QueueId(queue), from, limits, &|_| true)
                 .unwrap_or_else(|error| panic!("{topic}/{queue} at {position}: {error}"));
             let Some(read) = read else {
-                deferred += 1;
-                assert!(deferred < 10_000, "the drain does not progress");
-                let mut waits = 0;
-                while !shard.take_read_settled() {
-                    waits += 1;
-                    assert!(waits < 4000, "no read settled within 20 s");
-                    shard.wait(Duration::from_millis(5)).expect("tick");
-                }
+                wait_for_a_deferred_read(&mut shard, &mut deferred);
                 continue;
             };
             assert_eq!(read.status, QueueReadStatus::Found, "{topic}/{queue}");
@@ -547,14 +552,7 @@ fn consumers_of_every_queue_read_each_window_of_the_log_about_once(backend: Back
                 .read_queue_nonblocking(topic, QueueId(*queue), from, limits, &|_| true)
                 .unwrap_or_else(|error| panic!("{topic}/{queue} at {at}: {error}"));
             let Some(read) = read else {
-                deferred += 1;
-                assert!(deferred < 10_000, "the drain does not progress");
-                let mut waits = 0;
-                while !shard.take_read_settled() {
-                    waits += 1;
-                    assert!(waits < 4000, "no read settled within 20 s");
-                    shard.wait(Duration::from_millis(5)).expect("tick");
-                }
+                wait_for_a_deferred_read(&mut shard, &mut deferred);
                 continue;
             };
             for message in &read.messages {
