@@ -48,8 +48,8 @@ const READ_POOL_BUFFERS: usize = READ_CACHE_WINDOWS_MAX + 1 - READ_POOLED_WINDOW
 /// 8 % of a draining shard's time in cache misses; the overlap costs 6 % more disk reads.
 const READ_OVERLAP_BYTES: u64 = 64 << 10;
 /// Bytes of one cold-read window (at most one pool buffer).
-const READ_WINDOW_BYTES_MAX: u64 = 1 << 20;
-const READ_WINDOW_BYTES_MAX_USIZE: usize = 1 << 20;
+const READ_WINDOW_BYTES: usize = 1 << 20;
+const READ_WINDOW_BYTES_MAX: u64 = READ_WINDOW_BYTES as u64;
 /// Polls of one second each before a cold read is declared stuck.
 const READ_POLLS_MAX: u32 = 30;
 
@@ -62,9 +62,9 @@ struct Window {
     pooled: bool,
 }
 
-/// The read-ahead window in flight.
+/// A window read in flight: the read-ahead, a pull's fetch or a waiting read.
 #[derive(Debug)]
-struct ReadAhead {
+struct WindowRead {
     token: u64,
     start: u64,
     length: u64,
@@ -80,7 +80,7 @@ pub(crate) struct ReadCache {
     windows: VecDeque<Window>,
     /// Buffers for windows beyond the storage pool's share; `None` until the first need.
     pool: Option<BufferPool>,
-    ahead: Option<ReadAhead>,
+    ahead: Option<WindowRead>,
     /// A window read finished (or was given up) since [`Commitlog::take_read_settled`].
     settled: bool,
     /// The start of the last window whose read failed, and why: the next fetch of that
@@ -134,11 +134,11 @@ impl ReadCache {
 
     /// A buffer of at least `size` bytes from the log's own read pool, if one is free.
     fn own_buffer(&mut self, size: usize) -> Option<IoBuffer> {
-        if size > READ_WINDOW_BYTES_MAX_USIZE {
+        if size > READ_WINDOW_BYTES {
             return None;
         }
         if self.pool.is_none() {
-            self.pool = BufferPool::new(READ_WINDOW_BYTES_MAX_USIZE, READ_POOL_BUFFERS);
+            self.pool = BufferPool::new(READ_WINDOW_BYTES, READ_POOL_BUFFERS);
         }
         self.pool.as_mut()?.take()
     }
@@ -244,16 +244,10 @@ impl Commitlog {
         if self.read_cache.ahead.is_some() {
             return Ok(());
         }
-        let (token, pooled) = self.submit_read(storage, file, start - base, length)?;
+        let read = self.submit_read(storage, file, base, start, length)?;
         self.stats.cold_reads += 1;
         self.stats.deferred_reads += 1;
-        self.read_cache.ahead = Some(ReadAhead {
-            token,
-            start,
-            length,
-            valid_end: (start + length).min(self.written),
-            pooled,
-        });
+        self.read_cache.ahead = Some(read);
         Ok(())
     }
 
@@ -368,16 +362,8 @@ impl Commitlog {
         } else {
             let (file, base, start, length) =
                 self.window_for(local, end).ok_or(ReadError::NotFound)?;
-            let (token, pooled) = self.submit_read(storage, file, start - base, length)?;
-            let read = ReadAhead {
-                token,
-                start,
-                length,
-                // Only bytes written before the read was issued are known to be on disk.
-                valid_end: (start + length).min(self.written),
-                pooled,
-            };
-            let buffer = self.wait_read(storage, token, length)?;
+            let read = self.submit_read(storage, file, base, start, length)?;
+            let buffer = self.wait_read(storage, read.token, length)?;
             self.stats.cold_reads += 1;
             window_of(&read, buffer)?
         };
@@ -419,15 +405,9 @@ impl Commitlog {
         let (file, base) = (segment.direct, segment.base);
         let start = floor_block(next);
         let length = READ_WINDOW_BYTES_MAX.min(base + segment_bytes - start);
-        if let Ok((token, pooled)) = self.submit_read(storage, file, start - base, length) {
+        if let Ok(read) = self.submit_read(storage, file, base, start, length) {
             self.stats.read_aheads += 1;
-            self.read_cache.ahead = Some(ReadAhead {
-                token,
-                start,
-                length,
-                valid_end: (start + length).min(self.written),
-                pooled,
-            });
+            self.read_cache.ahead = Some(read);
         }
     }
 
@@ -464,17 +444,18 @@ impl Commitlog {
         }
     }
 
-    /// Submit an O_DIRECT read of `length` bytes at `file_offset` into a buffer of the
-    /// storage's pool while the cache holds fewer than [`READ_POOLED_WINDOWS_MAX`] of them,
-    /// else of the log's read pool, else an unpooled one; returns its token and whether the
-    /// buffer is the storage's.
+    /// Submit an O_DIRECT read of the window of `length` bytes at local offset `start` (in
+    /// the segment `file` based at `base`) into a buffer of the storage's pool while the
+    /// cache holds fewer than [`READ_POOLED_WINDOWS_MAX`] of them, else of the log's read
+    /// pool, else an unpooled one.
     fn submit_read(
         &mut self,
         storage: &mut dyn Storage,
         file: FileHandle,
-        file_offset: u64,
+        base: u64,
+        start: u64,
         length: u64,
-    ) -> Result<(u64, bool), ReadError> {
+    ) -> Result<WindowRead, ReadError> {
         let size = usize::try_from(length).map_err(|_| ReadError::NotFound)?;
         let shared = if self.read_cache.pooled() < READ_POOLED_WINDOWS_MAX {
             storage.buffer().filter(|buffer| buffer.capacity() >= size)
@@ -493,14 +474,21 @@ impl Commitlog {
         let token = token_tag::READ | self.next_token;
         let op = Op::Read {
             file,
-            offset: file_offset,
+            offset: start - base,
             buffer,
             range: 0..size,
         };
         storage
             .submit(vec![ChainLink { op, token }])
             .map_err(|_| ReadError::Io(std::io::Error::other("the I/O backend refused a read")))?;
-        Ok((token, pooled))
+        Ok(WindowRead {
+            token,
+            start,
+            length,
+            // Only bytes written before the read was issued are known to be on disk.
+            valid_end: (start + length).min(self.written),
+            pooled,
+        })
     }
 
     /// Handle a completion that arrived while waiting for one of this log's own operations:
@@ -569,7 +557,7 @@ fn read_result(completion: Completion, length: u64) -> Result<IoBuffer, ReadErro
 }
 
 /// A cache window over the first `length` bytes of a finished read's buffer.
-fn window_of(read: &ReadAhead, buffer: IoBuffer) -> Result<Window, ReadError> {
+fn window_of(read: &WindowRead, buffer: IoBuffer) -> Result<Window, ReadError> {
     let length = usize::try_from(read.length).map_err(|_| ReadError::NotFound)?;
     Ok(Window {
         start: read.start,
