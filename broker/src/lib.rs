@@ -12,6 +12,7 @@ mod error;
 mod ha;
 mod handlers;
 mod host;
+mod idle_poll;
 mod log;
 mod long_poll;
 mod message;

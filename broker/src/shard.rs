@@ -227,12 +227,11 @@ impl BrokerShard {
     pub(crate) fn run(mut self) -> Result<(), String> {
         let mut events = Events::with_capacity(1024);
         let idle_poll = Duration::from_micros(self.context.config.idle_poll_micros);
-        // Until then the shard polls without sleeping (`idlePollMicros` after its last event).
-        let mut spin_until = self.engine.monotonic();
+        let mut polling = crate::idle_poll::IdlePoll::new(idle_poll, self.engine.monotonic());
         loop {
             let timeout = if self.busy() {
                 Duration::ZERO
-            } else if !idle_poll.is_zero() && self.engine.monotonic() < spin_until {
+            } else if polling.poll_next(self.engine.monotonic()) {
                 // The io_uring worker that runs this shard's fdatasync, and the kernel thread
                 // that issues its cache flush, are pinned to this core too. Polling without
                 // yielding starved them: SYNC_FLUSH at 64 senders fell from 115k to 65k msg/s.
@@ -246,8 +245,8 @@ impl BrokerShard {
                     return Err(format!("shard {}: poll failed: {error}", self.index));
                 }
             }
-            if !idle_poll.is_zero() && !events.is_empty() {
-                spin_until = self.engine.monotonic() + idle_poll;
+            if !events.is_empty() {
+                polling.on_events(self.engine.monotonic());
             }
             for event in &events {
                 // A hang-up or error is news for a reader too: its read returns it.
