@@ -29,7 +29,8 @@ use report::Outcome;
 const USAGE: &str = "usage: ringmq bench <produce|consume|compare> [flags]
 produce: -n namesrv -t topic(BenchmarkTest) -w threads(64) -s size(128) -k keys(false)
          -l tagCount(0) -q quantity(0=until --duration) -y async(false) -ri reportMs(10000)
-         --duration S --rate msgs/s (open loop) --batch N --queues Q
+         --duration S --warmup S (not in the percentiles) --rate msgs/s (open loop)
+         --batch N --queues Q
          --connections C (default: this machine's cores, at most 4)
          --json FILE --verify (read everything back: no loss, in order)
 consume: -n namesrv -t topic -g group -w connections -f TAG|SQL92 -e expressionFile

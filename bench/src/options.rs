@@ -22,6 +22,8 @@ pub(crate) struct Options {
     pub(crate) async_send: bool,
     pub(crate) report_interval: Duration,
     pub(crate) duration: Option<Duration>,
+    /// `--warmup S`: sends intended in the first S seconds stay out of the latency percentiles.
+    pub(crate) warmup: Duration,
     pub(crate) rate: Option<u64>,
     pub(crate) batch: usize,
     pub(crate) connections: Option<usize>,
@@ -51,6 +53,7 @@ impl Default for Options {
             async_send: false,
             report_interval: Duration::from_secs(10),
             duration: None,
+            warmup: Duration::ZERO,
             rate: None,
             batch: 1,
             connections: None,
@@ -107,6 +110,7 @@ impl Options {
             "async_send": self.async_send,
             "report_interval_ms": u64::try_from(self.report_interval.as_millis()).unwrap_or(0),
             "duration_seconds": self.duration.map(|d| d.as_secs()),
+            "warmup_seconds": self.warmup.as_secs(),
             "rate": self.rate,
             "mode": if self.rate.is_some() { "open_loop" } else { "closed_loop" },
             "batch": self.batch,
@@ -174,6 +178,7 @@ fn apply(options: &mut Options, flag: &str, value: &str) -> Result<(), String> {
         "-ri" => options.report_interval = Duration::from_millis(number(flag, value)?),
         "--duration" => options.duration = Some(Duration::from_secs(number(flag, value)?)),
         "--rate" => options.rate = Some(number(flag, value)?),
+        "--warmup" => options.warmup = Duration::from_secs(number(flag, value)?),
         "--batch" | "-b" => options.batch = number(flag, value)?,
         "--connections" => options.connections = Some(number(flag, value)?),
         "--queues" => options.queues = number(flag, value)?,
@@ -238,6 +243,11 @@ fn check(options: &mut Options, embedded_requested: bool) -> Result<(), String> 
     if options.threads == 0 || options.batch == 0 || options.message_bytes == 0 {
         return Err("-w, -s and --batch must be positive".to_owned());
     }
+    if options.duration.is_some_and(|d| d <= options.warmup) {
+        return Err(
+            "--warmup must be shorter than --duration: no latency would be measured".to_owned(),
+        );
+    }
     if options.verify && options.duration.is_none() && options.quantity == 0 {
         return Err("--verify needs an end: pass --duration S or -q N".to_owned());
     }
@@ -281,6 +291,14 @@ mod tests {
         let spec = options.embedded.expect("embedded");
         assert!(spec.sync_flush);
         assert_eq!(spec.shards, Some(2));
+    }
+
+    #[test]
+    fn a_warmup_as_long_as_the_run_is_refused_because_nothing_would_be_measured() {
+        let error = parsed("--embedded --warmup 5 --duration 5").expect_err("refused");
+        assert!(error.contains("--warmup"), "{error}");
+        let options = parsed("--embedded --warmup 2 --duration 5").expect("valid");
+        assert_eq!(options.warmup, Duration::from_secs(2));
     }
 
     #[test]
