@@ -26,23 +26,28 @@ pub(crate) struct IdlePoll {
 }
 
 impl IdlePoll {
-    pub(crate) fn new(window: Duration, now: Duration) -> Self {
+    pub(crate) fn new(window: Duration) -> Self {
         Self {
             window,
-            until: now,
+            until: Duration::ZERO,
             streak_start: None,
         }
     }
 
-    /// Events arrived at `now`: the window runs on from here.
-    pub(crate) fn on_events(&mut self, now: Duration) {
+    /// Events arrived at `now()`: the window runs on from here. The clock is read only when
+    /// polling is on.
+    pub(crate) fn on_events(&mut self, now: impl FnOnce() -> Duration) {
         if !self.window.is_zero() {
-            self.until = now + self.window;
+            self.until = now() + self.window;
         }
     }
 
     /// Whether the next wait polls (`true`) or sleeps until an event or the timer (`false`).
-    pub(crate) fn poll_next(&mut self, now: Duration) -> bool {
+    pub(crate) fn poll_next(&mut self, now: impl FnOnce() -> Duration) -> bool {
+        if self.window.is_zero() {
+            return false;
+        }
+        let now = now();
         if now >= self.until {
             self.streak_start = None;
             return false;
@@ -70,35 +75,35 @@ mod tests {
 
     #[test]
     fn polls_for_the_window_after_an_event_then_sleeps() {
-        let mut poll = IdlePoll::new(WINDOW, micros(0));
-        assert!(!poll.poll_next(micros(0)), "no event yet: sleep");
-        poll.on_events(micros(10));
-        assert!(poll.poll_next(micros(11)));
-        assert!(poll.poll_next(micros(209)));
-        assert!(!poll.poll_next(micros(210)), "window over: sleep");
+        let mut poll = IdlePoll::new(WINDOW);
+        assert!(!poll.poll_next(|| micros(0)), "no event yet: sleep");
+        poll.on_events(|| micros(10));
+        assert!(poll.poll_next(|| micros(11)));
+        assert!(poll.poll_next(|| micros(209)));
+        assert!(!poll.poll_next(|| micros(210)), "window over: sleep");
     }
 
     #[test]
     fn zero_window_never_polls() {
-        let mut poll = IdlePoll::new(Duration::ZERO, micros(0));
-        poll.on_events(micros(5));
-        assert!(!poll.poll_next(micros(5)));
+        let mut poll = IdlePoll::new(Duration::ZERO);
+        poll.on_events(|| micros(5));
+        assert!(!poll.poll_next(|| micros(5)));
     }
 
     /// The hazard: events every 100 µs kept a 200 µs window open for ever, so the shard never
     /// slept and the kernel's work on its core (direct-write completions) waited for seconds.
     #[test]
     fn steady_events_cannot_keep_the_shard_from_sleeping() {
-        let mut poll = IdlePoll::new(WINDOW, micros(0));
+        let mut poll = IdlePoll::new(WINDOW);
         let mut sleeps = Vec::new();
         let mut now = 0;
-        poll.on_events(micros(now));
+        poll.on_events(|| micros(now));
         while now < 10_000 {
             now += 10;
             if now % 100 == 0 {
-                poll.on_events(micros(now));
+                poll.on_events(|| micros(now));
             }
-            if !poll.poll_next(micros(now)) {
+            if !poll.poll_next(|| micros(now)) {
                 sleeps.push(now);
                 // Sleeping until the next event.
                 now = (now / 100 + 1) * 100 - 10;
@@ -116,17 +121,17 @@ mod tests {
 
     #[test]
     fn after_a_capped_streak_the_next_event_polls_again() {
-        let mut poll = IdlePoll::new(WINDOW, micros(0));
-        poll.on_events(micros(0));
+        let mut poll = IdlePoll::new(WINDOW);
+        poll.on_events(|| micros(0));
         let mut now = 0;
-        while poll.poll_next(micros(now)) {
+        while poll.poll_next(|| micros(now)) {
             now += 50;
-            poll.on_events(micros(now));
+            poll.on_events(|| micros(now));
         }
         assert_eq!(micros(now), STREAK_MAX);
-        poll.on_events(micros(now + 30));
+        poll.on_events(|| micros(now + 30));
         assert!(
-            poll.poll_next(micros(now + 31)),
+            poll.poll_next(|| micros(now + 31)),
             "a new streak after the sleep"
         );
     }

@@ -227,11 +227,11 @@ impl BrokerShard {
     pub(crate) fn run(mut self) -> Result<(), String> {
         let mut events = Events::with_capacity(1024);
         let idle_poll = Duration::from_micros(self.context.config.idle_poll_micros);
-        let mut polling = crate::idle_poll::IdlePoll::new(idle_poll, self.engine.monotonic());
+        let mut polling = crate::idle_poll::IdlePoll::new(idle_poll);
         loop {
             let timeout = if self.busy() {
                 Duration::ZERO
-            } else if polling.poll_next(self.engine.monotonic()) {
+            } else if polling.poll_next(|| self.engine.monotonic()) {
                 // The io_uring worker that runs this shard's fdatasync, and the kernel thread
                 // that issues its cache flush, are pinned to this core too. Polling without
                 // yielding starved them: SYNC_FLUSH at 64 senders fell from 115k to 65k msg/s.
@@ -246,7 +246,7 @@ impl BrokerShard {
                 }
             }
             if !events.is_empty() {
-                polling.on_events(self.engine.monotonic());
+                polling.on_events(|| self.engine.monotonic());
             }
             for event in &events {
                 // A hang-up or error is news for a reader too: its read returns it.
